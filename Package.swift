@@ -1,0 +1,72 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "litestream-swift",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Litestream", targets: ["Litestream"]),
+        .library(name: "LTX", targets: ["LTX"]),
+        .executable(name: "litestream", targets: ["LitestreamCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // The system's SQLite: one copy per process, shared with GRDB-based apps (see docs/design.md).
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
+        // The reference LZ4 library, for LTX page blocks and legacy per-page frames.
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]
+        ),
+        // The LTX file format: encoder, decoder, CRC-64/ISO, page index. No I/O policy, no SQLite.
+        .target(
+            name: "LTX",
+            dependencies: ["CLZ4"],
+            swiftSettings: swiftSettings
+        ),
+        // The replication engine, replica clients and restore.
+        .target(
+            name: "Litestream",
+            dependencies: [
+                "LTX",
+                "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "LitestreamCLI",
+            dependencies: [
+                "Litestream",
+                "LTX",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LTXTests",
+            dependencies: ["LTX"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LitestreamTests",
+            dependencies: ["Litestream", "LTX", "CSQLite"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
