@@ -1,0 +1,164 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+@preconcurrency import Dispatch
+import Synchronization
+
+/// Wakes the engine when the database's WAL changes, so a commit reaches the replica in milliseconds instead of
+/// waiting for the next poll. Linux uses inotify on the database's directory (the WAL may be created, truncated or
+/// deleted); elsewhere, and if inotify is unavailable, it polls the WAL's size and mtime.
+// @unchecked: `source` is set once in init and only cancelled in deinit; mutable state is behind `state`.
+final class WALWatcher: @unchecked Sendable {
+    private let walName: String
+    private let walPath: String
+    private let pollInterval: Duration
+    private let state = Mutex(State())
+    private let queue = DispatchQueue(label: "litestream.wal-watcher")
+    private let source: (any DispatchSourceRead)?
+    private let inotifyFD: Int32
+
+    private struct State {
+        var pending = true  // the first wait returns at once
+        var waiter: CheckedContinuation<Void, Never>?
+        var lastStat: (Int64, Int64) = (-1, -1)
+    }
+
+    init(walPath: String, pollInterval: Duration = .milliseconds(50)) {
+        self.walPath = walPath
+        self.walName = POSIX.basename(walPath)
+        self.pollInterval = pollInterval
+        #if os(Linux)
+        let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        if fd >= 0, inotify_add_watch(fd, POSIX.dirname(walPath),
+            UInt32(IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_CLOSE_WRITE)) >= 0
+        {
+            inotifyFD = fd
+            let src = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+            source = src
+            src.setEventHandler { [weak self] in self?.drainInotify() }
+            src.setCancelHandler { close(fd) }
+            src.resume()
+        } else {
+            if fd >= 0 { close(fd) }
+            inotifyFD = -1
+            source = nil
+        }
+        #else
+        inotifyFD = -1
+        source = nil
+        #endif
+    }
+
+    deinit { source?.cancel() }
+
+    /// Whether changes are pushed by the kernel (false: polling).
+    var isEventDriven: Bool { source != nil }
+
+    #if os(Linux)
+    private func drainInotify() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var relevant = false
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(inotifyFD, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            var offset = 0
+            buffer.withUnsafeBytes { raw in
+                while offset + MemoryLayout<inotify_event>.size <= n {
+                    let len = Int(raw.load(fromByteOffset: offset + 12, as: UInt32.self))
+                    let nameStart = offset + MemoryLayout<inotify_event>.size
+                    if len > 0 {
+                        let nameBytes = raw[nameStart..<min(nameStart + len, n)].prefix { $0 != 0 }
+                        if nameBytes.elementsEqual(walName.utf8) {
+                            relevant = true
+                        }
+                    }
+                    offset = nameStart + len
+                }
+            }
+        }
+        if relevant { signal() }
+    }
+    #endif
+
+    /// Marks a change (also used by tests and by explicit sync requests).
+    func signal() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if let w = s.waiter {
+                s.waiter = nil
+                return w
+            }
+            s.pending = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    /// Waits until the WAL changes or `timeout` passes, or the task is cancelled.
+    func wait(timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        if source == nil {
+            // Polling: look at the WAL's size and mtime every pollInterval.
+            while ContinuousClock.now < deadline && !Task.isCancelled {
+                if consumePending() || statChanged() { return }
+                try? await Task.sleep(for: min(pollInterval, deadline - ContinuousClock.now))
+            }
+            return
+        }
+        if consumePending() { return }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { s -> Bool in
+                    if s.pending || Task.isCancelled {
+                        s.pending = false
+                        return true
+                    }
+                    s.waiter = c
+                    return false
+                }
+                if ready { c.resume(); return }
+                queue.asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.components.seconds * 1_000_000_000
+                    + timeout.components.attoseconds / 1_000_000_000))) { [weak self] in self?.timeoutFired(c) }
+            }
+        } onCancel: {
+            signal()
+        }
+    }
+
+    private func timeoutFired(_ c: CheckedContinuation<Void, Never>) {
+        // Resume only if this continuation is still the one waiting.
+        let w = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard s.waiter != nil else { return nil }
+            let w = s.waiter
+            s.waiter = nil
+            return w
+        }
+        w?.resume()
+    }
+
+    private func consumePending() -> Bool {
+        state.withLock { s in
+            defer { s.pending = false }
+            return s.pending
+        }
+    }
+
+    private func statChanged() -> Bool {
+        var st = stat()
+        let now: (Int64, Int64)
+        if stat(walPath, &st) == 0 {
+            #if canImport(Glibc)
+            now = (Int64(st.st_size), Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+            #else
+            now = (Int64(st.st_size), Int64(st.st_mtimespec.tv_sec) * 1_000_000_000 + Int64(st.st_mtimespec.tv_nsec))
+            #endif
+        } else {
+            now = (-1, -1)
+        }
+        return state.withLock { s in
+            defer { s.lastStat = now }
+            return s.lastStat != now
+        }
+    }
+}
