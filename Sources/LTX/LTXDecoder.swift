@@ -106,6 +106,14 @@ public struct LTXDecoder<Input: LTXInput> {
         }
         if pgno == 0 {
             guard flags == 0 else { throw LTXError(.invalidPage, "end-of-pages header has flags \(flags)") }
+            if h.isSnapshot {
+                // A snapshot holds every page 1...commit (bar the lock page); a short one would restore a short database.
+                var last = h.commit
+                if last == h.lockPage { last -= 1 }
+                guard lastPgno == last else {
+                    throw LTXError(.invalidPage, "snapshot ends at page \(lastPgno) but the database has \(h.commit) pages")
+                }
+            }
             take(6, hash: true)
             pagesDone = true
             return nil
@@ -156,6 +164,19 @@ public struct LTXDecoder<Input: LTXInput> {
     }
 
     private mutating func decodeLegacyFrame(pgno: UInt32, into page: UnsafeMutableRawBufferPointer) throws {
+        // Litestream's reader only accepts a standard LZ4 frame that ends with a content checksum: it lets the frame
+        // reader consume exactly 8 bytes (EndMark + checksum) after the page and then demands the frame's end.
+        try need(6)
+        let (magic, flg): (UInt32, UInt8) = buffer.withUnsafeBytes { b in
+            (UInt32(littleEndian: b.loadUnaligned(fromByteOffset: start, as: UInt32.self)), b[start + 4])
+        }
+        guard magic == 0x184D_2204 else {
+            throw LTXError(.decompression,
+                "page \(pgno): legacy page is not an LZ4 frame (magic 0x\(String(magic, radix: 16)))")
+        }
+        guard flg & 0x04 != 0 else {
+            throw LTXError(.decompression, "page \(pgno): legacy LZ4 frame has no content checksum")
+        }
         let decoder = frameDecoder ?? LZ4.FrameDecoder()
         frameDecoder = decoder
         decoder.reset()

@@ -16,6 +16,7 @@ public struct LTXEncoder {
     private var scratch: [UInt8]
     private let flushThreshold = 1 << 20
     private var pageCount = 0
+    private var finished = false
 
     public init(header: LTXHeader, sink: @escaping Sink) throws {
         try header.validate()
@@ -32,6 +33,9 @@ public struct LTXEncoder {
     public var pagesWritten: Int { pageCount }
 
     public mutating func encodePage(_ pgno: UInt32, _ data: UnsafeRawBufferPointer) throws {
+        guard !finished else {
+            throw LTXError(.encoderMisuse, "page \(pgno) written after the file was finished")
+        }
         guard data.count == Int(header.pageSize) else {
             throw LTXError(.encoderMisuse, "page \(pgno) is \(data.count) bytes, want \(header.pageSize)")
         }
@@ -77,6 +81,7 @@ public struct LTXEncoder {
     /// Writes the end of the page block, the page index and the trailer, and flushes everything to the sink.
     @discardableResult
     public mutating func finish() throws -> LTXTrailer {
+        guard !finished else { throw LTXError(.encoderMisuse, "the file was already finished") }
         if header.isSnapshot {
             var last = header.commit
             if last == header.lockPage { last -= 1 }
@@ -95,6 +100,7 @@ public struct LTXEncoder {
         let trailer = LTXTrailer(postApplyChecksum: 0, fileChecksum: LTXTrailer.checksumFlag | crc.value)
         out += tail
         out.appendBE(trailer.fileChecksum)
+        finished = true
         try flush()
         return trailer
     }

@@ -78,8 +78,16 @@ public struct LTXHeader: Sendable, Equatable {
         if walOffset == 0 && (walSalt1 != 0 || walSalt2 != 0) {
             throw LTXError(.invalidHeader, "WAL salts without a WAL offset")
         }
-        if (isSnapshot || flags & Self.flagNoChecksum != 0) && preApplyChecksum != 0 {
-            throw LTXError(.invalidHeader, "pre-apply checksum must be zero for snapshots and checksum-less files")
+        if isSnapshot || flags & Self.flagNoChecksum != 0 {
+            guard preApplyChecksum == 0 else {
+                throw LTXError(.invalidHeader, "pre-apply checksum must be zero for snapshots and checksum-less files")
+            }
+        } else {
+            // A file that tracks database checksums must carry a well-formed pre-apply checksum.
+            guard preApplyChecksum & LTXTrailer.checksumFlag != 0 else {
+                throw LTXError(.invalidHeader,
+                    "pre-apply checksum 0x\(String(preApplyChecksum, radix: 16)) is missing or lacks the checksum flag bit")
+            }
         }
     }
 

@@ -8,9 +8,24 @@ public struct TXID: RawRepresentable, Sendable, Hashable, Comparable, CustomStri
     public init(_ value: UInt64) { self.rawValue = value }
     public init(integerLiteral value: UInt64) { self.rawValue = value }
 
-    /// Parses exactly 16 hex digits, as `litestream restore -txid` requires.
+    /// Parses exactly 16 hex digits (either case, as Go's `ltx.ParseTXID`), as `litestream restore -txid` requires.
+    /// No sign, space or prefix is accepted.
     public init?(hex: some StringProtocol) {
-        guard hex.utf8.count == 16, let v = UInt64(hex, radix: 16) else { return nil }
+        var v: UInt64 = 0
+        var count = 0
+        for c in hex.utf8 {
+            let digit: UInt8
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            count += 1
+            guard count <= 16 else { return nil }
+            v = v << 4 | UInt64(digit)
+        }
+        guard count == 16 else { return nil }
         self.rawValue = v
     }
 
