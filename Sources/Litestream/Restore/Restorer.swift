@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CSQLite
+import LTX
+
+/// Builds a database from a replica's LTX files.
+///
+/// The database is written to `<output>.tmp`, checked (optionally), fsynced and renamed over `output`, and the
+/// directory fsynced: the output path never holds a half-written database.
+public struct Restorer: Sendable {
+    public enum IntegrityCheck: String, Sendable, CaseIterable {
+        case none, quick, full
+    }
+
+    public struct Result: Sendable {
+        public var txid: TXID
+        public var pageSize: UInt32
+        public var pages: UInt32
+        public var files: [LTXFileInfo]
+    }
+
+    public let replica: any ReplicaClient
+
+    public init(replica: any ReplicaClient) { self.replica = replica }
+
+    /// The files a restore to `txid` / `timestamp` (Unix ms; both nil for the latest state) would apply, in order.
+    public func plan(txid: TXID? = nil, timestamp: Int64? = nil) async throws -> [LTXFileInfo] {
+        let files = try await replica.allFilesByLevel()
+        return try RestorePlan.make(files: files, txid: txid, timestamp: timestamp)
+    }
+
+    /// Restores to `output`. Throws if `output` exists, unless `overwrite`.
+    @discardableResult
+    public func restore(
+        to output: String, plan: [LTXFileInfo], integrityCheck: IntegrityCheck = .none, overwrite: Bool = false
+    ) async throws -> Result {
+        let output = POSIX.absolutePath(output)
+        guard let last = plan.last else { throw RestoreError(.noBackups, "no backup files to restore from \(replica.location)") }
+        if !overwrite && POSIX.exists(output) {
+            throw RestoreError(.outputExists, "output file already exists: \(output)")
+        }
+        let dir = POSIX.dirname(output)
+        try POSIX.mkdirs(dir)
+        let tmp = output + ".tmp"
+        try? POSIX.remove(tmp)
+        var pageSize: UInt32 = 0
+        var commit: UInt32 = 0
+        do {
+            let out = try FileDescriptor(path: tmp, flags: O_WRONLY | O_CREAT | O_TRUNC)
+            var writer: PageWriter?
+            for file in plan {
+                let reader = try await replica.openLTXFile(file)
+                var dec = reader.decoder()
+                let h = try dec.readHeader()
+                if pageSize == 0 { pageSize = h.pageSize }
+                guard h.pageSize == pageSize else {
+                    throw RestoreError(.inconsistent, "\(file) has page size \(h.pageSize), earlier files \(pageSize)")
+                }
+                guard h.minTXID == file.minTXID, h.maxTXID == file.maxTXID else {
+                    throw RestoreError(.inconsistent, "\(file) holds TXIDs \(h.minTXID)-\(h.maxTXID), not what its name says")
+                }
+                if writer == nil { writer = try PageWriter(path: tmp, fd: out.fd, pageSize: Int(pageSize)) }
+                try writer!.decodeAll(&dec)
+                try dec.finish()
+                commit = h.commit
+            }
+            try writer?.finish()
+            try POSIX.check(ftruncate(out.fd, off_t(commit) * off_t(pageSize)), "ftruncate", tmp)
+            try POSIX.fsync(out.fd, path: tmp)
+        } catch {
+            try? POSIX.remove(tmp)
+            throw error
+        }
+        if integrityCheck != .none {
+            do { try Self.checkIntegrity(path: tmp, mode: integrityCheck) } catch {
+                try? POSIX.remove(tmp)
+                throw error
+            }
+        }
+        try POSIX.rename(tmp, output)
+        try POSIX.fsyncDirectory(dir)
+        return Result(txid: last.maxTXID, pageSize: pageSize, pages: commit, files: plan)
+    }
+
+    /// Runs `PRAGMA quick_check` or `integrity_check` on a database file (read-only, leaving no side files).
+    public static func checkIntegrity(path: String, mode: IntegrityCheck) throws {
+        guard mode != .none else { return }
+        // immutable=1: no locks, no -wal/-shm files; the file is ours alone until it is renamed.
+        let uri = "file:\(path)?immutable=1"
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nil)
+        defer { sqlite3_close_v2(db) }
+        guard rc == SQLITE_OK else { throw RestoreError(.integrity, "cannot open restored database \(path) (sqlite \(rc))") }
+        let conn = try SQLiteConnectionRef(db!)
+        let rows = try conn.query(mode == .quick ? "PRAGMA quick_check" : "PRAGMA integrity_check")
+        let result = rows.compactMap { $0.first ?? nil }
+        guard result == ["ok"] else {
+            throw RestoreError(.integrity, "restored database fails \(mode.rawValue) check: \(result.prefix(5).joined(separator: "; "))")
+        }
+    }
+}
+
+/// Wraps a borrowed handle (for a one-off query).
+private struct SQLiteConnectionRef {
+    let db: OpaquePointer
+    init(_ db: OpaquePointer) throws { self.db = db }
+    func query(_ sql: String) throws -> [[String?]] {
+        var stmt: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else {
+            throw RestoreError(.integrity, String(cString: sqlite3_errmsg(db)))
+        }
+        defer { sqlite3_finalize(stmt) }
+        var rows: [[String?]] = []
+        while true {
+            let rc = sqlite3_step(stmt)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else { throw RestoreError(.integrity, String(cString: sqlite3_errmsg(db))) }
+            rows.append([sqlite3_column_text(stmt, 0).map { String(cString: $0) }])
+        }
+        return rows
+    }
+}
+
