@@ -8,7 +8,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "litestream-swift",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Litestream", targets: ["Litestream"]),
         .library(name: "LTX", targets: ["LTX"]),

@@ -79,7 +79,10 @@ public final class Replicator {
         try engine.sync()
         try await upload()
         if forceSnapshot { try await snapshot() }
-        if enforceRetention { try await maintenance.enforceRetention(now: POSIX.nowMilliseconds()) }
+        if enforceRetention {
+            let store = engine.store
+            try await maintenance.enforceRetention(now: POSIX.nowMilliseconds()) { try? store.remove(min: $0.minTXID, max: $0.maxTXID) }
+        }
     }
 
     /// Runs until the task is cancelled, then syncs and uploads one last time.
@@ -144,12 +147,17 @@ public final class Replicator {
     }
 
     private func maintainLogged() async {
+        let store = engine.store
         do {
-            try await maintenance.run(now: POSIX.nowMilliseconds(), snapshot: { try await self.snapshot() },
-                localL0: { self.engine.store.path(min: $0.minTXID, max: $0.maxTXID) })
-            try cleanLocalL0()
+            try await maintenance.run(
+                now: POSIX.nowMilliseconds(), snapshot: { try await self.snapshot() },
+                deleteLocalL0: { file in
+                    // Never the newest: it is the resume position.
+                    if file.maxTXID < self.engine.position { try? store.remove(min: file.minTXID, max: file.maxTXID) }
+                },
+                localL0Path: { store.path(min: $0.minTXID, max: $0.maxTXID) })
         } catch {
-            logger.error("maintenance failed", metadata: ["error": "\(error)"])
+            logger.error("maintenance failed", metadata: ["replica": "\(configuration.replica.location)", "error": "\(error)"])
         }
     }
 
@@ -168,6 +176,7 @@ public final class Replicator {
             let header = try store.header(min: f.min, max: f.max)
             try await configuration.replica.upload(localPath: store.path(min: f.min, max: f.max), level: 0, header: header)
             uploadedTXID = f.max
+            maintenance.uploaded(through: f.max)
         }
     }
 
@@ -184,16 +193,6 @@ public final class Replicator {
         }
         logger.info("snapshot written", metadata: ["txid": "\(txid)"])
         try engine.sync(checkpoint: false)
-    }
-
-    /// Removes local L0 files that the replica has and that compaction no longer needs; keeps the newest.
-    private func cleanLocalL0() throws {
-        let store = engine.store
-        let files = try store.files()
-        let keepAbove = maintenance.localL0KeepAbove(uploaded: uploadedTXID)
-        for f in files.dropLast() where f.max <= keepAbove {
-            try store.remove(min: f.min, max: f.max)
-        }
     }
 }
 

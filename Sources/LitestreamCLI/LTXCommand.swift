@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Litestream
+
+struct LTXCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ltx", abstract: "Lists the LTX files of a replica.")
+
+    @Argument(help: "The replica URL or directory.")
+    var source: String
+
+    @Option(name: .litestream("level"), help: "Level to list (0-9 or all). Default 0.")
+    var level: String = "0"
+
+    @Flag(name: .litestream("json"), help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        if level != "all", Int(level).map({ (0...9).contains($0) }) != true {
+            throw ValidationError("invalid -level \(level): want 0-9 or all")
+        }
+    }
+
+    func run() async throws {
+        do {
+            let replica = try ReplicaURL.client(source)
+            let levels = level == "all" ? LTXLevel.all : [Int(level)!]
+            var files: [LTXFileInfo] = []
+            for l in levels { files += try await replica.ltxFiles(level: l) }
+            if json {
+                let items = files.map {
+                    """
+                      {
+                        "level": \($0.level),
+                        "min_txid": "\($0.minTXID)",
+                        "max_txid": "\($0.maxTXID)",
+                        "size": \($0.size),
+                        "timestamp": "\(RestoreCommand.formatTimestamp($0.createdAt))"
+                      }
+                    """
+                }
+                print(items.isEmpty ? "[]" : "[\n" + items.joined(separator: ",\n") + "\n]")
+            } else {
+                let rows = [["level", "min_txid", "max_txid", "size", "created"]] + files.map {
+                    ["\($0.level)", "\($0.minTXID)", "\($0.maxTXID)", "\($0.size)", RestoreCommand.formatTimestamp($0.createdAt)]
+                }
+                print(Table.render(rows), terminator: "")
+            }
+        } catch {
+            printError("\(error)")
+            throw ExitCode.failure
+        }
+    }
+}

@@ -1,0 +1,230 @@
+import ArgumentParser
+import Foundation
+import LTX
+import Litestream
+import Logging
+
+struct RestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Recovers a database from a replica.",
+        discussion: "The replica is a URL (file:///path) or a replica directory."
+    )
+
+    @Argument(help: "The replica URL or directory.")
+    var source: String
+
+    @Option(name: [.customShort("o"), .customLong("o")], help: "Output path of the restored database.")
+    var output: String?
+
+    @Option(name: .litestream("txid"), help: "Restore up to this transaction ID (16 hex digits, inclusive).")
+    var txid: String?
+
+    @Option(name: .litestream("timestamp"), help: "Restore to this point in time (RFC 3339).")
+    var timestamp: String?
+
+    @Flag(name: .litestream("if-db-not-exists"), help: "Exit 0 without restoring if the output database exists.")
+    var ifDBNotExists = false
+
+    @Flag(name: .litestream("if-replica-exists"), help: "Exit 0 if the replica has no backups.")
+    var ifReplicaExists = false
+
+    @Flag(name: .litestream("dry-run"), help: "Print the restore plan and exit.")
+    var dryRun = false
+
+    @Flag(name: .litestream("force"), help: "Overwrite an existing output database and its -wal/-shm files.")
+    var force = false
+
+    @Flag(name: .litestream("json"), help: "Print a JSON summary.")
+    var json = false
+
+    @Flag(name: .customLong("f", withSingleDash: true), help: "Follow: keep applying new changes to the restored copy.")
+    var follow = false
+
+    @Option(name: .litestream("follow-interval"), help: "Polling interval for -f (default 1s).")
+    var followInterval: String = "1s"
+
+    @Option(name: .litestream("parallelism"), help: "Accepted for compatibility.")
+    var parallelism: Int = 8
+
+    @Option(name: .litestream("integrity-check"), help: "none, quick or full.")
+    var integrityCheck: String = "none"
+
+    @Option(name: .litestream("log-level"), help: "trace, debug, info, warn or error.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        if Restorer.IntegrityCheck(rawValue: integrityCheck) == nil {
+            throw ValidationError("invalid -integrity-check \(integrityCheck): want none, quick or full")
+        }
+        if let txid, TXID(hex: txid) == nil { throw ValidationError("invalid txid format: \(txid) (want 16 hex digits)") }
+        if let timestamp, Self.parseTimestamp(timestamp) == nil {
+            throw ValidationError("invalid -timestamp \(timestamp): want RFC 3339, e.g. 2026-01-02T15:04:05Z")
+        }
+        if follow && (txid != nil || timestamp != nil) { throw ValidationError("cannot use -f with -txid or -timestamp") }
+        if txid != nil && timestamp != nil { throw ValidationError("cannot use -txid and -timestamp together") }
+        if output == nil { throw ValidationError("-o PATH is required when restoring from a replica URL") }
+        if DurationParser.parse(followInterval) == nil { throw ValidationError("invalid -follow-interval \(followInterval)") }
+    }
+
+    static func parseTimestamp(_ s: String) -> Int64? {
+        for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]] {
+            let f = ISO8601DateFormatter()
+            f.formatOptions = options
+            if let d = f.date(from: s) { return Int64((d.timeIntervalSince1970 * 1000).rounded(.down)) }
+        }
+        return nil
+    }
+
+    static func formatTimestamp(_ ms: Int64) -> String { RFC3339.format(milliseconds: ms) }
+
+    func run() async throws {
+        SlogTextHandler.bootstrap(level: Logger.Level(litestream: logLevel) ?? .info)
+        let logger = Logger(label: "litestream")
+        do {
+            try await restore(logger: logger)
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            printError("\(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    private func restore(logger: Logger) async throws {
+        let output = self.output!
+        let replica = try ReplicaURL.client(source)
+        if ifDBNotExists && fileExists(output) {
+            logger.info("database already exists, skipping")
+            return
+        }
+        if fileExists(output) && !force && !dryRun {
+            throw CLIError("cannot restore, output path already exists and is not empty: \(output). Use -force to overwrite")
+        }
+        let restorer = Restorer(replica: replica)
+        let files = try await replica.allFilesByLevel()
+        if files.values.allSatisfy(\.isEmpty) {
+            if ifReplicaExists {
+                logger.info("no matching backups found")
+                return
+            }
+            throw CLIError("no matching backup files available")
+        }
+        let target = timestamp.flatMap(Self.parseTimestamp)
+        if let target { try RestorePlan.checkTimestamp(target, files: files) }
+        let plan = try RestorePlan.make(files: files, txid: txid.flatMap { TXID(hex: $0) }, timestamp: target)
+        if dryRun {
+            printPlan(plan, replica: replica, output: output)
+            return
+        }
+        let start = ContinuousClock.now
+        if force {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: output + suffix) }
+        }
+        let mode = Restorer.IntegrityCheck(rawValue: integrityCheck)!
+        let result = try await restorer.restore(to: output, plan: plan, integrityCheck: mode, overwrite: force)
+        let elapsed = ContinuousClock.now - start
+        if json {
+            let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+            print("""
+                {
+                  "db_path": \(jsonString(absolute(output))),
+                  "replica": \(jsonString(replica.type)),
+                  "txid": "\(result.txid)",
+                  "duration_ms": \(ms),
+                  "integrity_check": \(jsonString(integrityCheck))
+                }
+                """)
+        } else {
+            logger.info("restore complete", metadata: ["txid": "\(result.txid)", "path": "\(output)", "duration": "\(elapsed)"])
+        }
+        if follow {
+            let interval = DurationParser.parse(followInterval)!
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await Follower(replica: replica, output: absolute(output), txid: result.txid, logger: logger)
+                        .run(interval: interval)
+                }
+                group.addTask { _ = await Signals.wait() }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func printPlan(_ plan: [LTXFileInfo], replica: any ReplicaClient, output: String) {
+        print("Restore plan:")
+        print("  source: \(ReplicaURL.redacted(source))")
+        print("  target: \(absolute(output))")
+        print("  replica: \(replica.type)")
+        if let first = plan.first, let last = plan.last {
+            print("  txid range: \(first.minTXID) - \(last.maxTXID)")
+        }
+        print("")
+        print("Files to fetch:")
+        let rows = [["level", "file", "min_txid", "max_txid", "size", "timestamp"]] + plan.map {
+            ["\($0.level)", $0.name, "\($0.minTXID)", "\($0.maxTXID)", "\($0.size)", Self.formatTimestamp($0.createdAt)]
+        }
+        print(Table.render(rows), terminator: "")
+    }
+
+    /// Used by `replicate -restore-if-db-not-exists`: restores the latest state if the replica has any.
+    static func restoreIfPossible(replica: any ReplicaClient, output: String, logger: Logger) async throws {
+        let files = try await replica.allFilesByLevel()
+        guard !files.values.allSatisfy(\.isEmpty) else {
+            logger.info("no backup found, starting with a new database", metadata: ["db": "\(output)"])
+            return
+        }
+        let plan = try RestorePlan.make(files: files, txid: nil, timestamp: nil)
+        let r = try await Restorer(replica: replica).restore(to: output, plan: plan, integrityCheck: .quick)
+        logger.info("database restored from replica", metadata: ["db": "\(output)", "txid": "\(r.txid)"])
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+}
+
+func fileExists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+func absolute(_ path: String) -> String {
+    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+}
+
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for c in s.unicodeScalars {
+        switch c {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        default:
+            if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
+        }
+    }
+    return out + "\""
+}
+
+/// Left-aligned columns separated by two spaces, like Go's tabwriter as Litestream uses it.
+enum Table {
+    static func render(_ rows: [[String]]) -> String {
+        guard let n = rows.map(\.count).max() else { return "" }
+        var widths = [Int](repeating: 0, count: n)
+        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+        var out = ""
+        for r in rows {
+            var line = ""
+            for (i, c) in r.enumerated() {
+                line += i == r.count - 1 ? c : c.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0)
+            }
+            out += line + "\n"
+        }
+        return out
+    }
+}
