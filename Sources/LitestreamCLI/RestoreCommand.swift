@@ -118,9 +118,6 @@ struct RestoreCommand: AsyncParsableCommand {
             return
         }
         let start = ContinuousClock.now
-        if force {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: output + suffix) }
-        }
         let mode = Restorer.IntegrityCheck(rawValue: integrityCheck)!
         let result = try await restorer.restore(to: output, plan: plan, integrityCheck: mode, overwrite: force)
         let elapsed = ContinuousClock.now - start

@@ -141,6 +141,39 @@ final class SQLiteConnection {
         return Int64(n)
     }
 
+    /// What SQLite's shared WAL index says is committed: the number of frames (`mxFrame`) and the salts of the
+    /// WAL generation it describes. Read through SQLite's own mapping of the `-shm` file (never opened by us), with
+    /// SQLite's lock-free protocol: two copies of the header must agree. Nil when there is no index yet.
+    func walIndexHeader() throws(SQLiteError) -> (frames: UInt32, salt1: UInt32, salt2: UInt32)? {
+        let file = try mainFile()
+        guard let methods = file.pointee.pMethods?.pointee, methods.iVersion >= 2,
+            let shmMap = methods.xShmMap, let barrier = methods.xShmBarrier
+        else { return nil }
+        var region: UnsafeMutableRawPointer?
+        let rc = withUnsafeMutablePointer(to: &region) { p in
+            p.withMemoryRebound(to: UnsafeMutableRawPointer?.self, capacity: 1) { shmMap(file, 0, 32768, 0, $0) }
+        }
+        guard rc == SQLITE_OK, let base = region else { return nil }
+        let headerSize = 48
+        var first = [UInt8](repeating: 0, count: headerSize)
+        var second = [UInt8](repeating: 0, count: headerSize)
+        for _ in 0..<100 {
+            first.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: base, count: headerSize)) }
+            barrier(file)
+            second.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: base + headerSize, count: headerSize)) }
+            guard first == second else { continue }  // a writer is updating it: read again
+            return first.withUnsafeBytes { h in
+                // WalIndexHdr: iVersion u32, unused u32, iChange u32, isInit u8, bigEndCksum u8, szPage u16,
+                // mxFrame u32 (native order), nPage u32, aFrameCksum[2], aSalt[2] (as in the WAL header, big-endian).
+                guard h.load(fromByteOffset: 0, as: UInt32.self) == 3_007_000, h[12] != 0 else { return nil }
+                return (h.load(fromByteOffset: 16, as: UInt32.self),
+                    UInt32(bigEndian: h.loadUnaligned(fromByteOffset: 32, as: UInt32.self)),
+                    UInt32(bigEndian: h.loadUnaligned(fromByteOffset: 36, as: UInt32.self)))
+            }
+        }
+        return nil
+    }
+
     private func mainFile() throws(SQLiteError) -> UnsafeMutablePointer<sqlite3_file> {
         var file: UnsafeMutablePointer<sqlite3_file>?
         let rc = sqlite3_file_control(handle, "main", SQLITE_FCNTL_FILE_POINTER, &file)

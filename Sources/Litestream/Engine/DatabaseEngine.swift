@@ -36,6 +36,8 @@ public final class DatabaseEngine {
         /// Whether a full-database file had to be written, and why.
         public var snapshotReason: String?
         public var checkpointed: CheckpointPolicy.Action = .none
+        /// A writer had written a commit frame but not yet published it in the WAL index: sync again shortly.
+        public var writerInProgress = false
     }
 
     public let configuration: Configuration
@@ -45,6 +47,7 @@ public final class DatabaseEngine {
     private let logger: Logger
 
     private var connections: [SQLiteConnection] = []
+    private var metaLock: FileDescriptor?
     private var readLock: ReadLock?
     private let wal: WALReader
     public private(set) var pageSize: UInt32 = 0
@@ -98,6 +101,7 @@ public final class DatabaseEngine {
         guard POSIX.exists(path) else {
             throw EngineError(.databaseNotFound, "database \(path) does not exist")
         }
+        metaLock = try store.lock()
         do {
             let busy = Int32(configuration.busyTimeout.components.seconds * 1000
                 + configuration.busyTimeout.components.attoseconds / 1_000_000_000_000_000)
@@ -141,6 +145,7 @@ public final class DatabaseEngine {
         connections = []
         readLock = nil
         wal.close()
+        metaLock = nil
     }
 
     private func loadPosition(remoteMaxTXID: TXID?) throws {
@@ -239,13 +244,15 @@ public final class DatabaseEngine {
             return true
         }
         let start = (h1.salt1 == cursor.salt1 && h1.salt2 == cursor.salt2) ? cursor.offset : Int64(WALHeader.size)
-        guard let scan = try wal.scan(from: start, header: h1, maxBytes: configuration.maxSyncWALBytes) else {
+        let limit = try committedLimit(h1)
+        guard let scan = try wal.scan(from: start, header: h1, maxBytes: configuration.maxSyncWALBytes, limit: limit) else {
             return try writeSnapshot(header: h1, reason: "WAL frames before the last position were overwritten", &result)
         }
         guard try sameGeneration(h1) else {
             trusted = false
             return false  // restarted while we read: start over, the next pass decides
         }
+        if scan.stoppedAtLimit { result.writerInProgress = true }
         let reachedEnd = scan.endOffset - start < configuration.maxSyncWALBytes
         if scan.endOffset == start {
             readLock.markSynced()
@@ -260,7 +267,7 @@ public final class DatabaseEngine {
             // generation, or the database file.
             let missing = (cursor.commit + 1...commit).filter { pages[$0] == nil && $0 != lockPage }
             if !missing.isEmpty, start > Int64(WALHeader.size),
-                let full = try wal.scan(from: Int64(WALHeader.size), header: h1, maxBytes: nil)
+                let full = try wal.scan(from: Int64(WALHeader.size), header: h1, limit: scan.endOffset)
             {
                 for p in missing { if let off = full.pages[p], off < scan.endOffset { pages[p] = off } }
             }
@@ -283,11 +290,22 @@ public final class DatabaseEngine {
                 try enc.encodePage(pgno, buf)
             }
         }
+        guard try sameGeneration(h1) else {
+            // The WAL restarted while we copied pages (possible only before we are trusted, with read mark 0):
+            // the file may mix two generations, so it must not exist.
+            try store.remove(min: txid, max: txid)
+            trusted = false
+            return false
+        }
         self.cursor = Cursor(txid: txid, salt1: h1.salt1, salt2: h1.salt2, offset: scan.endOffset, commit: commit)
-        trusted = true
         syncedSinceCheckpoint = true
         result.written.append(txid)
-        if reachedEnd { readLock.markSynced() }
+        if reachedEnd {
+            // Trust needs a pass that reached the committed end: only then is every frame that a restart could
+            // overwrite (those at or below the mark we hold) in an L0 file.
+            trusted = true
+            readLock.markSynced()
+        }
         return reachedEnd
     }
 
@@ -307,6 +325,15 @@ public final class DatabaseEngine {
         return "WAL was restarted while we were not watching"
     }
 
+    /// The end of the frames SQLite's WAL index declares committed in the generation of `h`. Frames past it are
+    /// not committed (a writer is publishing them, or crashed before it could). If the index describes another
+    /// generation, nothing of `h`'s is published yet.
+    private func committedLimit(_ h: WALHeader) throws -> Int64? {
+        guard let conn = readLock?.heldConnection, let index = try conn.walIndexHeader() else { return nil }
+        guard index.salt1 == h.salt1, index.salt2 == h.salt2 else { return Int64(WALHeader.size) }
+        return Int64(WALHeader.size) + Int64(index.frames) * h.frameSize
+    }
+
     private func sameGeneration(_ h1: WALHeader) throws -> Bool {
         guard let h2 = try wal.readHeader() else { return false }
         return h2.salt1 == h1.salt1 && h2.salt2 == h1.salt2
@@ -319,9 +346,10 @@ public final class DatabaseEngine {
         guard let readLock else { return true }
         var scan: WALScan?
         if let h1 {
-            guard let s = try wal.scan(from: Int64(WALHeader.size), header: h1, maxBytes: nil) else {
+            guard let s = try wal.scan(from: Int64(WALHeader.size), header: h1, limit: try committedLimit(h1)) else {
                 throw EngineError(.io, "cannot scan WAL \(walPath)")
             }
+            if s.stoppedAtLimit { result.writerInProgress = true }
             scan = s
         }
         if let h1, try !sameGeneration(h1) { return false }  // restarted while reading: try again
@@ -351,8 +379,9 @@ public final class DatabaseEngine {
             }
         }
         if let h1, try !sameGeneration(h1) {
-            // Cannot happen while we hold a read mark over a non-empty WAL, but never keep a file we cannot vouch for.
+            // The WAL restarted while we read (possible while we hold read mark 0): never keep such a file.
             try store.remove(min: txid, max: txid)
+            trusted = false
             return false
         }
         cursor = Cursor(txid: txid, salt1: h1?.salt1 ?? 0, salt2: h1?.salt2 ?? 0, offset: end, commit: commit)
@@ -383,7 +412,10 @@ public final class DatabaseEngine {
     private func checkpointIfNeeded(_ result: inout SyncResult, policy: CheckpointPolicy? = nil) throws {
         guard let cursor, let readLock, cursor.offset >= Int64(WALHeader.size) else { return }
         let frameSize = Int64(pageSize) + 24
-        let frames = Int((cursor.offset - Int64(WALHeader.size)) / frameSize)
+        // Frames of the WAL as it is now: after a restart or TRUNCATE the cursor still describes the old generation.
+        let current = try wal.readHeader()
+        let frames = current.map { $0.salt1 == cursor.salt1 && $0.salt2 == cursor.salt2 } == true
+            ? Int((cursor.offset - Int64(WALHeader.size)) / frameSize) : 0
         let action = (policy ?? configuration.checkpoint).decide(
             walFrames: frames, syncedSinceCheckpoint: syncedSinceCheckpoint,
             sinceLastCheckpoint: ContinuousClock.now - lastCheckpoint)
@@ -401,8 +433,14 @@ public final class DatabaseEngine {
             // that moment would be checkpointed and lost from the WAL; the idle connection's data_version tells
             // whether one happened (SQLite reports no frame count for TRUNCATE). If none did, we stay trusted.
             let idle = readLock.idleConnection
-            let before = try idle.scalar("PRAGMA data_version")
-            for _ in 0..<10_000 { if try syncPass(&result) { break } }
+            // data_version before and after the last sync pass must agree: then that pass saw every commit.
+            var before: String?
+            for _ in 0..<100 {
+                let v = try idle.scalar("PRAGMA data_version")
+                for _ in 0..<10_000 { if try syncPass(&result) { break } }
+                if try idle.scalar("PRAGMA data_version") == v { before = v; break }
+            }
+            trusted = false  // until proven below: the mark is about to be dropped
             readLock.release()
             let r = try idle.checkpoint(.truncate)
             try readLock.acquire()
@@ -445,13 +483,16 @@ public final class DatabaseEngine {
     }
 
     /// Streams a snapshot (TXIDs 1...position, every page) of the state at `position` to `sink`.
-    public func encodeSnapshot(_ sink: @escaping LTXEncoder.Sink) throws -> LTXHeader {
+    public func encodeSnapshot(at txid: TXID, _ sink: @escaping LTXEncoder.Sink) throws -> LTXHeader {
         guard let cursor, cursor.commit > 0 else { throw EngineError(.localState, "nothing to snapshot yet for \(path)") }
+        guard cursor.txid == txid else {
+            throw EngineError(.localState, "position moved from \(txid) to \(cursor.txid) before the snapshot of \(path)")
+        }
         var pages: [UInt32: Int64] = [:]
         if let h = try wal.readHeader(), h.salt1 == cursor.salt1, h.salt2 == cursor.salt2,
             cursor.offset > Int64(WALHeader.size)
         {
-            guard let scan = try wal.scan(from: Int64(WALHeader.size), header: h, maxBytes: cursor.offset - Int64(WALHeader.size)),
+            guard let scan = try wal.scan(from: Int64(WALHeader.size), header: h, limit: cursor.offset),
                 scan.endOffset == cursor.offset
             else {
                 throw EngineError(.io, "WAL \(walPath) changed under a snapshot; will retry")

@@ -71,6 +71,18 @@ struct LocalLTXStore {
 
     func remove(min: TXID, max: TXID) throws { try POSIX.remove(path(min: min, max: max)) }
 
+    /// Takes an exclusive lock on `<meta>/lock` for as long as the returned descriptor lives, so that two of our
+    /// replicators never write the same TXIDs. (A lock file, never the database: see docs/design.md.)
+    func lock() throws -> FileDescriptor {
+        try POSIX.mkdirs(metaPath)
+        let fd = try FileDescriptor(path: "\(metaPath)/lock", flags: O_RDWR | O_CREAT)
+        if flock(fd.fd, LOCK_EX | LOCK_NB) != 0 {
+            throw EngineError(.localState,
+                "another replicator is already running for this database (\(metaPath)/lock is locked)")
+        }
+        return fd
+    }
+
     func removeAll() throws {
         for f in try files() { try remove(min: f.min, max: f.max) }
     }

@@ -20,6 +20,9 @@ final class ReadLock {
 
     var isHeld: Bool { active != nil }
 
+    /// The connection holding the read transaction.
+    var heldConnection: SQLiteConnection? { active.map { connections[$0] } }
+
     /// The connection that does not hold the read transaction, free for checkpoints.
     var idleConnection: SQLiteConnection { connections[(active ?? 1) == 0 ? 1 : 0] }
 

@@ -100,7 +100,14 @@ public final class Replicator {
             lastSync = .now
             if syncBackoff.isWaiting { continue }
             do {
-                let r = try engine.sync()
+                var r = try engine.sync()
+                // A writer between writing its commit frame and publishing it: its commit lands within microseconds.
+                var retries = 0
+                while r.writerInProgress && retries < 50 {
+                    retries += 1
+                    try await Task.sleep(for: .milliseconds(1))
+                    r = try engine.sync()
+                }
                 if let reason = r.snapshotReason { logger.info("full snapshot written", metadata: ["reason": "\(reason)"]) }
                 syncBackoff.succeeded()
             } catch {
@@ -148,6 +155,7 @@ public final class Replicator {
 
     private func maintainLogged() async {
         let store = engine.store
+        maintenance.uploaded(through: uploadedTXID)
         do {
             try await maintenance.run(
                 now: POSIX.nowMilliseconds(), snapshot: { try await self.snapshot() },
@@ -176,7 +184,6 @@ public final class Replicator {
             let header = try store.header(min: f.min, max: f.max)
             try await configuration.replica.upload(localPath: store.path(min: f.min, max: f.max), level: 0, header: header)
             uploadedTXID = f.max
-            maintenance.uploaded(through: f.max)
         }
     }
 
@@ -189,7 +196,7 @@ public final class Replicator {
         try await configuration.replica.writeLTXFile(
             level: LTXLevel.snapshot, minTXID: TXID(1), maxTXID: txid, timestamp: POSIX.nowMilliseconds()
         ) { sink in
-            _ = try withoutActuallyEscaping(sink) { try engine.encodeSnapshot($0) }
+            _ = try withoutActuallyEscaping(sink) { try engine.encodeSnapshot(at: txid, $0) }
         }
         logger.info("snapshot written", metadata: ["txid": "\(txid)"])
         try engine.sync(checkpoint: false)

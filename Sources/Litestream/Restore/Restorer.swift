@@ -32,7 +32,8 @@ public struct Restorer: Sendable {
         return try RestorePlan.make(files: files, txid: txid, timestamp: timestamp)
     }
 
-    /// Restores to `output`. Throws if `output` exists, unless `overwrite`.
+    /// Restores to `output`. Throws if `output` exists, unless `overwrite`, which replaces it (and removes its
+    /// `-wal`/`-shm` files) only once the new database is complete.
     @discardableResult
     public func restore(
         to output: String, plan: [LTXFileInfo], integrityCheck: IntegrityCheck = .none, overwrite: Bool = false
@@ -79,6 +80,11 @@ public struct Restorer: Sendable {
                 try? POSIX.remove(tmp)
                 throw error
             }
+        }
+        if overwrite {
+            // Only now that the new database is complete: stale -wal/-shm files would be replayed onto it.
+            try POSIX.remove(output + "-wal")
+            try POSIX.remove(output + "-shm")
         }
         try POSIX.rename(tmp, output)
         try POSIX.fsyncDirectory(dir)

@@ -18,6 +18,9 @@ struct WALScan: Sendable {
     var pages: [UInt32: Int64]
     /// Number of committed frames scanned.
     var frameCount: Int
+    /// True when a valid commit frame lies beyond `limit`: a writer is between writing its frames and publishing
+    /// them in the WAL index (or crashed there). Those frames are not committed yet and were not included.
+    var stoppedAtLimit = false
 }
 
 /// Reads a SQLite `-wal` file with `pread(2)`.
@@ -96,7 +99,11 @@ final class WALReader {
     /// at EOF (a partial frame counts as EOF); or, if `maxBytes` is given, at the first commit boundary at or beyond
     /// `offset + maxBytes` (a `maxBytes <= 0` therefore returns exactly one transaction). Frames after the last commit
     /// frame (an uncommitted tail) are not included.
-    func scan(from offset: Int64, header: WALHeader, maxBytes: Int64? = nil) throws -> WALScan? {
+    ///
+    /// `limit` is an offset no included frame may extend past: the end of the frames SQLite's WAL index declares
+    /// committed (`mxFrame`). Frames past it can be valid on disk yet not committed — a writer that crashed after
+    /// writing its commit frame but before publishing it — and the next writer overwrites them.
+    func scan(from offset: Int64, header: WALHeader, maxBytes: Int64? = nil, limit endLimit: Int64? = nil) throws -> WALScan? {
         let frameSize = header.frameSize
         let pageSize = Int(header.pageSize)
         guard pageSize >= 512, pageSize <= 65536, pageSize & (pageSize - 1) == 0 else { return nil }
@@ -166,6 +173,10 @@ final class WALReader {
                     result.frameCount += pendingPgnos.count
                     pendingPgnos.removeAll(keepingCapacity: true)
                     pendingOffsets.removeAll(keepingCapacity: true)
+                    if let endLimit, frameOffset + frameSize > endLimit {
+                        result.stoppedAtLimit = true
+                        break scanning
+                    }
                     result.commit = fh.commit
                     result.endOffset = frameOffset + frameSize
                     if let limit, result.endOffset >= limit { break scanning }

@@ -7,7 +7,7 @@ import Testing
 /// The replication loop as it runs in production: wake-ups, uploads, compaction on boundaries, retention and the
 /// final sync on cancellation.
 @Suite struct ReplicatorLoopTests {
-    @Test(.timeLimit(.minutes(2))) func loopCompactsRetainsAndRestores() async throws {
+    @Test(.timeLimit(.minutes(3))) func loopCompactsRetainsAndRestores() async throws {
         let f = try EngineTests.Fixture("loop")
         let app = try TestDatabase(path: f.dbPath)
         try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
@@ -25,13 +25,21 @@ import Testing
                 try await r.open()
                 try await r.run()
             }
-            // Commit for ~4.5 s, then stop the loop; its final sync must carry the last commit.
-            let start = ContinuousClock.now
+            // Commit until compaction and retention have visibly run (seconds on an idle machine; the deadline is
+            // generous because parallel tests can starve this one), then stop the loop: its final sync must carry
+            // the last commit.
+            let deadline = ContinuousClock.now + .seconds(90)
             var i = 0
-            while ContinuousClock.now - start < .milliseconds(4500) {
+            while ContinuousClock.now < deadline {
                 i += 1
                 try app.exec("INSERT INTO t (v) VALUES ('\(i)')")
                 try await Task.sleep(for: .milliseconds(20))
+                if i % 25 == 0,
+                    try await !f.replica.ltxFiles(level: 2).isEmpty,
+                    try await f.replica.ltxFiles(level: 0).first.map({ $0.minTXID > TXID(1) }) == true
+                {
+                    break
+                }
             }
             try app.exec("INSERT INTO t (v) VALUES ('last')")
             group.cancelAll()
