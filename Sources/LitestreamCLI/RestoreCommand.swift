@@ -38,7 +38,7 @@ struct RestoreCommand: AsyncParsableCommand {
     @Flag(name: .litestream("json"), help: "Print a JSON summary.")
     var json = false
 
-    @Flag(name: .customLong("f", withSingleDash: true), help: "Follow: keep applying new changes to the restored copy.")
+    @Flag(name: .customShort("f"), help: "Follow: keep applying new changes to the restored copy.")
     var follow = false
 
     @Option(name: .litestream("follow-interval"), help: "Polling interval for -f (default 1s).")
