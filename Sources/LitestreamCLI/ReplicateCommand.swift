@@ -66,20 +66,31 @@ struct ReplicateCommand: AsyncParsableCommand {
                 try await replicator.shutdown()
                 return
             }
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            // SIGINT/SIGTERM trigger a graceful stop: the replicator's task is not cancelled, so its final sync and
+            // upload can finish.
+            let trigger = ShutdownTrigger()
+            enum Ended { case replicator, signal }
+            try await withThrowingTaskGroup(of: Ended.self) { group in
                 group.addTask {
-                    // The replicator lives in this child task, which the signal below cancels.
                     let replicator = Replicator(configuration: configuration, logger: logger)
                     try await replicator.open()
-                    try await replicator.run()
+                    try await replicator.run(until: trigger)
+                    return .replicator
                 }
                 group.addTask {
-                    let sig = await Signals.wait()
-                    logger.info("signal received, litestream shutting down", metadata: ["signal": "\(sig)"])
+                    if let sig = await Signals.wait() {
+                        logger.info("signal received, litestream shutting down", metadata: ["signal": "\(sig)"])
+                        trigger.trigger()
+                    }
+                    return .signal
                 }
-                try await group.next()
-                group.cancelAll()
-                try await group.waitForAll()
+                // A signal first: wait for the replicator's final sync. The replicator first (it could not start):
+                // stop waiting for signals. An error ends the group, which cancels the other task.
+                if try await group.next() == .signal {
+                    _ = try await group.next()
+                } else {
+                    group.cancelAll()
+                }
             }
             logger.info("litestream shut down")
         } catch {

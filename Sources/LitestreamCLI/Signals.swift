@@ -7,30 +7,48 @@ import Darwin
 
 /// Waits for SIGINT or SIGTERM.
 enum Signals {
-    static func wait(for signals: [Int32] = [SIGINT, SIGTERM]) async -> Int32 {
-        await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
-            let queue = DispatchQueue(label: "litestream.signals")
-            let box = SourceBox()
-            for sig in signals {
-                signal(sig, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-                source.setEventHandler {
-                    guard !box.fired else { return }
-                    box.fired = true
-                    for s in box.sources { s.cancel() }
-                    // A second signal ends the process at once, as Litestream's second Ctrl-C does.
-                    for s in signals { signal(s, SIG_DFL) }
-                    c.resume(returning: sig)
+    /// Returns the signal received, or nil if the task was cancelled first.
+    static func wait(for signals: [Int32] = [SIGINT, SIGTERM]) async -> Int32? {
+        let box = Box()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Int32?, Never>) in
+                box.queue.sync {
+                    if box.cancelled { c.resume(returning: nil); return }
+                    box.continuation = c
+                    for sig in signals {
+                        signal(sig, SIG_IGN)
+                        let source = DispatchSource.makeSignalSource(signal: sig, queue: box.queue)
+                        source.setEventHandler {
+                            // A second signal ends the process at once, as Litestream's second Ctrl-C does.
+                            for s in signals { signal(s, SIG_DFL) }
+                            box.finish(sig)
+                        }
+                        box.sources.append(source)
+                        source.resume()
+                    }
                 }
-                box.sources.append(source)
-                source.resume()
+            }
+        } onCancel: {
+            box.queue.async {
+                box.cancelled = true
+                box.finish(nil)
             }
         }
     }
 
-    private final class SourceBox: @unchecked Sendable {  // confined to the signal queue
+    /// State confined to `queue`.
+    private final class Box: @unchecked Sendable {
+        let queue = DispatchQueue(label: "litestream.signals")
         var sources: [any DispatchSourceSignal] = []
-        var fired = false
+        var continuation: CheckedContinuation<Int32?, Never>?
+        var cancelled = false
+
+        func finish(_ sig: Int32?) {
+            for s in sources { s.cancel() }
+            sources = []
+            continuation?.resume(returning: sig)
+            continuation = nil
+        }
     }
 }
 

@@ -85,14 +85,16 @@ public final class Replicator {
         }
     }
 
-    /// Runs until the task is cancelled, then syncs and uploads one last time.
-    public func run() async throws {
+    /// Runs until `shutdown` is triggered or the task is cancelled, then syncs and uploads one last time.
+    public func run(until shutdown: ShutdownTrigger = ShutdownTrigger()) async throws {
         let watcher = WALWatcher(walPath: engine.walPath, pollInterval: min(configuration.minSyncInterval, .milliseconds(100)))
+        shutdown.onTrigger { watcher.signal() }
+        let stopping = { Task.isCancelled || shutdown.isTriggered }
         var lastSync = ContinuousClock.now - configuration.minSyncInterval
         var syncBackoff = Backoff()
-        while !Task.isCancelled {
+        while !stopping() {
             await watcher.wait(timeout: configuration.monitorInterval)
-            if Task.isCancelled { break }
+            if stopping() { break }
             let since = ContinuousClock.now - lastSync
             if since < configuration.minSyncInterval {
                 try? await Task.sleep(for: configuration.minSyncInterval - since)
@@ -118,7 +120,7 @@ public final class Replicator {
             await uploadLogged()
             await maintainLogged()
         }
-        try await shutdown()
+        try await self.shutdown()
     }
 
     /// Final sync and upload, retried for up to `shutdownSyncTimeout`.
