@@ -33,12 +33,16 @@ struct ReplicateCommand: AsyncParsableCommand {
     @Flag(name: .litestream("restore-if-db-not-exists"), help: "Restore the database from the replica first if it does not exist.")
     var restoreIfDBNotExists = false
 
+    @Option(name: .litestream("exec"), help: "Run CMD once replication starts; exit when it exits, with its status, after a final sync.")
+    var exec: String?
+
     @Option(name: .litestream("min-sync-interval"), help: "Shortest time between two syncs (default 50ms). Not in Litestream.")
     var minSyncInterval: String?
 
     func validate() throws {
         if forceSnapshot && !once { throw ValidationError("-force-snapshot requires -once") }
         if enforceRetention && !once { throw ValidationError("-enforce-retention requires -once") }
+        if once && exec != nil { throw ValidationError("cannot use -exec with -once") }
         if Logger.Level(litestream: logLevel) == nil { throw ValidationError("invalid -log-level \(logLevel)") }
         if dbPath == nil || replicaURL == nil {
             throw ValidationError("usage: litestream replicate DB_PATH REPLICA_URL (configuration files are not supported yet)")
@@ -69,30 +73,46 @@ struct ReplicateCommand: AsyncParsableCommand {
             // SIGINT/SIGTERM trigger a graceful stop: the replicator's task is not cancelled, so its final sync and
             // upload can finish.
             let trigger = ShutdownTrigger()
-            enum Ended { case replicator, signal }
+            let child = exec.map(ChildProcess.init(command:))
+            enum Ended { case replicator, signal, child }
             try await withThrowingTaskGroup(of: Ended.self) { group in
                 group.addTask {
                     let replicator = Replicator(configuration: configuration, logger: logger)
                     try await replicator.open()
+                    if let child {
+                        logger.info("starting child process", metadata: ["command": "\(child.command)"])
+                        try child.start()
+                    }
                     try await replicator.run(until: trigger)
                     return .replicator
                 }
                 group.addTask {
                     if let sig = await Signals.wait() {
                         logger.info("signal received, litestream shutting down", metadata: ["signal": "\(sig)"])
-                        trigger.trigger()
+                        // With -exec the application stops first; its exit then stops replication.
+                        if child?.forward(sig) != true { trigger.trigger() }
                     }
                     return .signal
                 }
-                // A signal first: wait for the replicator's final sync. The replicator first (it could not start):
-                // stop waiting for signals. An error ends the group, which cancels the other task.
-                if try await group.next() == .signal {
-                    _ = try await group.next()
-                } else {
-                    group.cancelAll()
+                if let child {
+                    group.addTask {
+                        if let status = await child.exitStatus() {
+                            logger.info("child process exited", metadata: ["status": "\(status)"])
+                            trigger.trigger()
+                        }
+                        return .child
+                    }
+                }
+                // Wait for the replicator's final sync; once it has returned, stop waiting for anything else. An
+                // error ends the group, which cancels the other tasks.
+                while let ended = try await group.next() {
+                    if ended == .replicator { group.cancelAll() }
                 }
             }
             logger.info("litestream shut down")
+            if let status = child?.status { throw ExitCode(status) }
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             logger.error("\(error)")
             throw ExitCode.failure
