@@ -78,8 +78,8 @@ struct ReplicateCommand: AsyncParsableCommand {
             try await withThrowingTaskGroup(of: Ended.self) { group in
                 group.addTask {
                     let replicator = Replicator(configuration: configuration, logger: logger)
-                    try await replicator.open()
-                    if let child {
+                    try await replicator.open(until: trigger)
+                    if let child, !trigger.isTriggered {
                         logger.info("starting child process", metadata: ["command": "\(child.command)"])
                         try child.start()
                     }

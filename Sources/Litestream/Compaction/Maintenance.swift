@@ -31,6 +31,7 @@ public struct Maintenance {
     private var nextCompaction: [Int: Int64] = [:]
     private var lastSnapshotAt: Int64?
     private var lastL0RetentionAt: Int64 = 0
+    /// L0 retention has dealt with every L0 file up to this TXID.
     private var l0RetainedThrough: TXID = .zero
 
     init(configuration: Configuration, replica: any ReplicaClient, logger: Logger) {
@@ -84,18 +85,22 @@ public struct Maintenance {
             nextCompaction[k] = level.nextBoundary(after: now)
         }
 
-        // L0 retention: files covered by L1 and older than l0Retention; the local copies go with them.
+        // L0 retention: files covered by L1 and older than l0Retention; the local copies go with them. Once every
+        // covered file is old enough to have been considered, nothing is listed again until L1 moves on.
         let l1Max = levelMax[1] ?? .zero
-        if configuration.l0Retention.wholeMilliseconds > 0, l1Max > l0RetainedThrough,
+        let retention = configuration.l0Retention.wholeMilliseconds
+        if retention > 0, l1Max > l0RetainedThrough,
             now - lastL0RetentionAt >= configuration.l0RetentionCheckInterval.wholeMilliseconds
         {
             lastL0RetentionAt = now
-            let deleted = try await Retention.enforceL0Retention(
-                client: replica, now: now, retention: configuration.l0Retention,
-                deleteRemote: configuration.retentionEnabled, deleteLocal: deleteLocalL0)
-            if let last = deleted.last { l0RetainedThrough = last.maxTXID }
-            // Everything L1 covers is gone once the newest covered file is old enough.
-            if deleted.isEmpty == false && deleted.last!.maxTXID >= l1Max { l0RetainedThrough = l1Max }
+            let l0 = try await replica.ltxFiles(level: 0)
+            let l1 = try await replica.ltxFiles(level: 1)
+            let deleted = Retention.planL0Retention(l0: l0, l1: l1, now: now, retention: configuration.l0Retention)
+            try await Retention.apply(
+                deleted, client: replica, deleteRemote: configuration.retentionEnabled, deleteLocal: deleteLocalL0)
+            let coveredMax = l1.map(\.maxTXID).max() ?? .zero
+            let stillYoung = l0.contains { $0.maxTXID <= coveredMax && $0.createdAt > now - retention }
+            if !stillYoung { l0RetainedThrough = coveredMax }
         }
     }
 

@@ -162,16 +162,18 @@ final class SQLiteConnection {
             barrier(file)
             second.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: base + headerSize, count: headerSize)) }
             guard first == second else { continue }  // a writer is updating it: read again
+            if first[12] == 0 { continue }  // not initialised yet
             return first.withUnsafeBytes { h in
                 // WalIndexHdr: iVersion u32, unused u32, iChange u32, isInit u8, bigEndCksum u8, szPage u16,
                 // mxFrame u32 (native order), nPage u32, aFrameCksum[2], aSalt[2] (as in the WAL header, big-endian).
-                guard h.load(fromByteOffset: 0, as: UInt32.self) == 3_007_000, h[12] != 0 else { return nil }
+                guard h.load(fromByteOffset: 0, as: UInt32.self) == 3_007_000 else { return nil }
                 return (h.load(fromByteOffset: 16, as: UInt32.self),
                     UInt32(bigEndian: h.loadUnaligned(fromByteOffset: 32, as: UInt32.self)),
                     UInt32(bigEndian: h.loadUnaligned(fromByteOffset: 36, as: UInt32.self)))
             }
         }
-        return nil
+        // Still changing after many reads: report it as busy, never as "no index" (which would lift the limit).
+        throw SQLiteError(code: SQLITE_BUSY, message: "WAL index header of \(path) is being rewritten")
     }
 
     private func mainFile() throws(SQLiteError) -> UnsafeMutablePointer<sqlite3_file> {

@@ -233,9 +233,18 @@ public final class DatabaseEngine {
         guard let readLock else { return true }
         if try readLock.acquire() { trusted = false }
         let h1 = try wal.readHeader()
+        var limit: Int64?
+        if let h1 {
+            let committed = try committedLimit(h1)
+            guard committed.settled else {
+                result.writerInProgress = true
+                return true  // decide nothing now; the caller syncs again shortly
+            }
+            limit = committed.limit
+        }
 
         if let reason = pendingSnapshotReason ?? snapshotReason(header: h1) {
-            return try writeSnapshot(header: h1, reason: reason, &result)
+            return try writeSnapshot(header: h1, limit: limit, reason: reason, &result)
         }
         guard let h1, let cursor else {
             // No WAL content and nothing can have been missed.
@@ -244,9 +253,8 @@ public final class DatabaseEngine {
             return true
         }
         let start = (h1.salt1 == cursor.salt1 && h1.salt2 == cursor.salt2) ? cursor.offset : Int64(WALHeader.size)
-        let limit = try committedLimit(h1)
         guard let scan = try wal.scan(from: start, header: h1, maxBytes: configuration.maxSyncWALBytes, limit: limit) else {
-            return try writeSnapshot(header: h1, reason: "WAL frames before the last position were overwritten", &result)
+            return try writeSnapshot(header: h1, limit: limit, reason: "WAL frames before the last position were overwritten", &result)
         }
         guard try sameGeneration(h1) else {
             trusted = false
@@ -275,7 +283,7 @@ public final class DatabaseEngine {
         let header = LTXHeader(
             pageSize: pageSize, commit: commit, minTXID: txid, maxTXID: txid, timestamp: POSIX.nowMilliseconds(),
             walOffset: start, walSize: scan.endOffset - start, walSalt1: h1.salt1, walSalt2: h1.salt2)
-        try writeL0(header: header) { enc in
+        let kept = try writeL0(header: header, generation: h1) { enc in
             var buf = [UInt8](repeating: 0, count: Int(pageSize))
             let growth: [UInt32] = commit > cursor.commit ? Array((cursor.commit + 1)...commit) : []
             let numbers = Set(pages.keys).union(growth.filter { $0 != lockPage }).sorted()
@@ -290,12 +298,9 @@ public final class DatabaseEngine {
                 try enc.encodePage(pgno, buf)
             }
         }
-        guard try sameGeneration(h1) else {
-            // The WAL restarted while we copied pages (possible only before we are trusted, with read mark 0):
-            // the file may mix two generations, so it must not exist.
-            try store.remove(min: txid, max: txid)
+        guard kept else {
             trusted = false
-            return false
+            return false  // restarted while we copied pages: start over
         }
         self.cursor = Cursor(txid: txid, salt1: h1.salt1, salt2: h1.salt2, offset: scan.endOffset, commit: commit)
         syncedSinceCheckpoint = true
@@ -325,13 +330,18 @@ public final class DatabaseEngine {
         return "WAL was restarted while we were not watching"
     }
 
-    /// The end of the frames SQLite's WAL index declares committed in the generation of `h`. Frames past it are
-    /// not committed (a writer is publishing them, or crashed before it could). If the index describes another
-    /// generation, nothing of `h`'s is published yet.
-    private func committedLimit(_ h: WALHeader) throws -> Int64? {
-        guard let conn = readLock?.heldConnection, let index = try conn.walIndexHeader() else { return nil }
-        guard index.salt1 == h.salt1, index.salt2 == h.salt2 else { return Int64(WALHeader.size) }
-        return Int64(WALHeader.size) + Int64(index.frames) * h.frameSize
+    /// The end of the frames SQLite's WAL index declares committed in the generation of `h`, or nil when SQLite
+    /// exposes no index. Frames past it are not committed (a writer is publishing them, or crashed before it could).
+    /// `settled` is false when the index describes another generation than the WAL file's header, or is being
+    /// rewritten: a writer is restarting the WAL (the index gets the new salts before the file does) or died doing
+    /// so. Nothing can be decided then: the caller waits.
+    private func committedLimit(_ h: WALHeader) throws -> (limit: Int64?, settled: Bool) {
+        guard let conn = readLock?.heldConnection else { return (nil, true) }
+        let index: (frames: UInt32, salt1: UInt32, salt2: UInt32)?
+        do { index = try conn.walIndexHeader() } catch let e as SQLiteError where e.isBusy { return (nil, false) }
+        guard let index else { return (nil, true) }
+        guard index.salt1 == h.salt1, index.salt2 == h.salt2 else { return (Int64(WALHeader.size), false) }
+        return (Int64(WALHeader.size) + Int64(index.frames) * h.frameSize, true)
     }
 
     private func sameGeneration(_ h1: WALHeader) throws -> Bool {
@@ -342,11 +352,11 @@ public final class DatabaseEngine {
     private var lockPage: UInt32 { LTXHeader.lockPage(pageSize: pageSize) }
 
     /// Writes every page of the database as it stands at the WAL's committed end.
-    private func writeSnapshot(header h1: WALHeader?, reason: String, _ result: inout SyncResult) throws -> Bool {
+    private func writeSnapshot(header h1: WALHeader?, limit: Int64?, reason: String, _ result: inout SyncResult) throws -> Bool {
         guard let readLock else { return true }
         var scan: WALScan?
         if let h1 {
-            guard let s = try wal.scan(from: Int64(WALHeader.size), header: h1, limit: try committedLimit(h1)) else {
+            guard let s = try wal.scan(from: Int64(WALHeader.size), header: h1, limit: limit) else {
                 throw EngineError(.io, "cannot scan WAL \(walPath)")
             }
             if s.stoppedAtLimit { result.writerInProgress = true }
@@ -369,7 +379,7 @@ public final class DatabaseEngine {
             walSalt1: h1?.salt1 ?? 0, walSalt2: h1?.salt2 ?? 0)
         logger.info("writing full snapshot", metadata: ["txid": "\(txid)", "reason": "\(reason)", "pages": "\(commit)"])
         let pages = scan?.pages ?? [:]
-        try writeL0(header: header) { enc in
+        let kept = try writeL0(header: header, generation: h1) { enc in
             var buf = [UInt8](repeating: 0, count: Int(pageSize))
             for pgno in 1...commit where pgno != lockPage {
                 try buf.withUnsafeMutableBytes { b in
@@ -378,11 +388,9 @@ public final class DatabaseEngine {
                 try enc.encodePage(pgno, buf)
             }
         }
-        if let h1, try !sameGeneration(h1) {
-            // The WAL restarted while we read (possible while we hold read mark 0): never keep such a file.
-            try store.remove(min: txid, max: txid)
+        guard kept else {
             trusted = false
-            return false
+            return false  // restarted while we read: try again
         }
         cursor = Cursor(txid: txid, salt1: h1?.salt1 ?? 0, salt2: h1?.salt2 ?? 0, offset: end, commit: commit)
         pendingSnapshotReason = nil
@@ -399,9 +407,11 @@ public final class DatabaseEngine {
         try connections[0].readDatabaseFile(into: buffer, at: Int64(pgno - 1) * Int64(pageSize))
     }
 
-    private func writeL0(header: LTXHeader, pages: (inout LTXEncoder) throws -> Void) throws {
+    /// Writes an L0 file unless the WAL generation `h` changed while its pages were read (possible while we hold
+    /// read mark 0 before we are trusted): such a file could mix two generations and must never exist.
+    private func writeL0(header: LTXHeader, generation h: WALHeader?, pages: (inout LTXEncoder) throws -> Void) throws -> Bool {
         do {
-            try store.write(header: header, pages: pages)
+            return try store.write(header: header, keep: { try h.map(sameGeneration) ?? true }, pages: pages)
         } catch let e as SystemError where e.isDiskFull {
             throw EngineError(.io, "disk full while writing L0 file \(header.minTXID) for \(path); nothing was lost, will retry", cause: e)
         }

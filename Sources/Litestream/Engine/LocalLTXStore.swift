@@ -50,8 +50,10 @@ struct LocalLTXStore {
         return try buf.withUnsafeBytes { try LTXHeader(decoding: $0) }
     }
 
-    /// Writes a new L0 file durably: encode to a temp file, fsync, rename, fsync the directory.
-    func write(header: LTXHeader, pages: (inout LTXEncoder) throws -> Void) throws {
+    /// Writes a new L0 file durably: encode to a temp file, fsync, rename, fsync the directory. `keep` is asked
+    /// before the rename; when it says no, the temp file is removed and false returned (nothing becomes visible).
+    @discardableResult
+    func write(header: LTXHeader, keep: () throws -> Bool = { true }, pages: (inout LTXEncoder) throws -> Void) throws -> Bool {
         try POSIX.mkdirs(directory)
         let final = path(min: header.minTXID, max: header.maxTXID)
         let tmp = final + ".tmp"
@@ -60,6 +62,10 @@ struct LocalLTXStore {
             var enc = try LTXEncoder(header: header) { try POSIX.writeAll(fd.fd, $0, path: tmp) }
             try pages(&enc)
             try enc.finish()
+            guard try keep() else {
+                try POSIX.remove(tmp)
+                return false
+            }
             try POSIX.fsync(fd.fd, path: tmp)
         } catch {
             try? POSIX.remove(tmp)
@@ -67,6 +73,7 @@ struct LocalLTXStore {
         }
         try POSIX.rename(tmp, final)
         try POSIX.fsyncDirectory(directory)
+        return true
     }
 
     func remove(min: TXID, max: TXID) throws { try POSIX.remove(path(min: min, max: max)) }

@@ -36,6 +36,7 @@ public final class Replicator {
     private var uploadedTXID: TXID = .zero
     private var uploadBackoff = Backoff()
     private var maintenance: Maintenance
+    private var isOpen = false
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "litestream")) {
         self.configuration = configuration
@@ -48,14 +49,18 @@ public final class Replicator {
     public var replicaPosition: TXID { uploadedTXID }
 
     /// Opens the database (waiting for it to exist) and reconciles with the replica.
-    public func open() async throws {
+    /// Returns early, leaving the replicator closed, if `shutdown` is triggered while waiting.
+    public func open(until shutdown: ShutdownTrigger? = nil) async throws {
         var warned = false
         while !POSIX.exists(engine.path) {
+            if shutdown?.isTriggered == true { return }
             if !warned { logger.info("waiting for database to be created", metadata: ["db": "\(engine.path)"]); warned = true }
             try await Task.sleep(for: configuration.monitorInterval)
         }
         let remote = try await remoteMaxTXID()
+        if shutdown?.isTriggered == true { return }
         try engine.open(remoteMaxTXID: remote)
+        isOpen = true
         uploadedTXID = remote
         logger.info("replicating", metadata: [
             "db": "\(engine.path)", "replica": "\(configuration.replica.location)",
@@ -90,6 +95,7 @@ public final class Replicator {
         let watcher = WALWatcher(walPath: engine.walPath, pollInterval: min(configuration.minSyncInterval, .milliseconds(100)))
         shutdown.onTrigger { watcher.signal() }
         let stopping = { Task.isCancelled || shutdown.isTriggered }
+        guard isOpen else { return }  // stopped before it could open
         var lastSync = ContinuousClock.now - configuration.minSyncInterval
         var syncBackoff = Backoff()
         while !stopping() {
@@ -104,10 +110,11 @@ public final class Replicator {
             do {
                 var r = try engine.sync()
                 // A writer between writing its commit frame and publishing it: its commit lands within microseconds.
-                var retries = 0
-                while r.writerInProgress && retries < 50 {
-                    retries += 1
-                    try await Task.sleep(for: .milliseconds(1))
+                // Retry briefly (1, 2, 4, 8, 16 ms); a writer that died there is left to the next wake-up.
+                var delay = Duration.milliseconds(1)
+                while r.writerInProgress && delay <= .milliseconds(16) {
+                    try await Task.sleep(for: delay)
+                    delay *= 2
                     r = try engine.sync()
                 }
                 if let reason = r.snapshotReason { logger.info("full snapshot written", metadata: ["reason": "\(reason)"]) }
@@ -125,6 +132,8 @@ public final class Replicator {
 
     /// Final sync and upload, retried for up to `shutdownSyncTimeout`.
     public func shutdown() async throws {
+        guard isOpen else { return }
+        defer { isOpen = false }
         let deadline = ContinuousClock.now + configuration.shutdownSyncTimeout
         var lastError: (any Error)?
         repeat {

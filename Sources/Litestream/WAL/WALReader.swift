@@ -166,6 +166,11 @@ final class WALReader {
                 pendingPgnos.append(fh.pgno)
                 pendingOffsets.append(frameOffset)
                 if fh.commit != 0 {
+                    // A transaction past the limit is not committed: none of its pages may be taken.
+                    if let endLimit, frameOffset + frameSize > endLimit {
+                        result.stoppedAtLimit = true
+                        break scanning
+                    }
                     for k in pendingPgnos.indices {
                         result.pages[pendingPgnos[k]] = pendingOffsets[k]
                         if pendingPgnos[k] > maxPgnoBound { maxPgnoBound = pendingPgnos[k] }
@@ -173,10 +178,6 @@ final class WALReader {
                     result.frameCount += pendingPgnos.count
                     pendingPgnos.removeAll(keepingCapacity: true)
                     pendingOffsets.removeAll(keepingCapacity: true)
-                    if let endLimit, frameOffset + frameSize > endLimit {
-                        result.stoppedAtLimit = true
-                        break scanning
-                    }
                     result.commit = fh.commit
                     result.endOffset = frameOffset + frameSize
                     if let limit, result.endOffset >= limit { break scanning }
