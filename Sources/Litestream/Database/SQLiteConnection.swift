@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CSQLite
 
 /// An error reported by SQLite, with its result code and message.
@@ -74,6 +79,19 @@ final class SQLiteConnection {
     /// The first column of the first row, as text.
     func scalar(_ sql: String) throws(SQLiteError) -> String? {
         try query(sql).first?.first ?? nil
+    }
+
+    /// Retries a busy lock every 100 µs for up to `maxWait`. SQLite's own busy timeout sleeps in growing steps
+    /// (1, 2, 5, 10 … ms) and so almost never wins the write lock against an application committing in a loop.
+    func setEagerBusyHandler(maxWait: Duration) {
+        let attempts = Int32(clamping: (maxWait.components.seconds * 1_000_000
+            + maxWait.components.attoseconds / 1_000_000_000_000) / 100)
+        // The attempt limit travels in the context pointer's bit pattern: no allocation to manage.
+        sqlite3_busy_handler(handle, { context, count in
+            guard count < Int32(Int(bitPattern: context)) else { return 0 }
+            usleep(100)
+            return 1
+        }, UnsafeMutableRawPointer(bitPattern: Int(attempts)))
     }
 
     /// Keeps the `-wal` file when this connection closes, so a later sync still sees where we stopped.

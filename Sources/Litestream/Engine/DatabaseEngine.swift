@@ -47,6 +47,7 @@ public final class DatabaseEngine {
     private let logger: Logger
 
     private var connections: [SQLiteConnection] = []
+    private var barrier: SQLiteConnection?
     private var metaLock: FileDescriptor?
     private var readLock: ReadLock?
     private let wal: WALReader
@@ -127,6 +128,13 @@ public final class DatabaseEngine {
             }
             pageSize = ps
             connections = [first, second]
+            // Holds SQLite's write lock (and writes nothing) for the length of one of our checkpoints: see
+            // checkpointIfNeeded. A short busy timeout: if the app is in a long write, checkpoint without it.
+            let barrier = try SQLiteConnection(path: path, busyTimeout: 100)
+            barrier.setEagerBusyHandler(maxWait: .milliseconds(250))
+            try barrier.setPersistWAL()
+            try barrier.disableCheckpointOnClose()
+            self.barrier = barrier
             readLock = ReadLock(connections: connections)
         } catch let e as SQLiteError {
             close()
@@ -141,6 +149,8 @@ public final class DatabaseEngine {
     /// Closes the database. Never checkpoints.
     public func close() {
         readLock?.release()
+        barrier?.close()
+        barrier = nil
         for c in connections { c.close() }
         connections = []
         readLock = nil
@@ -433,8 +443,14 @@ public final class DatabaseEngine {
         case .none:
             return
         case .passive:
-            // The read mark was just renewed past everything synced; checkpoint on the idle connection, then sync
-            // and renew again so that, if the WAL is now fully back-filled, the next mark lets SQLite restart it.
+            // Under steady writes our read mark always trails the newest frame, so the WAL is never fully
+            // back-filled when we renew, never restarts, and then the app's own auto-checkpoint runs (and fsyncs) on
+            // every commit. So writers are held off for the length of one checkpoint: BEGIN IMMEDIATE takes SQLite's
+            // write lock and writes nothing (Litestream inserts a row instead). We sync to the end, checkpoint
+            // everything, and renew once more, which then gives us read mark 0: the next commit restarts the WAL.
+            let locked = takeBarrier()
+            defer { if locked { releaseBarrier() } }
+            if locked { try syncToEnd(&result) }
             let r = try readLock.idleConnection.checkpoint(.passive)
             logger.debug("checkpoint", metadata: ["mode": "PASSIVE", "busy": "\(r.busy)", "log": "\(r.walFrames)", "done": "\(r.backfilled)"])
             try syncToEnd(&result)
@@ -465,6 +481,22 @@ public final class DatabaseEngine {
         lastCheckpoint = .now
         syncedSinceCheckpoint = false
         result.checkpointed = action
+    }
+
+    /// BEGIN IMMEDIATE on the barrier connection; false if the database stays busy past its short timeout.
+    private func takeBarrier() -> Bool {
+        guard let barrier else { return false }
+        do {
+            try barrier.exec("BEGIN IMMEDIATE")
+            return true
+        } catch {
+            logger.debug("checkpoint without barrier", metadata: ["reason": "\(error)"])
+            return false
+        }
+    }
+
+    private func releaseBarrier() {
+        try? barrier?.exec("ROLLBACK")
     }
 
     /// Syncs, then runs a checkpoint now regardless of thresholds (for tests and tools).
