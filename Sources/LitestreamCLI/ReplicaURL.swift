@@ -9,7 +9,9 @@ enum ReplicaURL {
 
     static func isURL(_ s: String) -> Bool { s.contains("://") }
 
-    static func client(_ url: String) throws -> any ReplicaClient {
+    /// - Parameter exactTimestamps: for S3, read each file's creation time from its metadata (one request per
+    ///   file) rather than the listing's LastModified: for point-in-time restores by timestamp.
+    static func client(_ url: String, exactTimestamps: Bool = false) throws -> any ReplicaClient {
         guard isURL(url) else { return FileReplicaClient(path: url) }
         let scheme = url.prefix { $0 != ":" }.lowercased()
         let rest = url.dropFirst(scheme.count + 3)
@@ -20,7 +22,15 @@ enum ReplicaURL {
                 throw Invalid(description: "invalid replica URL \(url): a file URL needs an absolute path, as in file:///var/backups/db")
             }
             return FileReplicaClient(path: path.removingPercentEncodingIfNeeded())
-        case "s3", "gs", "abs", "sftp", "webdav", "webdavs", "nats", "oss":
+        case "s3":
+            do {
+                var client = try S3ReplicaClient(url: url)
+                client.timestampsFromMetadata = exactTimestamps
+                return client
+            } catch let e as S3Configuration.Invalid {
+                throw Invalid(description: e.description)
+            }
+        case "gs", "abs", "sftp", "webdav", "webdavs", "nats", "oss":
             throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file:// replica")
         default:
             throw Invalid(description: "unknown replica URL scheme \"\(scheme)\" in \(redacted(url))")

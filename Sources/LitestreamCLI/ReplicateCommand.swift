@@ -36,7 +36,7 @@ struct ReplicateCommand: AsyncParsableCommand {
     @Option(name: .litestream("exec"), help: "Run CMD once replication starts; exit when it exits, with its status, after a final sync.")
     var exec: String?
 
-    @Option(name: .litestream("min-sync-interval"), help: "Shortest time between two syncs (default 50ms). Not in Litestream.")
+    @Option(name: .litestream("min-sync-interval"), help: "Shortest time between two syncs (default 100ms). Not in Litestream.")
     var minSyncInterval: String?
 
     func validate() throws {
@@ -54,6 +54,8 @@ struct ReplicateCommand: AsyncParsableCommand {
         SlogTextHandler.bootstrap(level: Logger.Level(litestream: logLevel) ?? .info)
         let logger = Logger(label: "litestream")
         let replica = try ReplicaURL.client(replicaURL!)
+        // A wrong bucket, region, credential or endpoint is reported now, before replication begins.
+        if let s3 = replica as? S3ReplicaClient { try await s3.checkAccess() }
         var config = Replicator.Configuration(database: .init(path: dbPath!), replica: replica)
         if let m = minSyncInterval.flatMap(DurationParser.parse) { config.minSyncInterval = m }
         let configuration = config

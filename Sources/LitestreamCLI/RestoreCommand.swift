@@ -93,7 +93,8 @@ struct RestoreCommand: AsyncParsableCommand {
 
     private func restore(logger: Logger) async throws {
         let output = self.output!
-        let replica = try ReplicaURL.client(source)
+        // A timestamp restore needs each file's exact creation time (S3: one HeadObject per file).
+        let replica = try ReplicaURL.client(source, exactTimestamps: timestamp != nil)
         if ifDBNotExists && fileExists(output) {
             logger.info("database already exists, skipping")
             return

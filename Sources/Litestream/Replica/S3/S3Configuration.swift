@@ -1,0 +1,147 @@
+import AsyncHTTPClient
+import Foundation
+
+/// Where and how an S3 replica is stored, with Litestream 0.5.17's option names and defaults.
+///
+/// - Path-style addressing whenever an `endpoint` is set (unless `forcePathStyle` is explicitly false),
+///   virtual-hosted addressing for AWS (and path style for dotted bucket names there).
+/// - Region: `region`, else `AWS_REGION`/`AWS_DEFAULT_REGION`, else `us-east-1`.
+/// - Credentials: `accessKeyID`/`secretAccessKey`, else `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`
+///   (`AWS_SESSION_TOKEN`), else `LITESTREAM_ACCESS_KEY_ID`/`LITESTREAM_SECRET_ACCESS_KEY`.
+public struct S3Configuration: Sendable {
+    /// The bucket name.
+    public var bucket: String
+    /// The key prefix, without leading or trailing `/` as given in a URL (`"."` when a URL has no path, as in
+    /// Litestream). Keys are `<path>/<level %04x>/<min>-<max>.ltx`.
+    public var path: String
+    public var region: String?
+    /// `http(s)://host[:port]` of an S3-compatible store; nil for AWS.
+    public var endpoint: String?
+    /// nil: path style exactly when `endpoint` is set.
+    public var forcePathStyle: Bool?
+    public var accessKeyID: String?
+    public var secretAccessKey: String?
+    public var sessionToken: String?
+    /// Skips TLS certificate verification (self-signed S3-compatible stores).
+    public var skipVerify = false
+    /// Bodies larger than this are uploaded in parts of this size (at least 5 MiB).
+    public var partSize = S3Configuration.minimumPartSize
+    /// `x-amz-storage-class` for uploads.
+    public var storageClass: String?
+    /// `x-amz-server-side-encryption-aws-kms-key-id` (SSE-KMS) for uploads.
+    public var sseKMSKeyID: String?
+    /// How many times a request is tried in all before a transient failure is reported.
+    public var maxAttempts = 10
+    /// The HTTP client. Default: a process-wide client with `HTTPClient.shared`'s settings except that failed
+    /// connections are not retried inside async-http-client (our retry loop does it); or one that skips
+    /// verification (`skipVerify`), or that also trusts `AWS_CA_BUNDLE`. None of them is ever shut down.
+    public var httpClient: HTTPClient?
+
+    public static let minimumPartSize = 5 * 1024 * 1024
+
+    public init(bucket: String, path: String, region: String? = nil, endpoint: String? = nil) {
+        self.bucket = bucket
+        self.path = path
+        self.region = region
+        self.endpoint = endpoint
+    }
+
+    /// An invalid URL or setting.
+    public struct Invalid: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Parses `s3://bucket/path?endpoint=…&region=…&force-path-style=…&skip-verify=…&part-size=…&storage-class=…`.
+    ///
+    /// As Litestream, the path is cleaned (`s3://bkt` gives `"."`, `s3://bkt/a//b/` gives `a/b`) and an
+    /// `endpoint` without a scheme gets `https://`.
+    public static func parse(url: String) throws -> S3Configuration {
+        guard url.lowercased().hasPrefix("s3://") else { throw Invalid(description: "not an s3:// URL: \(url)") }
+        let rest = url.dropFirst(5)
+        let (location, query) = rest.firstIndex(of: "?").map { (rest[..<$0], rest[rest.index(after: $0)...]) }
+            ?? (rest, Substring(""))
+        let bucketEnd = location.firstIndex(of: "/") ?? location.endIndex
+        let bucket = String(location[..<bucketEnd])
+        guard !bucket.isEmpty, !bucket.contains("@") else {
+            throw Invalid(description: "invalid s3 URL \(url): bucket required, as in s3://bucket/path")
+        }
+        let rawPath = String(location[bucketEnd...]).removingPercentEncoding ?? String(location[bucketEnd...])
+        let segments = rawPath.split(separator: "/").filter { $0 != "." }
+        var c = S3Configuration(bucket: bucket, path: segments.isEmpty ? "." : segments.joined(separator: "/"))
+        for item in query.split(separator: "&") where !item.isEmpty {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            let name = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+            let value = parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : ""
+            func bool() throws -> Bool {
+                switch value.lowercased() {
+                case "", "true", "1", "yes": return true
+                case "false", "0", "no": return false
+                default: throw Invalid(description: "invalid s3 URL option \(name)=\(value): want true or false")
+                }
+            }
+            switch name {
+            case "endpoint": c.endpoint = value.isEmpty ? nil : value
+            case "region": c.region = value.isEmpty ? nil : value
+            case "force-path-style": c.forcePathStyle = try bool()
+            case "skip-verify": c.skipVerify = try bool()
+            case "storage-class": c.storageClass = value.isEmpty ? nil : value
+            case "sse-kms-key-id": c.sseKMSKeyID = value.isEmpty ? nil : value
+            case "part-size":
+                guard let n = parseSize(value) else {
+                    throw Invalid(description: "invalid s3 URL option part-size=\(value)")
+                }
+                c.partSize = n
+            default: break  // Litestream ignores options it does not know (sign-payload, concurrency, …)
+            }
+        }
+        try c.validate()
+        return c
+    }
+
+    /// Checks the settings that can be checked without the network.
+    public func validate() throws {
+        if partSize < Self.minimumPartSize {
+            throw Invalid(description: "s3 part-size \(partSize) is below the minimum of 5 MiB")
+        }
+        if let endpoint, !endpoint.isEmpty, Self.normalizeEndpoint(endpoint) == nil {
+            throw Invalid(description: "invalid s3 endpoint \(endpoint)")
+        }
+    }
+
+    /// `5MB`, `5MiB`, `8388608`.
+    static func parseSize(_ s: String) -> Int? {
+        let t = s.trimmingCharacters(in: .whitespaces).uppercased()
+        let units: [(String, Int)] = [("MIB", 1 << 20), ("MB", 1 << 20), ("M", 1 << 20), ("KIB", 1 << 10),
+                                      ("KB", 1 << 10), ("K", 1 << 10), ("GIB", 1 << 30), ("GB", 1 << 30), ("B", 1)]
+        for (u, m) in units where t.hasSuffix(u) {
+            return Int(t.dropLast(u.count).trimmingCharacters(in: .whitespaces)).map { $0 * m }
+        }
+        return Int(t)
+    }
+
+    /// `(scheme, host, port)` of an endpoint; a missing scheme means https.
+    static func normalizeEndpoint(_ endpoint: String) -> (scheme: String, host: String, port: Int?)? {
+        var s = Substring(endpoint)
+        var scheme = "https"
+        if let r = s.range(of: "://") {
+            scheme = s[..<r.lowerBound].lowercased()
+            s = s[r.upperBound...]
+        }
+        guard scheme == "http" || scheme == "https" else { return nil }
+        if let slash = s.firstIndex(of: "/") { s = s[..<slash] }
+        guard !s.isEmpty else { return nil }
+        if s.hasPrefix("[") {  // IPv6 literal
+            guard let close = s.firstIndex(of: "]") else { return nil }
+            let host = String(s[...close])
+            let after = s[s.index(after: close)...]
+            if after.isEmpty { return (scheme, host, nil) }
+            guard after.first == ":", let port = Int(after.dropFirst()) else { return nil }
+            return (scheme, host, port)
+        }
+        if let colon = s.lastIndex(of: ":") {
+            guard let port = Int(s[s.index(after: colon)...]) else { return nil }
+            return (scheme, String(s[..<colon]), port)
+        }
+        return (scheme, String(s), nil)
+    }
+}
