@@ -1,70 +1,38 @@
 #!/usr/bin/env python3
-"""Commit-to-replica lag: how long after a commit its LTX file is in a file replica.
+"""Commit-to-replica lag of one binary: how long after a commit its LTX file is in a file replica.
 
-Starts `<binary> replicate DB file://REPLICA`, commits one small transaction every --interval seconds, and after
-each commit polls the replica's ltx/0 directory until a file with a higher TXID appears. Prints the median and max
-lag. Run it for ours and for litestream 0.5.17 in the same session (see Benchmarks/README.md).
+The measurement itself is bench.py's `lag` suite (measure_lag there); this is a shortcut to run it for a single
+binary. `python3 Benchmarks/bench.py --only lag` runs it for ours and Litestream 0.5.17 side by side.
 
-    python3 Benchmarks/lag.py --binary .build/release/litestream --commits 50
+    python3 Benchmarks/lag.py --binary .build/release/litestream --commits 40
+    python3 Benchmarks/lag.py --binary .venv/bin/litestream
 """
-import argparse, os, shutil, signal, sqlite3, statistics, subprocess, sys, tempfile, time
+import argparse, os, shlex, shutil, statistics, sys, tempfile
 
-
-def newest_txid(level_dir):
-    best = 0
-    try:
-        for name in os.listdir(level_dir):
-            if name.endswith(".ltx") and len(name) == 37:
-                best = max(best, int(name[17:33], 16))
-    except FileNotFoundError:
-        pass
-    return best
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--binary", required=True)
-    ap.add_argument("--commits", type=int, default=50)
-    ap.add_argument("--interval", type=float, default=0.25)
+    ap.add_argument("--commits", type=int, default=40)
+    ap.add_argument("--interval", type=float, default=0.25, help="seconds between commits (fixed schedule)")
     ap.add_argument("--extra", default="", help="extra replicate flags, e.g. '-min-sync-interval 10ms'")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="lag-")
-    db = os.path.join(work, "db.sqlite")
-    replica = os.path.join(work, "replica")
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=wal")
-    conn.execute("PRAGMA busy_timeout=5000")
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-    cmd = [args.binary, "replicate"] + args.extra.split() + [db, "file://" + replica]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    level0 = os.path.join(replica, "ltx", "0")
     try:
-        deadline = time.time() + 30
-        while newest_txid(level0) == 0:
-            if time.time() > deadline:
-                sys.exit("replica never started")
-            time.sleep(0.01)
-        time.sleep(1.5)
-        lags = []
-        for i in range(args.commits):
-            before = newest_txid(level0)
-            conn.execute("INSERT INTO t (v) VALUES (?)", ("x" * 100,))
-            t0 = time.perf_counter()
-            while newest_txid(level0) <= before:
-                if time.perf_counter() - t0 > 10:
-                    sys.exit("commit %d never reached the replica" % i)
-                time.sleep(0.0005)
-            lags.append(time.perf_counter() - t0)
-            time.sleep(args.interval)
+        lags = bench.measure_lag(os.path.abspath(args.binary), shlex.split(args.extra), os.path.join(work, "lag"),
+                                 commits=args.commits, interval=args.interval,
+                                 log_path=os.path.join(work, "replicate.log"))
         print("%s: median %.1f ms, max %.1f ms over %d commits" % (
             os.path.basename(args.binary), statistics.median(lags) * 1000, max(lags) * 1000, len(lags)))
+    except bench.BenchError as e:
+        sys.exit("lag failed: %s" % e)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        bench._cleanup_children()
         shutil.rmtree(work, ignore_errors=True)
 
 
