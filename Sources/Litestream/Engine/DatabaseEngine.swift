@@ -104,8 +104,7 @@ public final class DatabaseEngine {
         }
         metaLock = try store.lock()
         do {
-            let busy = Int32(configuration.busyTimeout.components.seconds * 1000
-                + configuration.busyTimeout.components.attoseconds / 1_000_000_000_000_000)
+            let busy = Int32(clamping: configuration.busyTimeout.wholeMilliseconds)
             let first = try SQLiteConnection(path: path, busyTimeout: busy)
             let mode = try first.scalar("PRAGMA journal_mode")?.lowercased()
             if mode != "wal" {
