@@ -51,27 +51,41 @@ public struct LTXFileDescriptorInput: LTXInput {
 ///
 /// Reads both page encodings: the current size-prefixed LZ4 block (flag 1) and the legacy per-page LZ4 frame
 /// (flag 0) that Litestream 0.5.0 – 0.5.15 wrote. Every error names `name`, so a user learns which file is damaged.
+///
+/// With `deferPageChecksums`, the decoder does not hash the pages it hands out (the bulk of its CPU time): it keeps
+/// the CRC-64 and length of each run of other hashed bytes, one placeholder per page, and `finish(pageChecksums:)`
+/// takes the CRC-64 of every page returned by `nextPage`, in order, and folds them in with `CRC64.combine`. The
+/// file checksum is verified exactly as without deferral — provided the caller hashes the very bytes it was given.
 public struct LTXDecoder<Input: LTXInput> {
     public let name: String?
+    /// True if pages returned by `nextPage` are not hashed here; see `finish(pageChecksums:)`.
+    public let defersPageChecksums: Bool
     public private(set) var header: LTXHeader?
     private var input: Input
     private var buffer: [UInt8]
     private var start = 0, end = 0
     private var consumed: UInt64 = 0  // absolute offset of buffer[start]
-    private var crc = CRC64()
+    private var crc = CRC64()  // of the hashed bytes so far; with deferral, of those since the last deferred page
+    private var runLength = 0  // bytes in `crc`
+    /// With deferral: the CRC and length of the hashed bytes before each page handed out unhashed.
+    private var runs: [(crc: UInt64, length: Int)] = []
     private var lastPgno: UInt32 = 0
     private var pagesDone = false
     private var seen: [(pgno: UInt32, offset: UInt64, size: UInt64)] = []
     private var frameDecoder: LZ4.FrameDecoder?
 
-    public init(_ input: Input, name: String? = nil, bufferSize: Int = 1 << 18) {
+    public init(_ input: Input, name: String? = nil, bufferSize: Int = 1 << 18, deferPageChecksums: Bool = false) {
         self.input = input
         self.name = name
+        self.defersPageChecksums = deferPageChecksums
         self.buffer = [UInt8](repeating: 0, count: max(bufferSize, 1 << 16))
     }
 
     /// Pages decoded so far.
     public var pageCount: Int { seen.count }
+
+    /// Pages handed out whose checksums `finish(pageChecksums:)` expects (0 without deferral).
+    public var deferredPageCount: Int { runs.count }
 
     /// Reads and validates the header.
     public mutating func readHeader() throws -> LTXHeader {
@@ -88,12 +102,15 @@ public struct LTXDecoder<Input: LTXInput> {
     }
 
     /// Decodes the next page into `page` (which must be exactly one page long) and returns its number, or nil once
-    /// the page block has ended.
+    /// the page block has ended. With deferral, the caller owes `finish(pageChecksums:)` the CRC-64 of `page` as
+    /// this call leaves it.
     public mutating func nextPage(into page: UnsafeMutableRawBufferPointer) throws -> UInt32? {
-        do { return try decodeNextPage(into: page) } catch let error as LTXError { throw error.withFile(name) }
+        do { return try decodeNextPage(into: page, hash: !defersPageChecksums) } catch let error as LTXError {
+            throw error.withFile(name)
+        }
     }
 
-    private mutating func decodeNextPage(into page: UnsafeMutableRawBufferPointer) throws -> UInt32? {
+    private mutating func decodeNextPage(into page: UnsafeMutableRawBufferPointer, hash: Bool) throws -> UInt32? {
         let h = try readHeader()
         if pagesDone { return nil }
         guard page.count == Int(h.pageSize) else {
@@ -157,7 +174,14 @@ public struct LTXDecoder<Input: LTXInput> {
         default:
             throw LTXError(.invalidPage, "page \(pgno) has unknown flags 0x\(String(flags, radix: 16))")
         }
-        crc.update(UnsafeRawBufferPointer(page))
+        if hash {
+            crc.update(UnsafeRawBufferPointer(page))
+            runLength += page.count
+        } else {
+            runs.append((crc.value, runLength))
+            crc = CRC64()
+            runLength = 0
+        }
         seen.append((pgno, frameOffset, consumed - frameOffset))
         lastPgno = pgno
         return pgno
@@ -207,28 +231,54 @@ public struct LTXDecoder<Input: LTXInput> {
 
     /// Reads the page index and trailer, checks them against the pages seen, verifies the file checksum and that
     /// nothing follows. Any pages not yet read are decoded (and discarded) first.
+    ///
+    /// Without deferral only; a deferring decoder needs `finish(pageChecksums:)`.
     @discardableResult
     public mutating func finish() throws -> LTXTrailer {
-        do { return try decodeFinish() } catch let error as LTXError { throw error.withFile(name) }
+        do { return try decodeFinish(pageChecksums: nil) } catch let error as LTXError { throw error.withFile(name) }
     }
 
-    private mutating func decodeFinish() throws -> LTXTrailer {
+    /// `finish()` for a decoder made with `deferPageChecksums`: `pageChecksums` holds the CRC-64 (`CRC64.checksum`)
+    /// of each page `nextPage` returned, in order — `deferredPageCount` of them. Pages not yet read are decoded and
+    /// hashed here. A wrong count is an `.encoderMisuse` error; a wrong checksum a `.checksumMismatch`.
+    @discardableResult
+    public mutating func finish(pageChecksums: [UInt64]) throws -> LTXTrailer {
+        do { return try decodeFinish(pageChecksums: pageChecksums) } catch let error as LTXError {
+            throw error.withFile(name)
+        }
+    }
+
+    private mutating func decodeFinish(pageChecksums: [UInt64]?) throws -> LTXTrailer {
+        if defersPageChecksums {
+            guard let pageChecksums else {
+                throw LTXError(.encoderMisuse, "decoder defers page checksums: finish needs them")
+            }
+            guard pageChecksums.count == runs.count else {
+                throw LTXError(.encoderMisuse,
+                    "\(pageChecksums.count) page checksums given for \(runs.count) pages read")
+            }
+        } else if pageChecksums != nil {
+            throw LTXError(.encoderMisuse, "page checksums given to a decoder that hashes pages itself")
+        }
         let h = try readHeader()
         if !pagesDone {
             var page = [UInt8](repeating: 0, count: Int(h.pageSize))
-            while try page.withUnsafeMutableBytes({ (p) throws in try decodeNextPage(into: p) }) != nil {}
+            while try page.withUnsafeMutableBytes({ (p) throws in try decodeNextPage(into: p, hash: true) }) != nil {}
         }
         // Index: (pgno, offset, size)* then a zero pgno.
         let indexStart = consumed
-        var entries: [(UInt32, UInt64, UInt64)] = []
+        // Parsed a buffer at a time by a non-generic parser, and hashed likewise: per-varint calls through this
+        // generic type cost more than the parse (tens of milliseconds for a large snapshot's index).
+        var parser = IndexParser(expectedCount: seen.count)
         while true {
-            let pgno = try uvarint()
-            if pgno == 0 { break }
-            let offset = try uvarint()
-            let size = try uvarint()
-            guard pgno <= UInt64(UInt32.max) else { throw LTXError(.invalidIndex, "page number \(pgno) out of range") }
-            entries.append((UInt32(pgno), offset, size))
+            try need(1)
+            let (used, done) = try buffer.withUnsafeBytes { (b) throws(LTXError) in
+                try parser.feed(UnsafeRawBufferPointer(rebasing: b[start..<end]))
+            }
+            take(used, hash: true)
+            if done { break }
         }
+        let entries = parser.entries
         let indexLength = consumed - indexStart
         try need(8 + LTXTrailer.size)
         let (declared, post, fileChecksum): (UInt64, UInt64, UInt64) = buffer.withUnsafeBytes { b in
@@ -239,9 +289,7 @@ public struct LTXDecoder<Input: LTXInput> {
         guard declared == indexLength else {
             throw LTXError(.invalidIndex, "page index is \(indexLength) bytes but its size field says \(declared)")
         }
-        guard entries.count == seen.count,
-            zip(entries, seen).allSatisfy({ $0.0 == $1.pgno && $0.1 == $1.offset && $0.2 == $1.size })
-        else {
+        guard indexMatches(entries, seen) else {
             throw LTXError(.invalidIndex, "page index does not match the \(seen.count) pages in the file")
         }
         if h.flags & LTXHeader.flagNoChecksum != 0, post != 0 {
@@ -250,7 +298,8 @@ public struct LTXDecoder<Input: LTXInput> {
         guard fileChecksum & LTXTrailer.checksumFlag != 0 else {
             throw LTXError(.checksumMismatch, "file checksum 0x\(String(fileChecksum, radix: 16)) lacks the checksum flag bit")
         }
-        let computed = LTXTrailer.checksumFlag | crc.value
+        let computed = LTXTrailer.checksumFlag
+            | (pageChecksums.map { fold(pageChecksums: $0, pageSize: Int(h.pageSize)) } ?? crc.value)
         guard computed == fileChecksum else {
             throw LTXError(.checksumMismatch,
                 "file checksum mismatch: stored 0x\(String(fileChecksum, radix: 16)), computed 0x\(String(computed, radix: 16))")
@@ -263,25 +312,26 @@ public struct LTXDecoder<Input: LTXInput> {
         return LTXTrailer(postApplyChecksum: post, fileChecksum: fileChecksum)
     }
 
-    // MARK: buffer
-
-    private mutating func uvarint() throws -> UInt64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        for i in 0..<10 {
-            try need(1)
-            let byte = buffer[start]
-            take(1, hash: true)
-            if i == 9 && byte > 1 { throw LTXError(.invalidIndex, "varint overflows 64 bits") }
-            result |= UInt64(byte & 0x7f) << shift
-            if byte < 0x80 { return result }
-            shift += 7
+    /// The CRC of the whole hashed stream: each run, then its page, ..., then the bytes since the last page.
+    private func fold(pageChecksums: [UInt64], pageSize: Int) -> UInt64 {
+        let page = CRC64.Shift.cached(length: pageSize)
+        var total: UInt64 = 0  // the CRC of nothing: combining onto it yields the other CRC
+        pageChecksums.withUnsafeBufferPointer { sums in
+            for (i, run) in runs.enumerated() {
+                // A run is short: a page header (and, before the first page, the file header).
+                total = page.combine(CRC64.combine(total, run.crc, length2: run.length), sums[i])
+            }
         }
-        throw LTXError(.invalidIndex, "varint overflows 64 bits")
+        return CRC64.combine(total, crc.value, length2: runLength)
     }
 
+    // MARK: buffer
+
     private mutating func take(_ n: Int, hash: Bool) {
-        if hash { buffer.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[start..<start + n])) } }
+        if hash {
+            buffer.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[start..<start + n])) }
+            runLength += n
+        }
         start += n
         consumed += UInt64(n)
     }
@@ -325,14 +375,69 @@ public struct LTXDecoder<Input: LTXInput> {
     }
 }
 
+/// The page index's varints — (pgno, offset, size)* then a zero pgno — fed in pieces as they arrive.
+private struct IndexParser {
+    var entries: [(pgno: UInt32, offset: UInt64, size: UInt64)] = []
+    private var field = 0  // 0: pgno, 1: offset, 2: size
+    private var value: UInt64 = 0
+    private var shift: UInt64 = 0
+    private var length = 0  // bytes of the current varint so far
+    private var pgno: UInt64 = 0
+    private var offset: UInt64 = 0
+
+    init(expectedCount: Int) { entries.reserveCapacity(expectedCount) }
+
+    /// Consumes bytes up to the end of `bytes` or of the index; returns how many and whether the index ended.
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(LTXError) -> (used: Int, done: Bool) {
+        var i = 0
+        while i < bytes.count {
+            let byte = bytes[i]
+            i += 1
+            if length == 9 && byte > 1 { throw LTXError(.invalidIndex, "varint overflows 64 bits") }
+            value |= UInt64(byte & 0x7f) << shift
+            if byte >= 0x80 {
+                shift += 7
+                length += 1
+                continue
+            }
+            let v = value
+            (value, shift, length) = (0, 0, 0)
+            switch field {
+            case 0:
+                if v == 0 { return (i, true) }
+                pgno = v
+                field = 1
+            case 1:
+                offset = v
+                field = 2
+            default:
+                guard pgno <= UInt64(UInt32.max) else { throw LTXError(.invalidIndex, "page number \(pgno) out of range") }
+                entries.append((UInt32(pgno), offset, v))
+                field = 0
+            }
+        }
+        return (i, false)
+    }
+}
+
+private func indexMatches(
+    _ entries: [(pgno: UInt32, offset: UInt64, size: UInt64)], _ seen: [(pgno: UInt32, offset: UInt64, size: UInt64)]
+) -> Bool {
+    guard entries.count == seen.count else { return false }
+    for (e, s) in zip(entries, seen) where e.pgno != s.pgno || e.offset != s.offset || e.size != s.size { return false }
+    return true
+}
+
 extension LTXDecoder {
     /// Decodes and verifies a whole file, calling `body` for each page.
     public mutating func decodeAll(_ body: (UInt32, UnsafeRawBufferPointer) throws -> Void) throws -> (LTXHeader, LTXTrailer) {
         let h = try readHeader()
         var page = [UInt8](repeating: 0, count: Int(h.pageSize))
+        var sums: [UInt64] = []
         while let pgno = try page.withUnsafeMutableBytes({ (p) throws in try nextPage(into: p) }) {
+            if defersPageChecksums { sums.append(CRC64.checksum(page)) }
             try page.withUnsafeBytes { try body(pgno, $0) }
         }
-        return (h, try finish())
+        return (h, try defersPageChecksums ? finish(pageChecksums: sums) : finish())
     }
 }

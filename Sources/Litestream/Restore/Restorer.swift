@@ -54,7 +54,9 @@ public struct Restorer: Sendable {
             var writer: PageWriter?
             for file in plan {
                 let reader = try await replica.openLTXFile(file)
-                var dec = reader.decoder()
+                // The writer hashes the pages on its own thread; the decoder folds those checksums into the file's.
+                var dec = LTXDecoder(
+                    LTXFileDescriptorInput(fd: reader.fd), name: reader.file.description, deferPageChecksums: true)
                 let h = try dec.readHeader()
                 if pageSize == 0 { pageSize = h.pageSize }
                 guard h.pageSize == pageSize else {
@@ -64,8 +66,10 @@ public struct Restorer: Sendable {
                     throw RestoreError(.inconsistent, "\(file) holds TXIDs \(h.minTXID)-\(h.maxTXID), not what its name says")
                 }
                 if writer == nil { writer = try PageWriter(path: tmp, fd: out.fd, pageSize: Int(pageSize)) }
-                try writer!.decodeAll(&dec)
-                try dec.finish()
+                let pageChecksums = try writer!.decodeAll(&dec)
+                // Verified before the next file and long before the rename: a corrupt file fails the restore.
+                try dec.finish(pageChecksums: pageChecksums)
+                withExtendedLifetime(reader) {}
                 commit = h.commit
             }
             try writer?.finish()

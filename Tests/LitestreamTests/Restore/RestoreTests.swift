@@ -1,0 +1,156 @@
+import Foundation
+import LTX
+import Testing
+
+@testable import Litestream
+
+/// The restore path: pages are decoded into large buffers, written and hashed on other threads, and every file's
+/// checksum is verified (from those page hashes) before the database is renamed into place.
+@Suite struct RestoreTests {
+    struct Fixture {
+        let dir: URL
+        var dbPath: String { dir.appendingPathComponent("app.db").path }
+        var replica: FileReplicaClient { FileReplicaClient(path: dir.appendingPathComponent("replica").path) }
+
+        init(_ name: String) throws { dir = try TestEnvironment.temporaryDirectory(name) }
+
+        /// A replicated database with page size `pageSize`: a snapshot, then one L0 file per transaction, random
+        /// (incompressible) content. `bigMiB` adds one transaction of that many MiB, spanning several of the
+        /// writer's 8 MiB buffers.
+        func replicate(pageSize: Int = 4096, bigMiB: Int = 0, smallTransactions: Int = 6) async throws -> TestDatabase {
+            let setup = try TestDatabase(path: dbPath, journalMode: "delete")
+            try setup.exec("PRAGMA page_size = \(pageSize); CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)")
+            try setup.exec("PRAGMA journal_mode = wal")
+            setup.close()
+            let app = try TestDatabase(path: dbPath)
+            let r = Replicator(configuration: .init(database: .init(path: dbPath), replica: replica))
+            try await r.open()
+            try app.exec("INSERT INTO t (b) VALUES (randomblob(5000))")
+            try await r.runOnce()
+            if bigMiB > 0 {
+                try app.exec("""
+                    WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < \(bigMiB * 16))
+                    INSERT INTO t (b) SELECT randomblob(65536) FROM n
+                    """)
+                try await r.runOnce()
+            }
+            for i in 0..<smallTransactions {
+                try app.exec("INSERT INTO t (b) VALUES (randomblob(\(300 + i * 700)))")
+                try app.exec("UPDATE t SET b = randomblob(100) WHERE id = 1 + \(i) % 3")
+                try await r.runOnce()
+            }
+            try await r.shutdown()
+            return app
+        }
+
+        func restore(to out: String, overwrite: Bool = false) async throws {
+            let restorer = Restorer(replica: replica)
+            try await restorer.restore(to: out, plan: try await restorer.plan(), overwrite: overwrite)
+        }
+
+        /// The L0 files of the latest restore plan, oldest first.
+        func plannedL0Files() async throws -> [LTXFileInfo] {
+            try await Restorer(replica: replica).plan().filter { $0.level == 0 }
+        }
+
+        func path(_ file: LTXFileInfo) -> String {
+            replica.path(level: file.level, minTXID: file.minTXID, maxTXID: file.maxTXID)
+        }
+    }
+
+    /// (pgno, offset, size) of each page frame, from the index at the end of the file.
+    static func pageFrames(_ file: [UInt8]) throws -> [(pgno: UInt64, offset: Int, size: Int)] {
+        func be64(_ at: Int) -> UInt64 { file[at..<at + 8].reduce(0) { $0 << 8 | UInt64($1) } }
+        var i = file.count - 24 - Int(be64(file.count - 24))
+        func uvarint() -> UInt64 {
+            var v: UInt64 = 0, shift: UInt64 = 0
+            while true {
+                let c = file[i]
+                i += 1
+                v |= UInt64(c & 0x7f) << shift
+                if c < 0x80 { return v }
+                shift += 7
+            }
+        }
+        var out: [(UInt64, Int, Int)] = []
+        while true {
+            let pgno = uvarint()
+            if pgno == 0 { return out }
+            out.append((pgno, Int(uvarint()), Int(uvarint())))
+        }
+    }
+
+    static func decodes(_ file: [UInt8]) -> LTXError? {
+        var dec = LTXDecoder(LTXMemoryInput(file))
+        do { _ = try dec.decodeAll { _, _ in } } catch let e as LTXError { return e } catch { Issue.record("\(error)") }
+        return nil
+    }
+
+    @Test(arguments: [1024, 4096, 65536])
+    func restoresAcrossManyBuffersAndFiles(pageSize: Int) async throws {
+        let f = try Fixture("restore-buffers-\(pageSize)")
+        defer { try? FileManager.default.removeItem(at: f.dir) }
+        _ = try await f.replicate(pageSize: pageSize, bigMiB: 20)
+        #expect(try await f.plannedL0Files().count >= 8)
+        let out = f.dir.appendingPathComponent("restored.db").path
+        try await f.restore(to: out)
+        #expect(try TestDatabase.integrityCheck(path: out) == "ok")
+        #expect(try TestDatabase.contentDigest(path: out) == TestDatabase.contentDigest(path: f.dbPath))
+        #expect(!FileManager.default.fileExists(atPath: out + ".tmp"))
+    }
+
+    /// One byte of page data changed so that the page still decompresses (a literal of incompressible data): only
+    /// the file checksum — computed from the writer's page hashes — can tell. The restore fails, the output path is
+    /// never created and no temporary file is left.
+    @Test func corruptPageDataFailsTheRestore() async throws {
+        let f = try Fixture("restore-corrupt-page")
+        defer { try? FileManager.default.removeItem(at: f.dir) }
+        _ = try await f.replicate()
+        let files = try await f.plannedL0Files()
+        let victim = try #require(files.dropFirst().first)  // an incremental L0 file
+        let path = f.path(victim)
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        // Find a byte in a page payload whose flip leaves valid LZ4: then the checksum alone must catch it.
+        var corrupt: [UInt8]?
+        search: for frame in try Self.pageFrames(original) {
+            let payload = frame.offset + 10..<frame.offset + frame.size
+            for at in stride(from: payload.lowerBound + payload.count / 2, to: payload.upperBound, by: 7) {
+                var b = original
+                b[at] ^= 0x01
+                if Self.decodes(b)?.code == .checksumMismatch {
+                    corrupt = b
+                    break search
+                }
+            }
+        }
+        try Data(try #require(corrupt, "no decodable corruption found")).write(to: URL(fileURLWithPath: path))
+        let out = f.dir.appendingPathComponent("restored.db").path
+        let error = await #expect(throws: LTXError.self) { try await f.restore(to: out) }
+        #expect(error?.code == .checksumMismatch)
+        #expect(error?.file == victim.description)
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(!FileManager.default.fileExists(atPath: out + ".tmp"))
+    }
+
+    /// A flipped byte in the middle of a page payload of the snapshot-sized file (whatever layer notices it), with
+    /// `overwrite`: the existing output stays exactly as it was.
+    @Test func corruptLargeFileLeavesExistingOutputUntouched() async throws {
+        let f = try Fixture("restore-corrupt-large")
+        defer { try? FileManager.default.removeItem(at: f.dir) }
+        _ = try await f.replicate(bigMiB: 12, smallTransactions: 2)
+        let files = try await f.plannedL0Files()
+        let victim = try #require(files.max { $0.size < $1.size })
+        let path = f.path(victim)
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let frames = try Self.pageFrames(bytes)
+        #expect(frames.count > 3000)
+        let frame = frames[frames.count * 3 / 4]
+        bytes[frame.offset + 10 + (frame.size - 10) / 2] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let out = f.dir.appendingPathComponent("existing.db").path
+        try Data("previous content".utf8).write(to: URL(fileURLWithPath: out))
+        await #expect(throws: LTXError.self) { try await f.restore(to: out, overwrite: true) }
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "previous content")
+        #expect(!FileManager.default.fileExists(atPath: out + ".tmp"))
+    }
+}
