@@ -58,3 +58,20 @@ public enum LTXFileName {
         return (a, b)
     }
 }
+
+/// TXIDs travel in JSON as Litestream prints them: 16 hex digits.
+extension TXID: Codable {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let s = try c.decode(String.self)
+        guard let v = TXID(hex: s) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "a TXID is 16 hex digits, got \(s)")
+        }
+        self = v
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}

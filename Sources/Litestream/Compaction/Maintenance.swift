@@ -6,7 +6,7 @@ import Logging
 ///
 /// It remembers the newest TXID of each level, so that an idle database costs no listing at all: a level is only
 /// looked at when the level below it has something newer and its boundary has passed.
-public struct Maintenance {
+public struct Maintenance: Sendable {
     public struct Configuration: Sendable {
         /// Compaction levels (`levels:`). Default L1 30 s, L2 5 min, L3 1 h.
         public var levels: [CompactionLevel] = CompactionLevel.defaults
@@ -40,6 +40,9 @@ public struct Maintenance {
         self.logger = logger
     }
 
+    /// The newest TXID the replica's L1 is known to cover.
+    var compactedThrough: TXID { levelMax[1] ?? .zero }
+
     /// Tells maintenance that L0 now reaches `txid` (after an upload).
     mutating func uploaded(through txid: TXID) {
         if txid > (levelMax[0] ?? .zero) { levelMax[0] = txid }
@@ -47,7 +50,7 @@ public struct Maintenance {
 
     /// Runs whatever is due at `now` (Unix ms).
     mutating func run(
-        now: Int64, snapshot: () async throws -> Void, deleteLocalL0: @escaping (LTXFileInfo) -> Void,
+        now: Int64, snapshot: @Sendable () async throws -> Void, deleteLocalL0: @escaping @Sendable (LTXFileInfo) -> Void,
         localL0Path: @escaping @Sendable (LTXFileInfo) -> String?
     ) async throws {
         // Snapshots: when none exists yet, or a boundary passed since the newest.
@@ -105,7 +108,7 @@ public struct Maintenance {
     }
 
     /// Applies snapshot and L0 retention now (`replicate -once -enforce-retention`).
-    func enforceRetention(now: Int64, deleteLocalL0: @escaping (LTXFileInfo) -> Void) async throws {
+    func enforceRetention(now: Int64, deleteLocalL0: @escaping @Sendable (LTXFileInfo) -> Void) async throws {
         guard configuration.retentionEnabled else { return }
         try await Retention.enforceSnapshotRetention(
             client: replica, now: now, retention: configuration.snapshotRetention, levels: configuration.levels.map(\.level))

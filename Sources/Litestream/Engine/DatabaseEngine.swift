@@ -523,8 +523,9 @@ public final class DatabaseEngine {
         return position
     }
 
-    /// Streams a snapshot (TXIDs 1...position, every page) of the state at `position` to `sink`.
-    public func encodeSnapshot(at txid: TXID, _ sink: @escaping LTXEncoder.Sink) throws -> LTXHeader {
+    /// Streams every page of the state at `position` to `sink`: a snapshot (TXIDs 1...position), or with a larger
+    /// `minTXID` a full-database file that continues a replica holding TXIDs up to `minTXID - 1`.
+    public func encodeSnapshot(at txid: TXID, minTXID: TXID = TXID(1), _ sink: @escaping LTXEncoder.Sink) throws -> LTXHeader {
         guard let cursor, cursor.commit > 0 else { throw EngineError(.localState, "nothing to snapshot yet for \(path)") }
         guard cursor.txid == txid else {
             throw EngineError(.localState, "position moved from \(txid) to \(cursor.txid) before the snapshot of \(path)")
@@ -541,7 +542,7 @@ public final class DatabaseEngine {
             pages = scan.pages
         }
         let header = LTXHeader(
-            pageSize: pageSize, commit: cursor.commit, minTXID: TXID(1), maxTXID: cursor.txid,
+            pageSize: pageSize, commit: cursor.commit, minTXID: minTXID, maxTXID: cursor.txid,
             timestamp: POSIX.nowMilliseconds())
         var enc = try LTXEncoder(header: header, sink: sink)
         var buf = [UInt8](repeating: 0, count: Int(pageSize))

@@ -14,6 +14,10 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         public static let localState = Code("localState")
         /// Reading or writing a file failed.
         public static let io = Code("io")
+        /// A wait (`sync -wait`) ran out of time.
+        public static let timeout = Code("timeout")
+        /// The replicator is not running.
+        public static let notRunning = Code("notRunning")
     }
 
     public var code: Code

@@ -5,16 +5,32 @@ import Darwin
 #endif
 import LTX
 import Logging
+import Synchronization
 
-/// Replicates one database to one replica until cancelled: wakes on WAL changes, writes local L0 files, uploads
-/// them in TXID order, and on shutdown does a final sync and upload.
+/// Replicates one database to one or more replicas until stopped: wakes on WAL changes, writes local L0 files, and
+/// has one uploader per replica ship them in TXID order; on shutdown, a final sync and upload.
 ///
 /// `run()` never throws for a failing replica or a transient database error: it logs, backs off and retries, so
-/// it never takes its host process down. It returns when its task is cancelled.
+/// it never takes its host process down. Each replica has its own position, uploads, snapshots, compaction and
+/// backoff; a slow or failing replica never holds back another. Local L0 files are removed only once every
+/// replica has them and has compacted them into L1.
 public final class Replicator {
+    /// One replica of the database.
+    public struct Replica: Sendable {
+        /// Unique per database; used in status output and logs. Default: the client's type.
+        public var name: String
+        public var client: any ReplicaClient
+
+        public init(name: String? = nil, client: any ReplicaClient) {
+            self.name = name ?? client.type
+            self.client = client
+        }
+    }
+
     public struct Configuration: Sendable {
         public var database: DatabaseEngine.Configuration
-        public var replica: any ReplicaClient
+        /// Where the database goes: at least one replica.
+        public var replicas: [Replica]
         /// The longest the engine waits between looks at the WAL when no change is signalled. Default 1 s.
         public var monitorInterval: Duration = .seconds(1)
         /// The shortest time between two syncs; changes within it are batched into one L0 file. Default 100 ms:
@@ -22,35 +38,60 @@ public final class Replicator {
         public var minSyncInterval: Duration = .milliseconds(100)
         /// How long the final sync at shutdown may keep retrying a failing replica. Default 30 s.
         public var shutdownSyncTimeout: Duration = .seconds(30)
-        /// Compaction, snapshots and retention.
+        /// Compaction, snapshots and retention, for every replica.
         public var maintenance = Maintenance.Configuration()
 
-        public init(database: DatabaseEngine.Configuration, replica: any ReplicaClient) {
+        public init(database: DatabaseEngine.Configuration, replicas: [Replica]) {
+            precondition(!replicas.isEmpty, "a replicator needs at least one replica")
             self.database = database
-            self.replica = replica
+            self.replicas = replicas
         }
+
+        /// One replica.
+        public init(database: DatabaseEngine.Configuration, replica: any ReplicaClient) {
+            self.init(database: database, replicas: [Replica(client: replica)])
+        }
+
+        /// The first replica's client.
+        public var replica: any ReplicaClient { replicas[0].client }
     }
 
     public let configuration: Configuration
+    /// The engine. Use it directly only while `run()` is not running.
     public let engine: DatabaseEngine
+    /// Status and controls, usable from any task.
+    public let monitor: ReplicationMonitor
+    private let shared: SharedEngine
+    private let workers: [ReplicaWorker]
     private let logger: Logger
-    private var uploadedTXID: TXID = .zero
-    private var uploadBackoff = Backoff()
-    private var maintenance: Maintenance
     private var isOpen = false
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "litestream")) {
         self.configuration = configuration
         self.engine = DatabaseEngine(configuration: configuration.database, logger: logger)
         self.logger = logger
-        self.maintenance = Maintenance(configuration: configuration.maintenance, replica: configuration.replica, logger: logger)
+        let monitor = ReplicationMonitor(
+            path: engine.path,
+            replicas: configuration.replicas.map { ReplicaStatus(name: $0.name, type: $0.client.type, location: $0.client.location) })
+        self.monitor = monitor
+        let wakes = Mutex<[WakeSignal]>([])
+        let shared = SharedEngine(engine, monitor: monitor) { wakes.withLock { $0 }.forEach { $0.signal() } }
+        self.shared = shared
+        self.workers = configuration.replicas.enumerated().map { i, r in
+            ReplicaWorker(index: i, name: r.name, client: r.client, maintenance: configuration.maintenance,
+                engine: shared, logger: logger)
+        }
+        wakes.withLock { $0 = workers.map(\.wake) }
     }
 
-    /// The replica's newest TXID as last seen.
-    public var replicaPosition: TXID { uploadedTXID }
+    /// The slowest replica's newest TXID as last seen.
+    public var replicaPosition: TXID { monitor.status().replicas.map(\.txid).min() ?? .zero }
 
-    /// Opens the database (waiting for it to exist) and reconciles with the replica.
+    /// Opens the database (waiting for it to exist) and reconciles with the replicas.
     /// Returns early, leaving the replicator closed, if `shutdown` is triggered while waiting.
+    ///
+    /// A replica that cannot be listed now does not stop replication to the others: its uploader keeps trying.
+    /// It fails only when no replica can be reached.
     public func open(until shutdown: ShutdownTrigger? = nil) async throws {
         var warned = false
         while !POSIX.exists(engine.path) {
@@ -58,46 +99,91 @@ public final class Replicator {
             if !warned { logger.info("waiting for database to be created", metadata: ["db": "\(engine.path)"]); warned = true }
             try await Task.sleep(for: configuration.monitorInterval)
         }
-        let remote = try await remoteMaxTXID()
+        var remote: TXID?
+        var firstError: (any Error)?
+        for w in workers {
+            do {
+                let p = try await w.listPosition()
+                remote = max(remote ?? .zero, p)
+            } catch {
+                firstError = firstError ?? error
+                shared.monitor.replica(w.index, failed: error, at: POSIX.nowMilliseconds())
+                logger.error("cannot list replica; will keep trying",
+                    metadata: ["replica": "\(w.name)", "location": "\(w.client.location)", "error": "\(error)"])
+            }
+        }
+        guard let remote else { throw firstError! }
         if shutdown?.isTriggered == true { return }
         try engine.open(remoteMaxTXID: remote)
         isOpen = true
-        uploadedTXID = remote
         logger.info("replicating", metadata: [
-            "db": "\(engine.path)", "replica": "\(configuration.replica.location)",
+            "db": "\(engine.path)", "replicas": "\(configuration.replicas.map { "\($0.name)=\($0.client.location)" }.joined(separator: ", "))",
             "local": "\(engine.position)", "remote": "\(remote)",
         ])
     }
 
-    /// The newest TXID in the replica: the end of its L0 chain, or of any level if L0 is empty.
-    private func remoteMaxTXID() async throws -> TXID {
-        var best = TXID.zero
-        for level in LTXLevel.all {
-            if let last = try await configuration.replica.ltxFiles(level: level).last, last.maxTXID > best {
-                best = last.maxTXID
-            }
-        }
-        return best
-    }
-
-    /// Syncs and uploads once. With `forceSnapshot`, also writes a level-9 snapshot.
+    /// Syncs and uploads once. With `forceSnapshot`, also writes a level-9 snapshot to each replica.
     public func runOnce(forceSnapshot: Bool = false, enforceRetention: Bool = false) async throws {
-        try engine.sync()
+        try shared.sync()
         try await upload()
         if forceSnapshot { try await snapshot() }
         if enforceRetention {
-            let store = engine.store
-            try await maintenance.enforceRetention(now: POSIX.nowMilliseconds()) { try? store.remove(min: $0.minTXID, max: $0.maxTXID) }
+            for w in workers { try await w.enforceRetention() }
+            await pruneLocalL0(force: true)
         }
+    }
+
+    /// Uploads to every replica what it does not have yet. Throws the first failure.
+    public func upload() async throws {
+        for w in workers { try await w.upload() }
+    }
+
+    /// Writes a level-9 snapshot of the current state to every replica.
+    public func snapshot() async throws {
+        for w in workers { try await w.snapshot() }
     }
 
     /// Runs until `shutdown` is triggered or the task is cancelled, then syncs and uploads one last time.
     public func run(until shutdown: ShutdownTrigger = ShutdownTrigger()) async throws {
+        guard isOpen else { return }  // stopped before it could open
         let watcher = WALWatcher(walPath: engine.walPath, pollInterval: min(configuration.minSyncInterval, .milliseconds(100)))
         shutdown.onTrigger { watcher.signal() }
+        let finalSynced = ShutdownTrigger()
+        let workers = self.workers
+        finalSynced.onTrigger { workers.forEach { $0.wake.signal() } }
+        // A sync request (`sync -wait`) also wakes the uploaders, which may be waiting out a backoff.
+        monitor.started {
+            watcher.signal()
+            workers.forEach { $0.wake.signal() }
+        }
+        defer { monitor.stopped() }
+        let monitorInterval = configuration.monitorInterval
+        let finalTimeout = configuration.shutdownSyncTimeout
+        let failures = await withTaskGroup(of: (any Error)?.self) { group in
+            for w in workers {
+                group.addTask {
+                    await w.run(monitorInterval: monitorInterval) { finalSynced.isTriggered || Task.isCancelled }
+                    do { try await w.finalUpload(deadline: .now + finalTimeout) } catch { return error }
+                    return nil
+                }
+            }
+            await self.syncLoop(watcher: watcher, shutdown: shutdown)
+            // The last sync, then the uploaders' last uploads.
+            do { try finalSync() } catch { logger.error("final sync failed", metadata: ["error": "\(error)"]) }
+            finalSynced.trigger()
+            var failures: [any Error] = []
+            for await case let e? in group { failures.append(e) }
+            return failures
+        }
+        engine.close()
+        isOpen = false
+        if let first = failures.first { throw first }
+    }
+
+    private func syncLoop(watcher: WALWatcher, shutdown: ShutdownTrigger) async {
         let stopping = { Task.isCancelled || shutdown.isTriggered }
-        guard isOpen else { return }  // stopped before it could open
         var lastSync = ContinuousClock.now - configuration.minSyncInterval
+        var lastPrune = ContinuousClock.now
         var syncBackoff = Backoff()
         while !stopping() {
             await watcher.wait(timeout: configuration.monitorInterval)
@@ -109,7 +195,7 @@ public final class Replicator {
             lastSync = .now
             if syncBackoff.isWaiting { continue }
             do {
-                var r = try engine.sync()
+                var r = try shared.sync()
                 // A writer between writing its commit frame and publishing it in the WAL index: the commit lands
                 // within microseconds, and no WAL write will announce it. With nothing else synced, retry briefly
                 // (1, 2, 4, 8, 16 ms) so an isolated commit is not left for the next poll; otherwise, or if it is
@@ -118,7 +204,7 @@ public final class Replicator {
                 while r.writerInProgress && r.written.isEmpty && delay <= .milliseconds(16) {
                     try await Task.sleep(for: delay)
                     delay *= 2
-                    r = try engine.sync()
+                    r = try shared.sync()
                 }
                 if r.writerInProgress { watcher.signal() }
                 if let reason = r.snapshotReason { logger.info("full snapshot written", metadata: ["reason": "\(reason)"]) }
@@ -128,112 +214,60 @@ public final class Replicator {
                 syncBackoff.failed()
                 continue
             }
-            await uploadLogged()
-            await maintainLogged()
+            if ContinuousClock.now - lastPrune >= configuration.maintenance.l0RetentionCheckInterval {
+                lastPrune = .now
+                await pruneLocalL0(force: false)
+            }
         }
-        try await self.shutdown()
     }
 
-    /// Final sync and upload, retried for up to `shutdownSyncTimeout`.
+    /// Final sync without a checkpoint, retried for up to `shutdownSyncTimeout`.
+    private func finalSync() throws {
+        let deadline = ContinuousClock.now + configuration.shutdownSyncTimeout
+        while true {
+            do {
+                try shared.sync(checkpoint: false)
+                return
+            } catch {
+                if ContinuousClock.now >= deadline { throw error }
+                logger.warning("final sync failed; retrying", metadata: ["error": "\(error)"])
+                usleep(500_000)
+            }
+        }
+    }
+
+    /// Final sync and upload (for callers that use `runOnce` rather than `run`), then closes the engine.
     public func shutdown() async throws {
         guard isOpen else { return }
-        defer { isOpen = false }
+        defer {
+            engine.close()
+            isOpen = false
+        }
+        try finalSync()
         let deadline = ContinuousClock.now + configuration.shutdownSyncTimeout
-        var lastError: (any Error)?
-        repeat {
-            do {
-                try engine.sync(checkpoint: false)
-                try await upload()
-                lastError = nil
-                break
-            } catch {
-                lastError = error
-                logger.warning("final sync failed; retrying", metadata: ["error": "\(error)"])
-                usleep(500_000)  // not Task.sleep: the task is usually cancelled already at shutdown
+        for w in workers { try await w.finalUpload(deadline: deadline) }
+    }
+
+    /// Removes local L0 files that every replica has uploaded and compacted into L1, once older than
+    /// `l0Retention` (or at once with `force`). The newest file stays: it is the resume position.
+    private func pruneLocalL0(force: Bool) async {
+        let retention = configuration.maintenance.l0Retention.wholeMilliseconds
+        guard retention > 0 || force else { return }
+        var covered = TXID(UInt64.max)
+        for w in workers {
+            let c = await w.compactedThrough
+            let u = await w.position ?? .zero
+            covered = min(covered, min(c, u))
+        }
+        let store = shared.store
+        let now = POSIX.nowMilliseconds()
+        shared.withEngine { e in
+            guard let files = try? store.files() else { return }
+            for f in files where f.max <= covered && f.max < e.position {
+                let p = store.path(min: f.min, max: f.max)
+                if !force, let mtime = POSIX.modificationTimeMilliseconds(p), now - mtime < retention { continue }
+                try? store.remove(min: f.min, max: f.max)
             }
-        } while ContinuousClock.now < deadline
-        engine.close()
-        if let lastError { throw lastError }
-    }
-
-    private func uploadLogged() async {
-        if uploadBackoff.isWaiting { return }
-        do {
-            try await upload()
-            uploadBackoff.succeeded()
-        } catch {
-            uploadBackoff.failed()
-            logger.error("upload failed; local L0 files are kept and will be retried",
-                metadata: ["replica": "\(configuration.replica.location)", "error": "\(error)", "retryIn": "\(uploadBackoff.delay)"])
         }
-    }
-
-    private func maintainLogged() async {
-        let store = engine.store
-        maintenance.uploaded(through: uploadedTXID)
-        do {
-            try await maintenance.run(
-                now: POSIX.nowMilliseconds(), snapshot: { try await self.snapshot() },
-                deleteLocalL0: { file in
-                    // Never the newest: it is the resume position.
-                    if file.maxTXID < self.engine.position { try? store.remove(min: file.minTXID, max: file.maxTXID) }
-                },
-                localL0Path: { store.path(min: $0.minTXID, max: $0.maxTXID) })
-        } catch {
-            logger.error("maintenance failed", metadata: ["replica": "\(configuration.replica.location)", "error": "\(error)"])
-        }
-    }
-
-    /// Uploads local L0 files the replica does not have yet, strictly in TXID order.
-    public func upload() async throws {
-        let store = engine.store
-        for f in try store.files() where f.max > uploadedTXID {
-            guard f.min <= uploadedTXID.next else {
-                // The replica lost files we no longer have locally: continue it with a full snapshot.
-                logger.warning("replica is missing files that are no longer local; writing a full snapshot",
-                    metadata: ["replica": "\(uploadedTXID)", "local": "\(f.min)"])
-                try engine.reset(to: uploadedTXID, reason: "replica is missing files")
-                try engine.sync(checkpoint: false)
-                return try await upload()
-            }
-            let header = try store.header(min: f.min, max: f.max)
-            try await configuration.replica.upload(localPath: store.path(min: f.min, max: f.max), level: 0, header: header)
-            uploadedTXID = f.max
-        }
-    }
-
-    /// Writes a level-9 snapshot of the current state to the replica.
-    public func snapshot() async throws {
-        let txid = try engine.prepareSnapshot()
-        try await upload()
-        guard txid > .zero else { return }
-        let engine = self.engine
-        try await configuration.replica.writeLTXFile(
-            level: LTXLevel.snapshot, minTXID: TXID(1), maxTXID: txid, timestamp: POSIX.nowMilliseconds()
-        ) { sink in
-            _ = try withoutActuallyEscaping(sink) { try engine.encodeSnapshot(at: txid, $0) }
-        }
-        logger.info("snapshot written", metadata: ["txid": "\(txid)"])
-        try engine.sync(checkpoint: false)
     }
 }
-
-/// Exponential backoff with jitter, from 1 s up to 5 min, for failing uploads and syncs.
-struct Backoff {
-    private(set) var delay: Duration = .zero
-    private var until = ContinuousClock.now
-
-    var isWaiting: Bool { ContinuousClock.now < until }
-
-    mutating func failed() {
-        delay = delay == .zero ? .seconds(1) : min(delay * 2, .seconds(300))
-        let jitter = Double.random(in: 0.8...1.2)
-        until = .now + delay * jitter
-    }
-
-    mutating func succeeded() {
-        delay = .zero
-        until = .now
-    }
-}
-

@@ -1,0 +1,190 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import LTX
+import Logging
+
+/// Ships one replica's share of a database: uploads new local L0 files in TXID order, runs the replica's
+/// snapshots, compaction and retention, and backs off on its own when the replica fails. Each replica has its
+/// own worker and task, so a slow or failing replica never holds back another, nor the local sync.
+actor ReplicaWorker {
+    nonisolated let index: Int
+    nonisolated let name: String
+    nonisolated let client: any ReplicaClient
+    /// Wakes the worker when new local files exist (or at shutdown).
+    nonisolated let wake = WakeSignal()
+    private let engine: SharedEngine
+    private let logger: Logger
+    /// The newest TXID the replica holds; nil until it could be listed.
+    private var uploaded: TXID?
+    private var backoff = Backoff()
+    private var maintenance: Maintenance
+    /// The newest TXID the replica's L1 covers (local L0 files up to it are no longer needed for its compaction).
+    private(set) var compactedThrough: TXID = .zero
+
+    init(index: Int, name: String, client: any ReplicaClient, maintenance: Maintenance.Configuration,
+         engine: SharedEngine, logger: Logger) {
+        self.index = index
+        self.name = name
+        self.client = client
+        self.engine = engine
+        var l = logger
+        l[metadataKey: "replica"] = "\(name)"
+        self.logger = l
+        self.maintenance = Maintenance(configuration: maintenance, replica: client, logger: l)
+    }
+
+    var position: TXID? { uploaded }
+
+    /// The newest TXID in the replica: the end of its L0 chain, or of any level if L0 is empty.
+    func listPosition() async throws -> TXID {
+        var best = TXID.zero
+        for level in LTXLevel.all {
+            if let last = try await client.ltxFiles(level: level).last, last.maxTXID > best { best = last.maxTXID }
+        }
+        setPosition(best, uploadedNow: false)
+        return best
+    }
+
+    private func setPosition(_ txid: TXID, uploadedNow: Bool) {
+        uploaded = txid
+        maintenance.uploaded(through: txid)
+        if uploadedNow {
+            engine.monitor.replica(index, uploadedThrough: txid, at: POSIX.nowMilliseconds())
+        } else {
+            engine.monitor.replica(index, knownAt: txid)
+        }
+    }
+
+    /// Until `stopping` says so: wait for new files (or `monitorInterval`), upload, maintain.
+    func run(monitorInterval: Duration, stopping: @Sendable () -> Bool) async {
+        while !stopping() {
+            // While backing off, look again as soon as the backoff ends rather than a full interval later.
+            await wake.wait(timeout: backoff.isWaiting ? min(monitorInterval, backoff.remaining) : monitorInterval)
+            if stopping() { break }
+            await step()
+        }
+    }
+
+    /// One round: upload what is new, then housekeeping. Errors are logged and backed off, never thrown.
+    func step() async {
+        if backoff.isWaiting { return }
+        do {
+            try await upload()
+            try await maintain()
+            backoff.succeeded()
+        } catch {
+            fail(error, "replication to replica failed; local files are kept and will be retried")
+        }
+    }
+
+    private func fail(_ error: any Error, _ message: Logger.Message) {
+        backoff.failed()
+        engine.monitor.replica(index, failed: error, at: POSIX.nowMilliseconds())
+        logger.error(message, metadata: [
+            "location": "\(client.location)", "error": "\(error)", "retryIn": "\(backoff.delay)",
+        ])
+    }
+
+    /// Uploads local L0 files the replica does not have yet, strictly in TXID order. When the replica lacks files
+    /// that are no longer local, it gets one full-database file continuing its own TXIDs instead.
+    func upload() async throws {
+        var uploaded = try await knownPosition()
+        let local = engine.position
+        if uploaded > local {
+            // The replica is ahead of this database (restored elsewhere, or local state lost): the engine must
+            // continue after the replica's TXID, with a full-database file.
+            logger.warning("replica is ahead of the local database; continuing it with a full snapshot",
+                metadata: ["replica": "\(uploaded)", "local": "\(local)"])
+            try engine.withEngine { e in
+                if e.position < uploaded { try e.reset(to: uploaded, reason: "replica \(name) is ahead") }
+            }
+            try engine.sync(checkpoint: false)
+        }
+        let store = engine.store
+        for f in try store.files() where f.max > uploaded {
+            guard f.min <= uploaded.next else {
+                try await catchUp(from: uploaded)
+                return try await upload()
+            }
+            let header = try store.header(min: f.min, max: f.max)
+            try await client.upload(localPath: store.path(min: f.min, max: f.max), level: 0, header: header)
+            uploaded = f.max
+            setPosition(f.max, uploadedNow: true)
+        }
+    }
+
+    private func knownPosition() async throws -> TXID {
+        if let uploaded { return uploaded }
+        return try await listPosition()
+    }
+
+    /// The replica lacks files that are no longer local: send it one full-database L0 file covering everything
+    /// after its last TXID, so that its chain stays contiguous.
+    private func catchUp(from uploaded: TXID) async throws {
+        logger.warning("replica is missing files that are no longer local; sending a full-database file",
+            metadata: ["replica": "\(uploaded)", "local": "\(engine.position)"])
+        let tmp = temporaryPath("catchup")
+        defer { try? POSIX.remove(tmp) }
+        guard let header = try engine.writeFullDatabaseFile(minTXID: uploaded.next, to: tmp) else { return }
+        try await client.upload(localPath: tmp, level: 0, header: header)
+        setPosition(header.maxTXID, uploadedNow: true)
+    }
+
+    /// Writes a level-9 snapshot of the current state to the replica.
+    func snapshot() async throws {
+        try await upload()
+        let tmp = temporaryPath("snapshot")
+        defer { try? POSIX.remove(tmp) }
+        guard let header = try engine.writeFullDatabaseFile(minTXID: TXID(1), to: tmp) else { return }
+        try await client.upload(localPath: tmp, level: LTXLevel.snapshot, header: header)
+        logger.info("snapshot written", metadata: ["txid": "\(header.maxTXID)"])
+        try await upload()
+    }
+
+    private func temporaryPath(_ kind: String) -> String {
+        "\(engine.store.metaPath)/\(kind)-\(name.map { $0.isLetter || $0.isNumber ? $0 : "_" }).ltx.tmp"
+    }
+
+    private func maintain() async throws {
+        var m = maintenance
+        defer {
+            maintenance = m
+            compactedThrough = m.compactedThrough
+        }
+        let store = engine.store
+        try await m.run(
+            now: POSIX.nowMilliseconds(), snapshot: { try await self.snapshot() },
+            // Local copies are removed by the replicator once every replica is done with them.
+            deleteLocalL0: { _ in },
+            localL0Path: { f in
+                let p = store.path(min: f.minTXID, max: f.maxTXID)
+                return POSIX.exists(p) ? p : nil
+            })
+    }
+
+    /// Applies retention now (`replicate -once -enforce-retention`).
+    func enforceRetention() async throws {
+        try await maintenance.enforceRetention(now: POSIX.nowMilliseconds()) { _ in }
+    }
+
+    /// The final upload at shutdown, retried until `deadline`.
+    func finalUpload(deadline: ContinuousClock.Instant) async throws {
+        var lastError: (any Error)?
+        repeat {
+            do {
+                try await upload()
+                return
+            } catch {
+                lastError = error
+                engine.monitor.replica(index, failed: error, at: POSIX.nowMilliseconds())
+                logger.warning("final upload failed; retrying", metadata: ["error": "\(error)"])
+                // A cancelled task's sleep returns at once: pause the thread instead of spinning.
+                if Task.isCancelled { usleep(500_000) } else { try? await Task.sleep(for: .milliseconds(500)) }
+            }
+        } while ContinuousClock.now < deadline
+        if let lastError { throw lastError }
+    }
+}

@@ -1,0 +1,64 @@
+import LTX
+
+/// Where one database and each of its replicas stand: what `litestream status`, the control socket and the
+/// metrics report. A value type, safe to hand to any task.
+///
+/// JSON shape (stable; TXIDs as 16 hex digits as Litestream prints them, times as Unix milliseconds):
+/// `{"path": "...", "localTXID": "0000000000000012", "replicas": [{"name": "s3", "type": "s3", "location": "...",
+/// "txid": "0000000000000010", "lagSeconds": 1.5, "lagBytes": 8192, "pendingFiles": 2, "lastUploadAt": ...,
+/// "lastError": null, "lastErrorAt": null}]}`
+public struct ReplicationStatus: Sendable, Equatable, Codable {
+    /// The database path.
+    public var path: String
+    /// The newest TXID written locally (zero before the first sync).
+    public var localTXID: TXID
+    /// When the last local sync finished, Unix ms (nil before the first).
+    public var lastSyncAt: Int64?
+    /// The last sync error, cleared by a successful sync.
+    public var lastError: String?
+    public var replicas: [ReplicaStatus]
+
+    public init(path: String, localTXID: TXID = .zero, replicas: [ReplicaStatus] = []) {
+        self.path = path
+        self.localTXID = localTXID
+        self.replicas = replicas
+    }
+
+    /// The largest lag of any replica, in seconds.
+    public var maxLagSeconds: Double { replicas.map(\.lagSeconds).max() ?? 0 }
+}
+
+/// One replica's position and health.
+public struct ReplicaStatus: Sendable, Equatable, Codable {
+    /// The replica's name in the configuration (`file`, `s3`, …, unique per database).
+    public var name: String
+    public var type: String
+    /// Where it is, safe to print (no secrets).
+    public var location: String
+    /// The newest TXID the replica holds (zero while unknown or empty).
+    public var txid: TXID
+    /// Whether `txid` was read from or written to the replica (false until it could be listed).
+    public var positionKnown: Bool
+    /// How long the oldest local change that the replica does not have yet has been waiting; 0 when current.
+    public var lagSeconds: Double
+    /// Bytes of local LTX files the replica does not have yet.
+    public var lagBytes: Int64
+    /// Local LTX files the replica does not have yet.
+    public var pendingFiles: Int
+    /// When the last upload to this replica succeeded, Unix ms.
+    public var lastUploadAt: Int64?
+    /// The last error talking to this replica, cleared by the next success.
+    public var lastError: String?
+    public var lastErrorAt: Int64?
+
+    public init(name: String, type: String, location: String) {
+        self.name = name
+        self.type = type
+        self.location = location
+        self.txid = .zero
+        self.positionKnown = false
+        self.lagSeconds = 0
+        self.lagBytes = 0
+        self.pendingFiles = 0
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import LTX
+import Synchronization
+import Testing
+
+@testable import Litestream
+
+/// Several replicas per database: each has its own position and backoff, a failing one never holds back the
+/// others, and every replica restores to the same content once it recovers.
+@Suite struct MultiReplicaTests {
+    /// A real file replica that fails every call while `failing` is set (an outage of that replica only).
+    final class OutageReplica: ReplicaClient {
+        let inner: FileReplicaClient
+        let failing = Mutex(false)
+        init(path: String) { inner = FileReplicaClient(path: path) }
+
+        struct Outage: Error, CustomStringConvertible { var description: String { "replica unreachable (test outage)" } }
+        private func check() throws { if failing.withLock({ $0 }) { throw Outage() } }
+
+        var type: String { "file" }
+        var location: String { inner.location }
+        func ltxFiles(level: Int) async throws -> [LTXFileInfo] { try check(); return try await inner.ltxFiles(level: level) }
+        func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader { try check(); return try await inner.openLTXFile(file) }
+        func writeLTXFile(
+            level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
+            write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+        ) async throws -> LTXFileInfo {
+            try check()
+            return try await inner.writeLTXFile(level: level, minTXID: minTXID, maxTXID: maxTXID, timestamp: timestamp, write: write)
+        }
+        func deleteLTXFiles(_ files: [LTXFileInfo]) async throws { try check(); try await inner.deleteLTXFiles(files) }
+        func deleteAll() async throws { try check(); try await inner.deleteAll() }
+    }
+
+    static func restoreDigest(_ replica: any ReplicaClient, dir: URL) async throws -> String {
+        let out = dir.appendingPathComponent("restored-\(UUID().uuidString).db").path
+        let restorer = Restorer(replica: replica)
+        try await restorer.restore(to: out, plan: try await restorer.plan(), integrityCheck: .full)
+        return try TestDatabase.contentDigest(path: out)
+    }
+
+    static func waitFor(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("timed out waiting for \(what)")
+        throw CancellationError()
+    }
+
+    @Test(.timeLimit(.minutes(3))) func failingReplicaDoesNotHoldBackTheHealthyOne() async throws {
+        let f = try EngineTests.Fixture("multi-outage")
+        let healthy = FileReplicaClient(path: f.dir.appendingPathComponent("healthy").path)
+        let flaky = OutageReplica(path: f.dir.appendingPathComponent("flaky").path)
+        let app = try TestDatabase(path: f.dbPath)
+        try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        var config = Replicator.Configuration(
+            database: .init(path: f.dbPath),
+            replicas: [.init(name: "healthy", client: healthy), .init(name: "flaky", client: flaky)])
+        config.minSyncInterval = .milliseconds(5)
+        config.monitorInterval = .milliseconds(100)
+        let r = Replicator(configuration: config)
+        let monitor = r.monitor
+        try await r.open()
+        let trigger = ShutdownTrigger()
+        nonisolated(unsafe) let replicator = r
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await replicator.run(until: trigger) }
+            try await Self.waitFor("the loop to start") { monitor.isRunning }
+            try app.exec("INSERT INTO t (v) VALUES ('before')")
+            try await Self.waitFor("both replicas current") {
+                let s = monitor.status()
+                return s.localTXID > .zero && s.replicas.allSatisfy { $0.txid == s.localTXID }
+            }
+
+            // Outage of one replica: the other keeps up with every commit, the failing one's lag grows.
+            flaky.failing.withLock { $0 = true }
+            for i in 1...30 {
+                try app.exec("INSERT INTO t (v) VALUES ('during \(i)')")
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let during = try await monitor.sync(waitForReplicas: false)
+            try await Self.waitFor("healthy replica current during the outage") {
+                monitor.status().replicas[0].txid >= during
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let s1 = monitor.status()
+            #expect(s1.replicas[0].lagSeconds == 0 && s1.replicas[0].pendingFiles == 0 && s1.replicas[0].lastError == nil)
+            #expect(s1.replicas[1].txid < during, "the failing replica is behind")
+            #expect(s1.replicas[1].lastError?.contains("test outage") == true)
+            #expect(s1.replicas[1].pendingFiles > 0 && s1.replicas[1].lagBytes > 0)
+            #expect(s1.replicas[1].lagSeconds > 0)
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(monitor.status().replicas[1].lagSeconds > s1.replicas[1].lagSeconds, "lag grows during the outage")
+            // The healthy replica restores to the current state while the other is down.
+            #expect(try await Self.restoreDigest(healthy, dir: f.dir) == TestDatabase.contentDigest(path: f.dbPath))
+
+            // Recovery: the failing replica catches up (after its backoff) and both restore the same content.
+            flaky.failing.withLock { $0 = false }
+            try app.exec("INSERT INTO t (v) VALUES ('after')")
+            let last = try await monitor.sync(waitForReplicas: true, timeout: .seconds(60))
+            let s2 = monitor.status()
+            #expect(s2.replicas.allSatisfy { $0.txid >= last && $0.lagSeconds == 0 && $0.lastError == nil })
+            trigger.trigger()
+            try await group.waitForAll()
+        }
+        let digest = try TestDatabase.contentDigest(path: f.dbPath)
+        #expect(try await Self.restoreDigest(healthy, dir: f.dir) == digest)
+        #expect(try await Self.restoreDigest(flaky.inner, dir: f.dir) == digest)
+    }
+
+    @Test(.timeLimit(.minutes(2))) func syncWaitReturnsOnlyOnceEveryReplicaHasTheData() async throws {
+        let f = try EngineTests.Fixture("multi-syncwait")
+        let a = FileReplicaClient(path: f.dir.appendingPathComponent("a").path)
+        let b = OutageReplica(path: f.dir.appendingPathComponent("b").path)
+        let app = try TestDatabase(path: f.dbPath)
+        try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        // A long monitor interval: only the sync request can make the data move quickly.
+        var config = Replicator.Configuration(database: .init(path: f.dbPath), replicas: [.init(client: a), .init(client: b)])
+        config.monitorInterval = .seconds(30)
+        let r = Replicator(configuration: config)
+        let monitor = r.monitor
+        try await r.open()
+        let trigger = ShutdownTrigger()
+        nonisolated(unsafe) let replicator = r
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await replicator.run(until: trigger) }
+            try await Self.waitFor("the loop to start") { monitor.isRunning }
+            _ = try await monitor.sync(waitForReplicas: true, timeout: .seconds(30))
+            b.failing.withLock { $0 = true }
+            try app.exec("INSERT INTO t (v) VALUES ('x')")
+            // b is down: the wait times out, naming the replica.
+            await #expect(throws: EngineError.self) { try await monitor.sync(waitForReplicas: true, timeout: .milliseconds(500)) }
+            b.failing.withLock { $0 = false }
+            let txid = try await monitor.sync(waitForReplicas: true, timeout: .seconds(60))
+            // When it returns, both replicas hold the commit.
+            for client in [a, b.inner] as [any ReplicaClient] {
+                #expect(try await client.ltxFiles(level: 0).last?.maxTXID ?? .zero >= txid)
+            }
+            trigger.trigger()
+            try await group.waitForAll()
+        }
+        await #expect(throws: EngineError.self) { try await monitor.sync(timeout: .milliseconds(100)) }
+    }
+
+    @Test func replicaAddedLaterGetsAFullDatabaseFile() async throws {
+        let f = try EngineTests.Fixture("multi-added")
+        let first = FileReplicaClient(path: f.dir.appendingPathComponent("first").path)
+        let app = try TestDatabase(path: f.dbPath)
+        try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        do {
+            let r = Replicator(configuration: .init(database: .init(path: f.dbPath), replica: first))
+            try await r.open()
+            for i in 1...5 {
+                try app.exec("INSERT INTO t (v) VALUES ('\(i)')")
+                try await r.runOnce()
+            }
+            try await r.shutdown()
+        }
+        // Local L0 files 1...3 are gone (as after L0 retention); a second replica is added.
+        let store = LocalLTXStore(metaPath: LocalLTXStore.defaultMetaPath(forDatabase: f.dbPath))
+        for file in try store.files() where file.max <= TXID(3) { try store.remove(min: file.min, max: file.max) }
+        let second = FileReplicaClient(path: f.dir.appendingPathComponent("second").path)
+        let r = Replicator(configuration: .init(
+            database: .init(path: f.dbPath), replicas: [.init(name: "first", client: first), .init(name: "second", client: second)]))
+        try await r.open()
+        try app.exec("INSERT INTO t (v) VALUES ('6')")
+        try await r.runOnce()
+        try await r.shutdown()
+        let l0 = try await second.ltxFiles(level: 0)
+        #expect(l0.first?.minTXID == TXID(1), "the new replica starts with one full-database file from TXID 1")
+        let digest = try TestDatabase.contentDigest(path: f.dbPath)
+        #expect(try await Self.restoreDigest(first, dir: f.dir) == digest)
+        #expect(try await Self.restoreDigest(second, dir: f.dir) == digest)
+    }
+}
