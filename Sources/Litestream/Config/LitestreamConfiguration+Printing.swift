@@ -108,6 +108,21 @@ extension ReplicaConfiguration: CustomStringConvertible, CustomDebugStringConver
     public var debugDescription: String { description }
 }
 
+extension ReplicaConfiguration: CustomReflectable {
+    /// For `dump` and debuggers: the url with credentials redacted.
+    public var customMirror: Mirror {
+        Mirror(self, children: [
+            "type": type, "name": name, "url": url.map(Redaction.url) as Any, "path": path as Any,
+            "settings": settings,
+        ])
+    }
+}
+
+extension ReplicaSettings: CustomReflectable {
+    /// For `dump` and debuggers: the printed (redacted) settings.
+    public var customMirror: Mirror { Mirror(self, children: ["settings": description]) }
+}
+
 extension ReplicaSettings: CustomStringConvertible, CustomDebugStringConvertible {
     /// The settings that are set, as YAML, redacted.
     public var description: String {

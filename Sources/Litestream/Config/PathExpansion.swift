@@ -21,7 +21,21 @@ enum PathExpansion {
         if !p.hasPrefix("/") {
             p = FileManager.default.currentDirectoryPath + "/" + p
         }
-        return (p as NSString).standardizingPath
+        return normalize(p)
+    }
+
+    /// Removes `.`, `..` and repeated `/` lexically. Symlinks are kept as written (`/var/run` stays `/var/run`),
+    /// so the printed configuration matches the file.
+    static func normalize(_ path: String) -> String {
+        var parts: [Substring] = []
+        for c in path.split(separator: "/") {
+            switch c {
+            case ".": continue
+            case "..": _ = parts.popLast()
+            default: parts.append(c)
+            }
+        }
+        return "/" + parts.joined(separator: "/")
     }
 
     /// Drops a `sqlite://` or `sqlite3://` prefix (Litestream accepts database paths written as such URLs).

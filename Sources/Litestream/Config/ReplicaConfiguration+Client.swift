@@ -18,7 +18,7 @@ extension ReplicaConfiguration {
             }
         } catch {
             throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line,
-                underlying: error as? any Error & Sendable)
+                underlying: error)
         }
         let s = settings
         if let v = s.region { c.region = v }
@@ -36,7 +36,7 @@ extension ReplicaConfiguration {
             try c.validate()
         } catch {
             throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line,
-                underlying: error as? any Error & Sendable)
+                underlying: error)
         }
         return c
     }
@@ -51,7 +51,7 @@ extension ReplicaConfiguration {
             return Secret(text.trimmingCharacters(in: .whitespacesAndNewlines))
         } catch {
             throw ConfigurationError(.io, "cannot read sse-customer-key-path \(path) of replica '\(name)': \(error.localizedDescription)",
-                line: line, underlying: error as? any Error & Sendable)
+                line: line, underlying: error)
         }
     }
 

@@ -44,7 +44,7 @@ struct ConfigEnvironmentTests {
         #expect(c.databases[0].path == "/srv/app.db")
         let r = c.databases[0].replicas[0]
         #expect(r.url == "s3://bkt/app" && r.settings.secretAccessKey?.value == "pa$word")
-        #expect(r.settings.accessKeyID == "")  // unset expands to "", as in Litestream
+        #expect(r.settings.accessKeyID == nil)  // unset expands to "", i.e. `access-key-id:` with no value
     }
 
     @Test func noExpandEnvKeepsTheTextAsIs() throws {

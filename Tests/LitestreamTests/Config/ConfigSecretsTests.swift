@@ -85,8 +85,16 @@ struct ConfigSecretsTests {
                 replica: {path: /backup/t}
             """
         let c = try LitestreamConfiguration.parse(yaml: yaml, environment: [:])
+        // Printing shows effective values, so the re-read file sets explicitly what was a default: compare the
+        // printed forms (print → parse → print is stable) and the values that matter.
         let again = try LitestreamConfiguration.parse(yaml: c.redactedYAML(), expandEnvironment: false, environment: [:])
-        #expect(again == c, "\(c.redactedYAML())")
+        #expect(again.redactedYAML() == c.redactedYAML())
+        #expect(again.levels == c.levels && again.snapshot == c.snapshot && again.socket == c.socket)
+        #expect(again.databases.map(\.path) == c.databases.map(\.path))
+        #expect(again.databases.map(\.directory) == c.databases.map(\.directory))
+        #expect(again.databases.map { $0.replicas.map(\.name) } == c.databases.map { $0.replicas.map(\.name) })
+        #expect(again.databases[0].truncatePageCount == nil && again.databases[0].monitorInterval == .milliseconds(250))
+        #expect(again.databases[0].replicas[0].settings.partSize == 16 << 20)
     }
 
     @Test func urlRedaction() {
