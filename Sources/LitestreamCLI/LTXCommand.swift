@@ -6,8 +6,10 @@ struct LTXCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ltx", abstract: "Lists the LTX files of a replica.")
 
-    @Argument(help: "The replica URL or directory.")
+    @Argument(help: "A replica URL, a configured database path, or a replica directory.")
     var source: String
+
+    @OptionGroup var configOptions: ConfigOptions
 
     @Option(name: .litestream("level"), help: "Level to list (0-9 or all). Default 0.")
     var level: String = "0"
@@ -23,7 +25,14 @@ struct LTXCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let replica = try ReplicaURL.client(source)
+            let replica: any ReplicaClient
+            if !ReplicaURL.isURL(source), let db = try configOptions.loadIfPresent()?.database(at: source),
+                let first = db.replicas.first
+            {
+                replica = try first.makeClient()
+            } else {
+                replica = try ReplicaURL.client(source)
+            }
             let levels = level == "all" ? LTXLevel.all : [Int(level)!]
             var files: [LTXFileInfo] = []
             for l in levels { files += try await replica.ltxFiles(level: l) }

@@ -9,7 +9,10 @@ struct LitestreamCommand: AsyncParsableCommand {
         commandName: "litestream",
         abstract: "Continuous replication of SQLite databases (compatible with Litestream 0.5.17).",
         version: LitestreamVersion.string,
-        subcommands: [ReplicateCommand.self, RestoreCommand.self, LTXCommand.self, VersionCommand.self]
+        subcommands: [
+            ReplicateCommand.self, RestoreCommand.self, LTXCommand.self, DatabasesCommand.self, ResetCommand.self,
+            ConfigCommand.self, VersionCommand.self,
+        ]
     )
 }
 

@@ -8,11 +8,19 @@ struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Recovers a database from a replica.",
-        discussion: "The replica is a URL (file:///path) or a replica directory."
+        discussion: """
+            SOURCE is a replica URL (file:///path, s3://bucket/path), a database path listed in the configuration \
+            file (its replica is used; -o defaults to that path), or a replica directory.
+            """
     )
 
-    @Argument(help: "The replica URL or directory.")
+    @Argument(help: "A replica URL, a configured database path, or a replica directory.")
     var source: String
+
+    @OptionGroup var configOptions: ConfigOptions
+
+    @Option(name: .litestream("replica"), help: "With several replicas configured for the database: the one to restore from (by name). Default: the first.")
+    var replicaName: String?
 
     @Option(name: [.customShort("o"), .customLong("o")], help: "Output path of the restored database.")
     var output: String?
@@ -63,7 +71,9 @@ struct RestoreCommand: AsyncParsableCommand {
         }
         if follow && (txid != nil || timestamp != nil) { throw ValidationError("cannot use -f with -txid or -timestamp") }
         if txid != nil && timestamp != nil { throw ValidationError("cannot use -txid and -timestamp together") }
-        if output == nil { throw ValidationError("-o PATH is required when restoring from a replica URL") }
+        if output == nil && ReplicaURL.isURL(source) {
+            throw ValidationError("-o PATH is required when restoring from a replica URL")
+        }
         if DurationParser.parse(followInterval) == nil { throw ValidationError("invalid -follow-interval \(followInterval)") }
     }
 
@@ -91,10 +101,31 @@ struct RestoreCommand: AsyncParsableCommand {
         }
     }
 
-    private func restore(logger: Logger) async throws {
-        let output = self.output!
+    /// The replica to read and where to write: a URL or directory as given, or a configured database's replica.
+    private func resolveSource() throws -> (replica: any ReplicaClient, output: String) {
         // A timestamp restore needs each file's exact creation time (S3: one HeadObject per file).
-        let replica = try ReplicaURL.client(source, exactTimestamps: timestamp != nil)
+        let exact = timestamp != nil
+        if !ReplicaURL.isURL(source), let config = try configOptions.loadIfPresent(), let db = config.database(at: source) {
+            let candidates = replicaName.map { n in db.replicas.filter { $0.name == n } } ?? Array(db.replicas.prefix(1))
+            guard let chosen = candidates.first else {
+                throw CLIError(replicaName.map { "database \(source) has no replica named \($0) (configured: \(db.replicas.map(\.name).joined(separator: ", ")))" }
+                    ?? "database \(source) has no replica configured")
+            }
+            var client = try chosen.makeClient()
+            if var s3 = client as? S3ReplicaClient {
+                s3.timestampsFromMetadata = exact
+                client = s3
+            }
+            return (client, output ?? source)
+        }
+        guard let output else {
+            throw CLIError("\(source) is not a database in the configuration file; give a replica URL or directory and -o PATH")
+        }
+        return (try ReplicaURL.client(source, exactTimestamps: exact), output)
+    }
+
+    private func restore(logger: Logger) async throws {
+        let (replica, output) = try resolveSource()
         if ifDBNotExists && fileExists(output) {
             logger.info("database already exists, skipping")
             return

@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+// `struct stat` and `timespec` are attributed to CoreFoundation's module once Foundation is in the target.
+import CoreFoundation
 #elseif canImport(Darwin)
 import Darwin
 #endif
