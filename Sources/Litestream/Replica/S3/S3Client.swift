@@ -320,6 +320,7 @@ struct S3Client: Sendable {
             case .remoteConnectionClosed: return "the server closed the connection"
             case .readTimeout: return "read timed out"
             case .deadlineExceeded: return "request timed out"
+            case .getConnectionFromPoolTimeout: return "no HTTP connection became free in time (too many requests at once)"
             default: return "\(e)"
             }
         }
