@@ -43,11 +43,19 @@ public protocol ReplicaClient: Sendable {
     func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader
 
     /// Stores a file; `write` streams its bytes to the given sink. Returns the stored file's info.
+    ///
+    /// `write` is called exactly once, before this returns, and never at the same time as the caller's code; an
+    /// implementation may call it on another thread (the S3 client does, to upload parts while later ones are
+    /// produced). An error thrown by the sink (the upload failed or was cancelled) must be let through.
     @discardableResult
     func writeLTXFile(
         level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
         write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) async throws -> LTXFileInfo
+
+    /// Copies a local LTX file into the replica, unchanged. The default streams it through ``writeLTXFile``.
+    @discardableResult
+    func upload(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo
 
     /// Deletes files; files already gone are not an error.
     func deleteLTXFiles(_ files: [LTXFileInfo]) async throws
@@ -84,7 +92,7 @@ extension ReplicaClient {
 
     /// Copies a local LTX file into the replica, unchanged.
     @discardableResult
-    func upload(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo {
+    public func upload(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo {
         let fd = try FileDescriptor(path: localPath, flags: O_RDONLY)
         return try await writeLTXFile(
             level: level, minTXID: header.minTXID, maxTXID: header.maxTXID, timestamp: header.timestamp

@@ -18,22 +18,76 @@ import Darwin
 struct S3Client: Sendable {
     let bucket: String
     let scheme: String
-    /// Host header value (with the bucket for virtual-hosted addressing, with `:port` when not default).
-    let hostHeader: String
     let pathStyle: Bool
-    let signer: S3Signer
     let http: HTTPClient
     let maxAttempts: Int
     let partSize: Int
+    /// Parts of one multipart upload in flight at once.
+    let concurrency: Int
     let storageClass: String?
     let sseKMSKeyID: String?
-    /// `scheme://host[:port]`, for messages.
-    let endpointDescription: String
+    /// SSE-C headers for object reads and writes; nil without SSE-C.
+    let sseCustomer: SSECustomerKey?
+    /// The region-dependent part of the client, shared by copies so that a region learned from the server is
+    /// used by every later request.
+    let addressing: AddressingBox
 
     /// Backoff: a random delay in [d/2, d] with d = min(maxDelay, baseDelay × 2^attempt).
     var baseDelay: Duration = .milliseconds(100)
     var maxDelay: Duration = .seconds(10)
     var requestTimeout: TimeAmount = .minutes(10)
+    /// Test hook: counts the bytes of upload bodies held in memory.
+    var bufferGauge: S3BufferGauge?
+    /// Test hook: called before each UploadPart with the part number; throwing fails that part.
+    var partUploadHook: (@Sendable (Int) throws -> Void)?
+
+    /// Where requests go and how they are signed.
+    struct Addressing: Sendable {
+        var signer: S3Signer
+        /// Host header value (with the bucket for virtual-hosted addressing, with `:port` when not default).
+        var hostHeader: String
+        /// True when the region may be replaced by the one the server names (AWS, no region configured).
+        var detectRegion: Bool
+    }
+
+    final class AddressingBox: Sendable {
+        let state: Mutex<Addressing>
+        /// `host[:port]` of a custom endpoint; nil for AWS (`s3.<region>.amazonaws.com`).
+        let customHost: String?
+        let bucket: String
+        let pathStyle: Bool
+
+        init(_ a: Addressing, customHost: String?, bucket: String, pathStyle: Bool) {
+            state = Mutex(a)
+            self.customHost = customHost
+            self.bucket = bucket
+            self.pathStyle = pathStyle
+        }
+
+        static func host(region: String, customHost: String?, bucket: String, pathStyle: Bool) -> String {
+            let hostPort = customHost ?? "s3.\(region).amazonaws.com"
+            return pathStyle ? hostPort : "\(bucket).\(hostPort)"
+        }
+    }
+
+    var signer: S3Signer { addressing.state.withLock { $0.signer } }
+    var hostHeader: String { addressing.state.withLock { $0.hostHeader } }
+    /// `scheme://host[:port]`, for messages.
+    var endpointDescription: String { "\(scheme)://\(hostHeader)" }
+
+    /// Switches to `region` when the region was not configured and the server named the bucket's region;
+    /// returns whether anything changed.
+    func adoptRegion(_ region: String) -> Bool {
+        addressing.state.withLock { a in
+            guard a.detectRegion, a.signer.region != region, !region.isEmpty else { return false }
+            a.signer.region = region
+            a.hostHeader = AddressingBox.host(
+                region: region, customHost: addressing.customHost, bucket: addressing.bucket,
+                pathStyle: addressing.pathStyle)
+            a.detectRegion = false
+            return true
+        }
+    }
 
     init(configuration c: S3Configuration, environment env: [String: String] = ProcessInfo.processInfo.environment)
         throws
@@ -51,33 +105,42 @@ struct S3Client: Sendable {
                     + "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
         }
         let token = c.accessKeyID != nil ? nonEmpty(c.sessionToken) : (nonEmpty(c.sessionToken) ?? nonEmpty(env["AWS_SESSION_TOKEN"]))
-        let region = nonEmpty(c.region) ?? nonEmpty(env["AWS_REGION"]) ?? nonEmpty(env["AWS_DEFAULT_REGION"]) ?? "us-east-1"
+        let configuredRegion = nonEmpty(c.region) ?? nonEmpty(env["AWS_REGION"]) ?? nonEmpty(env["AWS_DEFAULT_REGION"])
+        let region = configuredRegion ?? "us-east-1"
 
-        let target: (scheme: String, host: String, port: Int?)
+        var customHost: String?
+        let scheme: String
         if let endpoint = nonEmpty(c.endpoint) {
-            guard let e = S3Configuration.normalizeEndpoint(endpoint) else {
+            guard let (s, host, port) = S3Configuration.normalizeEndpoint(endpoint) else {
                 throw S3Configuration.Invalid(description: "invalid s3 endpoint \(endpoint)")
             }
-            target = e
+            let defaultPort = s == "https" ? 443 : 80
+            customHost = port.map { $0 == defaultPort ? host : "\(host):\($0)" } ?? host
+            scheme = s
         } else {
-            target = ("https", "s3.\(region).amazonaws.com", nil)
+            scheme = "https"
         }
-        let (scheme, host, port) = target
         // Path style whenever an endpoint is set (unless turned off), and for dotted bucket names on AWS.
         let pathStyle = c.forcePathStyle ?? (nonEmpty(c.endpoint) != nil || c.bucket.contains("."))
-        let defaultPort = scheme == "https" ? 443 : 80
-        let hostPort = port.map { $0 == defaultPort ? host : "\(host):\($0)" } ?? host
 
         self.bucket = c.bucket
         self.scheme = scheme
-        self.hostHeader = pathStyle ? hostPort : "\(c.bucket).\(hostPort)"
         self.pathStyle = pathStyle
-        self.signer = S3Signer(accessKeyID: accessKey, secretAccessKey: secret, sessionToken: token, region: region)
+        self.addressing = AddressingBox(
+            Addressing(
+                signer: S3Signer(accessKeyID: accessKey, secretAccessKey: secret, sessionToken: token, region: region),
+                hostHeader: AddressingBox.host(
+                    region: region, customHost: customHost, bucket: c.bucket, pathStyle: pathStyle),
+                // As Litestream (GetBucketLocation when neither region nor endpoint is set): on AWS the bucket's
+                // region is learned from the first wrong-region answer.
+                detectRegion: configuredRegion == nil && customHost == nil),
+            customHost: customHost, bucket: c.bucket, pathStyle: pathStyle)
         self.maxAttempts = max(1, c.maxAttempts)
         self.partSize = c.partSize
+        self.concurrency = max(1, c.concurrency)
         self.storageClass = nonEmpty(c.storageClass)
         self.sseKMSKeyID = nonEmpty(c.sseKMSKeyID)
-        self.endpointDescription = "\(scheme)://\(hostHeader)"
+        self.sseCustomer = try c.sseCustomer()
         if let client = c.httpClient {
             self.http = client
         } else if c.skipVerify {
@@ -148,57 +211,172 @@ struct S3Client: Sendable {
         }
     }
 
+    /// A signed request's parts, usable for both async-http-client request types.
+    struct SignedRequest {
+        var url: String
+        var method: HTTPMethod
+        var headers: HTTPHeaders
+    }
+
+    /// Builds and signs one request (with the addressing current at this moment).
+    func signRequest(
+        method: String, key: String?, query: [(name: String, value: String)], headers: [(name: String, value: String)],
+        payloadHash: String, date: Date = Date()
+    ) -> SignedRequest {
+        let (signer, host) = addressing.state.withLock { ($0.signer, $0.hostHeader) }
+        let path = S3Signer.encodePath(rawPath(key: key))
+        let q = S3Signer.canonicalQuery(query)
+        let signed = signer.sign(
+            method: method, encodedPath: path, canonicalQuery: q,
+            headers: [("host", host)] + headers, payloadHash: payloadHash, date: date)
+        var out = SignedRequest(
+            url: "\(scheme)://\(host)\(path)\(q.isEmpty ? "" : "?" + q)", method: HTTPMethod(rawValue: method),
+            headers: HTTPHeaders())
+        for (name, value) in signed.headers { out.headers.add(name: name, value: value) }
+        return out
+    }
+
     /// Builds and signs one request.
     func makeRequest(
         method: String, key: String?, query: [(name: String, value: String)], headers: [(name: String, value: String)],
         payloadHash: String, date: Date = Date()
     ) -> HTTPClientRequest {
-        let path = S3Signer.encodePath(rawPath(key: key))
-        let q = S3Signer.canonicalQuery(query)
-        let signed = signer.sign(
-            method: method, encodedPath: path, canonicalQuery: q,
-            headers: [("host", hostHeader)] + headers, payloadHash: payloadHash, date: date)
-        var request = HTTPClientRequest(url: "\(scheme)://\(hostHeader)\(path)\(q.isEmpty ? "" : "?" + q)")
-        request.method = HTTPMethod(rawValue: method)
-        for (name, value) in signed.headers { request.headers.add(name: name, value: value) }
+        let s = signRequest(
+            method: method, key: key, query: query, headers: headers, payloadHash: payloadHash, date: date)
+        var request = HTTPClientRequest(url: s.url)
+        request.method = s.method
+        request.headers = s.headers
         return request
     }
 
     func error(
         _ operation: String, key: String?, status: Int?, headers: HTTPHeaders?, body: Data?, underlying: (any Error)? = nil
     ) -> S3Error {
+        let signingRegion = signer.region
         if let underlying {
             return S3Error(
-                code: "ConnectionFailed", message: String(describing: underlying), statusCode: nil, operation: operation,
-                bucket: bucket, key: key, endpoint: endpointDescription)
+                code: "ConnectionFailed", message: Self.describeConnectionFailure(underlying), statusCode: nil,
+                operation: operation, bucket: bucket, key: key, endpoint: endpointDescription,
+                signingRegion: signingRegion, cause: underlying)
         }
-        if let body, let e = S3XML.parseError(body) {
-            var message = e.message
-            if let region = e.region ?? headers?.first(name: "x-amz-bucket-region") { message += " (bucket region \(region))" }
-            return S3Error(
-                code: e.code, message: message, statusCode: status, operation: operation, bucket: bucket, key: key,
-                endpoint: endpointDescription, requestID: e.requestID)
+        var e: S3Error
+        if let body, let parsed = S3XML.parseError(body) {
+            e = S3Error(
+                code: parsed.code, message: parsed.message, statusCode: status, operation: operation, bucket: bucket,
+                key: key, endpoint: endpointDescription, requestID: parsed.requestID)
+            e.bucketRegion = parsed.region ?? parsed.endpoint.flatMap(Self.region(fromEndpoint:))
+        } else {
+            var code = "HTTP \(status ?? 0)"
+            var message = ""
+            switch status {
+            case 404: code = key == nil ? "NoSuchBucket" : "NotFound"
+            case 403: message = "access denied"
+            case 301: message = "moved permanently"
+            case 400: message = "bad request"
+            default: break
+            }
+            e = S3Error(
+                code: code, message: message, statusCode: status, operation: operation, bucket: bucket, key: key,
+                endpoint: endpointDescription, requestID: headers?.first(name: "x-amz-request-id"))
         }
-        var code = "HTTP \(status ?? 0)"
-        var message = ""
-        switch status {
-        case 404: code = key == nil ? "NoSuchBucket" : "NotFound"
-        case 403: message = "access denied"
-        case 301: message = headers?.first(name: "x-amz-bucket-region").map { "bucket is in region \($0)" } ?? "moved"
-        default: break
+        e.signingRegion = signingRegion
+        if let region = headers?.first(name: "x-amz-bucket-region"), !region.isEmpty { e.bucketRegion = region }
+        if e.code == "RequestTimeTooSkewed", let server = headers?.first(name: "date").flatMap(Self.parseHTTPDate) {
+            e.clockSkew = .seconds(Date().timeIntervalSince(server).rounded())
         }
-        return S3Error(
-            code: code, message: message, statusCode: status, operation: operation, bucket: bucket, key: key,
-            endpoint: endpointDescription, requestID: headers?.first(name: "x-amz-request-id"))
+        return e
+    }
+
+    /// The region in an AWS endpoint host (`bkt.s3.eu-west-1.amazonaws.com`, `s3-eu-west-1.amazonaws.com`).
+    static func region(fromEndpoint host: String) -> String? {
+        let labels = host.lowercased().split(separator: ".")
+        guard let i = labels.lastIndex(where: { $0 == "s3" || $0.hasPrefix("s3-") }), labels.last == "com" else {
+            return nil
+        }
+        if labels[i] == "s3" {
+            guard i + 1 < labels.count, labels[i + 1] != "amazonaws" else { return nil }
+            return String(labels[i + 1])
+        }
+        return String(labels[i].dropFirst(3))
+    }
+
+    /// An HTTP `Date` header (RFC 1123).
+    static func parseHTTPDate(_ s: String) -> Date? {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return f.date(from: s)
+    }
+
+    /// What went wrong when no response arrived, in a few words: connection refused, an unknown host, a TLS
+    /// failure, a timeout. The errors come from NIO, which this target does not import by name: they are
+    /// recognised by their contents.
+    static func describeConnectionFailure(_ error: any Error) -> String {
+        if let e = error as? HTTPClientError {
+            switch e {
+            case .connectTimeout: return "connection timed out"
+            case .tlsHandshakeTimeout: return "TLS handshake timed out"
+            case .remoteConnectionClosed: return "the server closed the connection"
+            case .readTimeout: return "read timed out"
+            case .deadlineExceeded: return "request timed out"
+            case .getConnectionFromPoolTimeout: return "no HTTP connection became free in time (too many requests at once)"
+            default: return "\(e)"
+            }
+        }
+        if let e = error as? IOError { return Self.errnoDescription(e.errnoCode) }
+        if error is NIOSSLError || error is BoringSSLError { return "TLS failure: \(error)" }
+        // NIOPosix's NIOConnectionError: host, port, DNS errors and one error per address tried.
+        let mirror = Mirror(reflecting: error)
+        var dnsFailed = false
+        var host: String?
+        var attempts: [String] = []
+        for child in mirror.children {
+            switch child.label {
+            case "host": host = child.value as? String
+            case "dnsAError", "dnsAAAAError":
+                if String(describing: child.value) != "nil" { dnsFailed = true }
+            case "connectionErrors":
+                for failure in Mirror(reflecting: child.value).children {
+                    for part in Mirror(reflecting: failure.value).children where part.label == "error" {
+                        if let io = part.value as? IOError {
+                            attempts.append(Self.errnoDescription(io.errnoCode))
+                        } else if let inner = part.value as? any Error {
+                            attempts.append(describeConnectionFailure(inner))
+                        }
+                    }
+                }
+            default: break
+            }
+        }
+        if !attempts.isEmpty { return Array(Set(attempts)).sorted().joined(separator: "; ") }
+        if dnsFailed { return "cannot resolve host \(host ?? "")" }
+        let text = String(describing: error)
+        if text.contains("connectTimeout") || text.contains("timeout") { return "connection timed out: \(text)" }
+        return text
+    }
+
+    static func errnoDescription(_ code: Int32) -> String {
+        switch code {
+        case ECONNREFUSED: return "connection refused"
+        case ECONNRESET: return "connection reset by peer"
+        case ETIMEDOUT: return "connection timed out"
+        case EHOSTUNREACH: return "host unreachable"
+        case ENETUNREACH: return "network unreachable"
+        default: return String(cString: strerror(code))
+        }
     }
 
     /// Runs `attempt` until it succeeds, a non-transient error occurs, or the attempts are used up, sleeping a
-    /// jittered exponential backoff between tries.
+    /// jittered exponential backoff between tries. A wrong-region answer is retried at once in the named region
+    /// when the region was not configured (AWS only).
     func withRetries<T>(_ operation: String, key: String?, _ attempt: (Int) async throws -> T) async throws -> T {
         var n = 0
         while true {
             do {
                 return try await attempt(n)
+            } catch let e as S3Error where e.isWrongRegion && e.bucketRegion.map(adoptRegion) == true {
+                continue  // signed and addressed for the bucket's region now
             } catch let e as S3Error where e.isTransient && n + 1 < maxAttempts {
                 // fall through to backoff
             } catch let e as S3Error {
@@ -225,17 +403,29 @@ struct S3Client: Sendable {
     /// in 2xx responses (when `errorIn200`) become ``S3Error``s.
     func send(
         _ operation: String, method: String, key: String?, query: [(name: String, value: String)] = [],
-        headers: [(name: String, value: String)] = [], body: Data? = nil, errorIn200: Bool = false,
+        headers: [(name: String, value: String)] = [], body: Data?, errorIn200: Bool = false,
         maxResponseSize: Int = 64 << 20
     ) async throws -> Response {
-        let payloadHash = body.map { S3Signer.payloadHash($0) } ?? S3Signer.emptyPayloadHash
+        try await send(
+            operation, method: method, key: key, query: query, headers: headers, buffer: body.map { ByteBuffer(bytes: $0) },
+            errorIn200: errorIn200, maxResponseSize: maxResponseSize)
+    }
+
+    /// ``send(_:method:key:query:headers:body:errorIn200:maxResponseSize:)`` with a `ByteBuffer` body (upload
+    /// parts: no copy).
+    func send(
+        _ operation: String, method: String, key: String?, query: [(name: String, value: String)] = [],
+        headers: [(name: String, value: String)] = [], buffer: ByteBuffer? = nil, errorIn200: Bool = false,
+        maxResponseSize: Int = 64 << 20
+    ) async throws -> Response {
+        let payloadHash = buffer.map { S3Signer.payloadHash($0) } ?? S3Signer.emptyPayloadHash
         // Content-Length is set by async-http-client from the body (and is not signed).
         return try await withRetries(operation, key: key) { _ in
             var request = makeRequest(method: method, key: key, query: query, headers: headers, payloadHash: payloadHash)
-            if let body { request.body = .bytes(body) }
+            if let buffer { request.body = .bytes(buffer) }
             let response = try await http.execute(request, timeout: requestTimeout)
-            let buffer = try await response.body.collect(upTo: maxResponseSize)
-            let data = Data(buffer.readableBytesView)
+            let collected = try await response.body.collect(upTo: maxResponseSize)
+            let data = Data(collected.readableBytesView)
             let status = Int(response.status.code)
             guard (200..<300).contains(status) else {
                 throw error(operation, key: key, status: status, headers: response.headers, body: data, underlying: nil)
@@ -244,6 +434,18 @@ struct S3Client: Sendable {
                 throw error(operation, key: key, status: status, headers: response.headers, body: data, underlying: nil)
             }
             return Response(status: status, headers: response.headers, body: data)
+        }
+    }
+
+    /// Sends a body-less request that is not cancelled with the calling task (async-http-client's future API):
+    /// cleaning up after a cancelled upload must still reach the server. Tries a few times; reports nothing.
+    func sendIgnoringCancellation(method: String, key: String?, query: [(name: String, value: String)]) async {
+        for _ in 0..<3 {
+            let s = signRequest(
+                method: method, key: key, query: query, headers: [], payloadHash: S3Signer.emptyPayloadHash)
+            guard let request = try? HTTPClient.Request(url: s.url, method: s.method, headers: s.headers) else { return }
+            let response = try? await http.execute(request: request, deadline: .now() + .seconds(30)).get()
+            if let response, response.status.code < 500 { return }
         }
     }
 
@@ -263,11 +465,16 @@ struct S3Client: Sendable {
         _ = try await send("CreateBucket", method: "PUT", key: nil, body: body)
     }
 
+    /// The SSE-C headers, which S3 needs on every request that reads or writes an SSE-C object's data.
+    var sseCustomerHeaders: [(name: String, value: String)] { sseCustomer?.headers ?? [] }
+
     /// HeadObject: the response headers, names lower-cased; nil when the object does not exist.
     func headObject(key: String) async throws -> [String: String]? {
         do {
             var out: [String: String] = [:]
-            for h in try await send("HeadObject", method: "HEAD", key: key).headers { out[h.name.lowercased()] = h.value }
+            for h in try await send("HeadObject", method: "HEAD", key: key, headers: sseCustomerHeaders).headers {
+                out[h.name.lowercased()] = h.value
+            }
             return out
         } catch let e as S3Error where e.statusCode == 404 {
             return nil
@@ -276,10 +483,15 @@ struct S3Client: Sendable {
 
     /// PutObject (a single request) with user metadata (`x-amz-meta-<name>`).
     func putObject(key: String, body: Data, metadata: [String: String] = [:]) async throws {
-        _ = try await send(
-            "PutObject", method: "PUT", key: key, headers: uploadHeaders(metadata: metadata), body: body)
+        try await putObject(key: key, buffer: ByteBuffer(bytes: body), metadata: metadata)
     }
 
+    func putObject(key: String, buffer: ByteBuffer, metadata: [String: String] = [:]) async throws {
+        _ = try await send(
+            "PutObject", method: "PUT", key: key, headers: uploadHeaders(metadata: metadata), buffer: buffer)
+    }
+
+    /// Headers of PutObject and CreateMultipartUpload: type, metadata, storage class, SSE.
     func uploadHeaders(metadata: [String: String]) -> [(name: String, value: String)] {
         var h: [(name: String, value: String)] = [("content-type", "application/octet-stream")]
         for (k, v) in metadata.sorted(by: { $0.key < $1.key }) { h.append(("x-amz-meta-\(k.lowercased())", v)) }
@@ -288,49 +500,17 @@ struct S3Client: Sendable {
             h.append(("x-amz-server-side-encryption", "aws:kms"))
             h.append(("x-amz-server-side-encryption-aws-kms-key-id", sseKMSKeyID))
         }
-        return h
-    }
-
-    /// Uploads `body`: one PutObject when it fits in a part, else a multipart upload with parts of
-    /// `partSize` bytes, aborted on failure.
-    func upload(key: String, body: Data, metadata: [String: String] = [:]) async throws {
-        if body.count <= partSize {
-            try await putObject(key: key, body: body, metadata: metadata)
-            return
-        }
-        let initiated = try await send(
-            "CreateMultipartUpload", method: "POST", key: key, query: [("uploads", "")],
-            headers: uploadHeaders(metadata: metadata))
-        let uploadID = try S3XML.parseInitiateMultipartUpload(initiated.body)
-        do {
-            var parts: [(number: Int, etag: String)] = []
-            var offset = 0
-            var number = 1
-            while offset < body.count {
-                let end = min(body.count, offset + partSize)
-                let part = body.subdata(in: offset..<end)
-                let r = try await send(
-                    "UploadPart", method: "PUT", key: key,
-                    query: [("partNumber", "\(number)"), ("uploadId", uploadID)], body: part)
-                guard let etag = r.headers.first(name: "etag") else {
-                    throw error("UploadPart", key: key, status: r.status, headers: r.headers, body: nil)
-                }
-                parts.append((number, etag))
-                offset = end
-                number += 1
-            }
-            _ = try await send(
-                "CompleteMultipartUpload", method: "POST", key: key, query: [("uploadId", uploadID)],
-                headers: [("content-type", "application/xml")],
-                body: S3XML.completeMultipartUploadBody(parts: parts), errorIn200: true)
-        } catch {
-            try? await abortMultipartUpload(key: key, uploadID: uploadID)
-            throw error
-        }
+        return h + sseCustomerHeaders
     }
 
     func abortMultipartUpload(key: String, uploadID: String) async throws {
         _ = try await send("AbortMultipartUpload", method: "DELETE", key: key, query: [("uploadId", uploadID)])
+    }
+
+    /// The multipart uploads in progress under `prefix` (one page): `(key, uploadID)`.
+    func listMultipartUploads(prefix: String) async throws -> [(key: String, uploadID: String)] {
+        let r = try await send("ListMultipartUploads", method: "GET", key: nil, query: [("uploads", ""), ("prefix", prefix)])
+        return try S3XML.parseListMultipartUploads(r.body)
     }
 
     /// One ListObjectsV2 page (keys decoded from `encoding-type=url`).
@@ -386,32 +566,67 @@ struct S3Client: Sendable {
         }
     }
 
-    /// Downloads an object into `fd` (from its current position), resuming from the bytes already written
-    /// with a `Range` request after a connection failure. Returns the number of bytes written.
+    /// Downloads an object into `fd` (from its current position). A body cut short (a reset connection, an
+    /// early end) is resumed from the bytes already written with `Range: bytes=<written>-` and `If-Match: <ETag>`,
+    /// so that an object replaced meanwhile is reported (`ObjectChanged`) rather than spliced. Returns the number
+    /// of bytes written.
     func download(key: String, to fd: Int32, path: String) async throws -> Int64 {
         var written: Int64 = 0
+        var etag: String?
+        var total: Int64?
         return try await withRetries("GetObject", key: key) { _ in
-            var headers: [(name: String, value: String)] = []
-            if written > 0 { headers.append(("range", "bytes=\(written)-")) }
+            var headers = sseCustomerHeaders
+            if written > 0 {
+                headers.append(("range", "bytes=\(written)-"))
+                if let etag { headers.append(("if-match", etag)) }
+            }
             let request = makeRequest(
                 method: "GET", key: key, query: [], headers: headers, payloadHash: S3Signer.emptyPayloadHash)
             let response = try await http.execute(request, timeout: requestTimeout)
             let status = Int(response.status.code)
+            if status == 412 {
+                _ = try? await response.body.collect(upTo: 1 << 20)
+                throw S3Error(
+                    code: "ObjectChanged",
+                    message: "the object's ETag is no longer \(etag ?? "?") after \(written) of \(total.map(String.init) ?? "?") bytes",
+                    statusCode: status, operation: "GetObject", bucket: bucket, key: key, endpoint: endpointDescription,
+                    requestID: response.headers.first(name: "x-amz-request-id"))
+            }
             guard status == 200 || status == 206 else {
                 let body = try? await response.body.collect(upTo: 1 << 20)
                 throw error(
                     "GetObject", key: key, status: status, headers: response.headers,
                     body: body.map { Data($0.readableBytesView) })
             }
-            if status == 200 && written > 0 {  // the server ignored the range: start over
-                guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else {
-                    throw SystemError(operation: "truncate", path: path, errno: errno)
+            if status == 200 {
+                if written > 0 {  // the server ignored the range: start over
+                    guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else {
+                        throw SystemError(operation: "truncate", path: path, errno: errno)
+                    }
+                    written = 0
                 }
-                written = 0
+                etag = response.headers.first(name: "etag")
+                total = response.headers.first(name: "content-length").flatMap { Int64($0) }
+            } else {
+                // `Content-Range: bytes <first>-<last>/<size>` must continue exactly where the file ends.
+                let range = response.headers.first(name: "content-range") ?? ""
+                let first = range.split(separator: " ").last?.split(separator: "-").first.flatMap { Int64($0) }
+                guard first == written else {
+                    _ = try? await response.body.collect(upTo: 1 << 20)
+                    throw S3Error(
+                        code: "MalformedResponse", message: "asked for bytes \(written)- and got Content-Range \(range)",
+                        statusCode: status, operation: "GetObject", bucket: bucket, key: key,
+                        endpoint: endpointDescription)
+                }
             }
             for try await chunk in response.body {
                 try chunk.withUnsafeReadableBytes { try POSIX.writeAll(fd, $0, path: path) }
                 written += Int64(chunk.readableBytes)
+            }
+            if let total, written < total {  // an early end without an error: resume like a reset
+                throw S3Error(
+                    code: "IncompleteBody", message: "the body ended after \(written) of \(total) bytes",
+                    statusCode: nil, operation: "GetObject", bucket: bucket, key: key, endpoint: endpointDescription)
             }
             return written
         }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 
 /// Where and how an S3 replica is stored, with Litestream 0.5.17's option names and defaults.
@@ -28,8 +29,19 @@ public struct S3Configuration: Sendable {
     public var partSize = S3Configuration.minimumPartSize
     /// `x-amz-storage-class` for uploads.
     public var storageClass: String?
-    /// `x-amz-server-side-encryption-aws-kms-key-id` (SSE-KMS) for uploads.
+    /// `x-amz-server-side-encryption-aws-kms-key-id` (SSE-KMS) for uploads; `x-amz-server-side-encryption:
+    /// aws:kms` is sent with it.
     public var sseKMSKeyID: String?
+    /// SSE-C algorithm (Litestream's `sse-customer-algorithm`); only `AES256` exists, and it is the default when
+    /// ``sseCustomerKey`` is set.
+    public var sseCustomerAlgorithm: String?
+    /// SSE-C key (Litestream's `sse-customer-key`): the base64 encoding of a 32-byte key. Sent (with its MD5) on
+    /// every request that writes or reads object data: PutObject, CreateMultipartUpload, UploadPart,
+    /// CompleteMultipartUpload, GetObject and HeadObject. Never logged or shown in an error.
+    public var sseCustomerKey: String?
+    /// How many parts of one multipart upload are sent at once (Litestream's `concurrency`, default 5). An
+    /// upload holds at most `concurrency + 1` parts in memory.
+    public var concurrency = 5
     /// How many times a request is tried in all before a transient failure is reported.
     public var maxAttempts = 10
     /// The HTTP client. Default: a process-wide client with `HTTPClient.shared`'s settings except that failed
@@ -46,7 +58,7 @@ public struct S3Configuration: Sendable {
         self.endpoint = endpoint
     }
 
-    /// An invalid URL or setting.
+    /// An invalid URL or setting. The description never contains a secret.
     public struct Invalid: Error, CustomStringConvertible {
         public var description: String
     }
@@ -86,6 +98,9 @@ public struct S3Configuration: Sendable {
             case "skip-verify": c.skipVerify = try bool()
             case "storage-class": c.storageClass = value.isEmpty ? nil : value
             case "sse-kms-key-id": c.sseKMSKeyID = value.isEmpty ? nil : value
+            case "concurrency":
+                guard let n = Int(value) else { throw Invalid(description: "invalid s3 URL option concurrency=\(value)") }
+                c.concurrency = n
             case "part-size":
                 guard let n = parseSize(value) else {
                     throw Invalid(description: "invalid s3 URL option part-size=\(value)")
@@ -105,6 +120,60 @@ public struct S3Configuration: Sendable {
         }
         if let endpoint, !endpoint.isEmpty, Self.normalizeEndpoint(endpoint) == nil {
             throw Invalid(description: "invalid s3 endpoint \(endpoint)")
+        }
+        if concurrency < 1 {
+            throw Invalid(description: "s3 concurrency \(concurrency) must be at least 1")
+        }
+        _ = try sseCustomer()
+    }
+
+    /// The SSE-C settings, checked; nil when no key is set.
+    ///
+    /// Messages name the problem, never the key: a configuration error may end up in a log.
+    func sseCustomer() throws -> SSECustomerKey? {
+        let key = sseCustomerKey.flatMap { $0.isEmpty ? nil : $0 }
+        let algorithm = sseCustomerAlgorithm.flatMap { $0.isEmpty ? nil : $0 }
+        guard let key else {
+            if let algorithm {
+                throw Invalid(description: "s3 sse-customer-algorithm \(algorithm) is set without sse-customer-key")
+            }
+            return nil
+        }
+        if let algorithm, algorithm != "AES256" {
+            throw Invalid(description: "unsupported s3 sse-customer-algorithm \(algorithm): only AES256 exists")
+        }
+        guard let raw = Data(base64Encoded: key.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw Invalid(description: "s3 sse-customer-key is not valid base64 (it must encode a 32-byte key)")
+        }
+        guard raw.count == 32 else {
+            throw Invalid(
+                description: "s3 sse-customer-key decodes to \(raw.count) bytes; it must be the base64 of a 32-byte key")
+        }
+        if let k = sseKMSKeyID, !k.isEmpty {
+            throw Invalid(description: "s3 sse-customer-key and sse-kms-key-id cannot both be set")
+        }
+        // S3 refuses SSE-C over plain HTTP; Litestream allows it only towards loopback or private addresses.
+        if let endpoint, let (scheme, host, _) = Self.normalizeEndpoint(endpoint), scheme == "http",
+            !Self.isLocalHost(host)
+        {
+            throw Invalid(
+                description: "s3 sse-customer-key needs an https endpoint (or http on a loopback or private address), "
+                    + "not \(endpoint)")
+        }
+        return SSECustomerKey(algorithm: algorithm ?? "AES256", key: raw)
+    }
+
+    /// Loopback, private (RFC 1918, fc00::/7) or `localhost` hosts, where plain HTTP does not cross a network.
+    static func isLocalHost(_ host: String) -> Bool {
+        let h = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        if h == "localhost" || h.hasSuffix(".localhost") || h == "::1" { return true }
+        if h.hasPrefix("fc") || h.hasPrefix("fd") { return h.contains(":") }
+        let octets = h.split(separator: ".").compactMap { UInt8($0) }
+        guard octets.count == 4 else { return false }
+        switch (octets[0], octets[1]) {
+        case (127, _), (10, _), (192, 168): return true
+        case (172, 16...31): return true
+        default: return false
         }
     }
 
@@ -144,4 +213,50 @@ public struct S3Configuration: Sendable {
         }
         return (scheme, String(s), nil)
     }
+}
+
+/// A checked SSE-C key: the headers it adds to object requests. Its descriptions hide the key.
+struct SSECustomerKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    var algorithm: String
+    private let key: Data
+
+    init(algorithm: String, key: Data) {
+        self.algorithm = algorithm
+        self.key = key
+    }
+
+    /// `x-amz-server-side-encryption-customer-{algorithm,key,key-md5}`.
+    var headers: [(name: String, value: String)] {
+        [
+            ("x-amz-server-side-encryption-customer-algorithm", algorithm),
+            ("x-amz-server-side-encryption-customer-key", key.base64EncodedString()),
+            ("x-amz-server-side-encryption-customer-key-md5", Data(Insecure.MD5.hash(data: key)).base64EncodedString()),
+        ]
+    }
+
+    var description: String { "SSE-C \(algorithm) (key redacted)" }
+    var debugDescription: String { description }
+}
+
+extension S3Configuration: CustomStringConvertible, CustomDebugStringConvertible {
+    /// The settings without secrets (the secret access key, session token and SSE-C key are redacted).
+    public var description: String {
+        var parts = ["bucket: \(bucket)", "path: \(path)"]
+        if let region { parts.append("region: \(region)") }
+        if let endpoint { parts.append("endpoint: \(endpoint)") }
+        if let forcePathStyle { parts.append("force-path-style: \(forcePathStyle)") }
+        if let accessKeyID { parts.append("access-key-id: \(accessKeyID)") }
+        if secretAccessKey != nil { parts.append("secret-access-key: <redacted>") }
+        if sessionToken != nil { parts.append("session-token: <redacted>") }
+        if skipVerify { parts.append("skip-verify: true") }
+        parts.append("part-size: \(partSize)")
+        parts.append("concurrency: \(concurrency)")
+        if let storageClass { parts.append("storage-class: \(storageClass)") }
+        if let sseKMSKeyID { parts.append("sse-kms-key-id: \(sseKMSKeyID)") }
+        if let sseCustomerAlgorithm { parts.append("sse-customer-algorithm: \(sseCustomerAlgorithm)") }
+        if sseCustomerKey != nil { parts.append("sse-customer-key: <redacted>") }
+        return "S3Configuration(\(parts.joined(separator: ", ")))"
+    }
+
+    public var debugDescription: String { description }
 }

@@ -17,7 +17,7 @@ import Darwin
 /// point-in-time restore by timestamp does that, as Litestream's restore does.
 public struct S3ReplicaClient: ReplicaClient {
     public let configuration: S3Configuration
-    let client: S3Client
+    var client: S3Client
     /// Read `createdAt` from each object's `litestream-timestamp` metadata (one HeadObject per key).
     public var timestampsFromMetadata = false
     /// Keys per ListObjectsV2 page (S3's maximum is 1000; smaller for tests).
@@ -50,7 +50,11 @@ public struct S3ReplicaClient: ReplicaClient {
     }
 
     /// Checks that the bucket is reachable with these credentials (one ListObjectsV2 with `max-keys=1`), so that
-    /// a wrong bucket, region, credential or endpoint is reported before replication begins.
+    /// a wrong bucket, region, credential, clock or endpoint is reported before replication begins.
+    ///
+    /// Throws an ``S3Error`` whose description is one line naming the bucket and endpoint and what to fix: the
+    /// credentials, the bucket name, the bucket's actual region, the clock skew, or why the endpoint could not be
+    /// reached. On AWS with no region configured, the bucket's region is learned here (as Litestream does).
     public func checkAccess() async throws {
         _ = try await client.listObjectsV2(prefix: "\(configuration.path)/", continuationToken: nil, maxKeys: 1)
     }
@@ -106,18 +110,32 @@ public struct S3ReplicaClient: ReplicaClient {
         return ReplicaFileReader(descriptor: fd, file: file)
     }
 
+    /// Uploads as the body is produced, with at most `concurrency + 1` parts of `partSize` in memory; `write`
+    /// runs on a dedicated thread while this call waits (see ``ReplicaClient/writeLTXFile(level:minTXID:maxTXID:timestamp:write:)``).
     @discardableResult
     public func writeLTXFile(
         level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
         write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) async throws -> LTXFileInfo {
-        var body = Data()
-        try write { body.append(contentsOf: $0) }
+        let size = try await client.upload(
+            key: key(level: level, minTXID: minTXID, maxTXID: maxTXID),
+            metadata: ["litestream-timestamp": S3Timestamp.format(milliseconds: timestamp)], write: write)
+        return LTXFileInfo(level: level, minTXID: minTXID, maxTXID: maxTXID, size: size, createdAt: timestamp)
+    }
+
+    /// Uploads a local LTX file part by part (pread), never holding more than `concurrency` parts in memory.
+    @discardableResult
+    public func upload(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo {
+        let fd = try FileDescriptor(path: localPath, flags: O_RDONLY)
+        var st = stat()
+        guard fstat(fd.fd, &st) == 0 else { throw SystemError(operation: "fstat", path: localPath, errno: errno) }
+        let size = Int64(st.st_size)
         try await client.upload(
-            key: key(level: level, minTXID: minTXID, maxTXID: maxTXID), body: body,
-            metadata: ["litestream-timestamp": S3Timestamp.format(milliseconds: timestamp)])
+            fd: fd.fd, path: localPath, size: size,
+            key: key(level: level, minTXID: header.minTXID, maxTXID: header.maxTXID),
+            metadata: ["litestream-timestamp": S3Timestamp.format(milliseconds: header.timestamp)])
         return LTXFileInfo(
-            level: level, minTXID: minTXID, maxTXID: maxTXID, size: Int64(body.count), createdAt: timestamp)
+            level: level, minTXID: header.minTXID, maxTXID: header.maxTXID, size: size, createdAt: header.timestamp)
     }
 
     public func deleteLTXFiles(_ files: [LTXFileInfo]) async throws {

@@ -165,3 +165,9 @@ public struct S3Signer: Sendable {
             .joined(separator: "&")
     }
 }
+
+extension S3Signer: CustomStringConvertible, CustomDebugStringConvertible {
+    /// The access key ID and region; the secret and session token are never shown.
+    public var description: String { "S3Signer(accessKeyID: \(accessKeyID), region: \(region), secret: <redacted>)" }
+    public var debugDescription: String { description }
+}

@@ -30,6 +30,8 @@ enum S3XML {
         var message: String
         var region: String?
         var requestID: String?
+        /// `<Endpoint>` of a `PermanentRedirect` (the host to use, which names the region on AWS).
+        var endpoint: String? = nil
     }
 
     /// A DeleteObjects result: the keys that could not be deleted.
@@ -109,7 +111,7 @@ enum S3XML {
         guard let root = parse(data), root.name == "Error" else { return nil }
         return ErrorBody(
             code: root.string("Code") ?? "", message: root.string("Message") ?? "",
-            region: root.string("Region"), requestID: root.string("RequestId"))
+            region: root.string("Region"), requestID: root.string("RequestId"), endpoint: root.string("Endpoint"))
     }
 
     /// A ListObjectsV2 result. With `urlEncoded` (the request sent `encoding-type=url`) keys, prefixes and
@@ -148,6 +150,14 @@ enum S3XML {
             throw Malformed(what: "CompleteMultipartUpload")
         }
         return root.string("ETag")
+    }
+
+    /// The uploads of a ListMultipartUploads result: `(key, uploadID)`.
+    static func parseListMultipartUploads(_ data: Data) throws -> [(key: String, uploadID: String)] {
+        guard let root = parse(data), root.name == "ListMultipartUploadsResult" else {
+            throw Malformed(what: "ListMultipartUploads")
+        }
+        return root.all("Upload").map { ($0.string("Key") ?? "", $0.string("UploadId") ?? "") }
     }
 
     static func parseDeleteResult(_ data: Data) throws -> DeleteResult {

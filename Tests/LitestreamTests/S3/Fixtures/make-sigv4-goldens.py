@@ -50,7 +50,26 @@ CASES = [
     dict(name="head-with-session-token", method="HEAD", endpoint="https://s3.amazonaws.com", path_style=False,
          bucket="bucket", key="a/b~c.ltx", region="us-east-1", params={}, headers={}, body="",
          token="FwoGZXIvYXdzEBYaDH+/token=="),
+    # SSE-C: the three customer-key headers are signed like any x-amz-* header (key: 32 bytes 0x00..0x1f).
+    dict(name="put-sse-c", method="PUT", endpoint="http://127.0.0.1:9000", path_style=True,
+         bucket="bkt", key="db/0000/0000000000000001-0000000000000001.ltx", region="us-east-1", params={},
+         headers={"content-type": "application/octet-stream",
+                  "x-amz-meta-litestream-timestamp": "2026-01-15T09:30:00.123Z"},
+         body="LTX\x01", sse_c=True),
+    dict(name="get-sse-c-range", method="GET", endpoint="https://s3.eu-west-1.amazonaws.com", path_style=False,
+         bucket="examplebucket", key="db/0009/0000000000000001-0000000000000064.ltx", region="eu-west-1", params={},
+         headers={"range": "bytes=1048576-", "if-match": '"9b2cf535f27731c974343645a3985328"'}, body="", sse_c=True),
+    dict(name="upload-part-sse-c", method="PUT", endpoint="http://127.0.0.1:9000", path_style=True,
+         bucket="bkt", key="db/0009/0000000000000001-0000000000000064.ltx", region="us-east-1",
+         params={"partNumber": "3", "uploadId": "VXBsb2FkIElE+/=="}, headers={}, body="y" * 100, sse_c=True),
+    dict(name="put-sse-kms", method="PUT", endpoint="https://s3.us-east-1.amazonaws.com", path_style=False,
+         bucket="examplebucket", key="db/0000/0000000000000002-0000000000000002.ltx", region="us-east-1", params={},
+         headers={"content-type": "application/octet-stream", "x-amz-server-side-encryption": "aws:kms",
+                  "x-amz-server-side-encryption-aws-kms-key-id": "arn:aws:kms:us-east-1:111122223333:key/abcd"},
+         body="LTX\x02"),
 ]
+
+SSE_C_KEY = bytes(range(32))
 
 
 def main():
@@ -67,6 +86,11 @@ def main():
             path = "/"
         body = c["body"].encode()
         headers = dict(c["headers"])
+        if c.get("sse_c"):
+            headers["x-amz-server-side-encryption-customer-algorithm"] = "AES256"
+            headers["x-amz-server-side-encryption-customer-key"] = base64.b64encode(SSE_C_KEY).decode()
+            headers["x-amz-server-side-encryption-customer-key-md5"] = base64.b64encode(
+                hashlib.md5(SSE_C_KEY).digest()).decode()
         if c["name"] == "delete-objects":
             headers["content-md5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
         req = AWSRequest(method=c["method"], url=f"{scheme}://{host}{path}", params=c["params"], headers=headers,
