@@ -46,7 +46,7 @@ extension LitestreamConfiguration {
         guard !db.replicas.isEmpty else {
             throw ValidationError("database \(db.displayName) has no replica configured")
         }
-        let replicas = try db.replicas.map { Replicator.Replica(name: $0.name, client: try $0.makeClient()) }
+        let replicas = try db.replicas(forFile: engine.path).map { Replicator.Replica(name: $0.name, client: try $0.makeClient()) }
         var c = Replicator.Configuration(database: engine, replicas: replicas)
         c.monitorInterval = db.monitorInterval
         c.shutdownSyncTimeout = shutdownSyncTimeout

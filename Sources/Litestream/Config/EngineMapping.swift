@@ -8,7 +8,7 @@ extension DatabaseConfiguration {
 
     /// The engine settings for `path` (a file found in directory mode, or ``path``). In directory mode `meta-dir`
     /// is a base directory, so each database gets its own
-    /// `<meta-dir>/<subdirectories>/.<file name>-litestream` below it.
+    /// `<meta-dir>/<subdirectories>/<file name>-litestream` below it, as Litestream 0.5.13+ names them.
     public func engineConfiguration(path dbPath: String) -> DatabaseEngine.Configuration {
         var c = DatabaseEngine.Configuration(path: dbPath)
         if let metaPath {
@@ -17,7 +17,7 @@ extension DatabaseConfiguration {
                 let relative = dbPath.hasPrefix(directory.path + "/") ? String(dbPath.dropFirst(directory.path.count + 1)) : dbPath
                 var parts = relative.split(separator: "/").map(String.init)
                 let name = parts.popLast() ?? relative
-                c.metaPath = ([metaPath] + parts + [".\(name)-litestream"]).joined(separator: "/")
+                c.metaPath = ([metaPath] + parts + ["\(name)-litestream"]).joined(separator: "/")
             } else {
                 c.metaPath = metaPath
             }
@@ -28,6 +28,33 @@ extension DatabaseConfiguration {
         c.checkpoint.interval = checkpointInterval > .zero ? checkpointInterval : nil
         c.checkpoint.truncatePageCount = truncatePageCount
         return c
+    }
+}
+
+extension DatabaseConfiguration {
+    /// The path of `dbPath` relative to the directory of a directory-mode entry (nil otherwise).
+    public func relativePath(of dbPath: String) -> String? {
+        guard let directory, dbPath.hasPrefix(directory.path + "/") else { return nil }
+        return String(dbPath.dropFirst(directory.path.count + 1))
+    }
+
+    /// The replicas of one database file. In directory mode each database gets its own place in every replica:
+    /// the configured path with the file's path relative to `dir` appended (`tenants/acme.db`), as Litestream
+    /// does, so that two databases never share a replica.
+    public func replicas(forFile dbPath: String) throws -> [ReplicaConfiguration] {
+        guard let relative = relativePath(of: dbPath) else { return replicas }
+        return try replicas.map { r in
+            var r = r
+            switch r.type {
+            case .file:
+                r.path = (r.path ?? "") + "/" + relative
+                r.url = nil
+            case .s3:
+                let base = try r.path ?? r.url.map { try S3Configuration.parse(url: $0).path } ?? ""
+                r.path = base.isEmpty || base == "." ? relative : base + "/" + relative
+            }
+            return r
+        }
     }
 }
 

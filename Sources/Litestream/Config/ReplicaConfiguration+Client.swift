@@ -30,8 +30,13 @@ extension ReplicaConfiguration {
         if let v = s.partSize { c.partSize = Int(v) }
         if let v = s.accessKeyID { c.accessKeyID = v }
         if let v = s.secretAccessKey { c.secretAccessKey = v.value }
-        _ = try sseCustomerKey()
-        // TODO(lead): set sseCustomerAlgorithm/sseCustomerKey once S3Configuration has them
+        if let key = try sseCustomerKey() {
+            c.sseCustomerKey = key.value
+            c.sseCustomerAlgorithm = s.sseCustomerAlgorithm ?? "AES256"
+        } else if let algorithm = s.sseCustomerAlgorithm {
+            c.sseCustomerAlgorithm = algorithm
+        }
+        if let v = s.concurrency { c.concurrency = v }
         do {
             try c.validate()
         } catch {

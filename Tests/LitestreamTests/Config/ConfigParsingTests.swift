@@ -154,7 +154,27 @@ struct ConfigParsingTests {
         #expect(db.metaPath == "/var/lib/litestream")
         #expect(db.engineConfiguration() == nil)
         let e = db.engineConfiguration(path: "/data/tenants/eu/a.db")
-        #expect(e.metaPath == "/var/lib/litestream/eu/.a.db-litestream")
+        // As litestream.io's directory guide: <meta-dir>/<relative dir>/<name>-litestream.
+        #expect(e.metaPath == "/var/lib/litestream/eu/a.db-litestream")
+        // Each database gets its own place in the replica: the path relative to `dir` is appended.
+        let s3 = try db.replicas(forFile: "/data/tenants/eu/a.db")[0].s3Configuration()
+        #expect(s3.bucket == "bkt" && s3.path == "tenants/eu/a.db")
+    }
+
+    @Test func directoryModeFileReplicaPaths() throws {
+        let c = try parse("""
+            dbs:
+              - dir: /data/tenants
+                pattern: "*.db"
+                replicas:
+                  - path: /backups/tenants
+                  - url: s3://bkt
+            """)
+        let r = try c.databases[0].replicas(forFile: "/data/tenants/acme.db")
+        #expect(r[0].path == "/backups/tenants/acme.db")
+        #expect(try r[1].s3Configuration().path == "acme.db")
+        // A file outside the directory (or a path-mode entry) keeps the replicas as configured.
+        #expect(try c.databases[0].replicas(forFile: "/elsewhere/x.db")[0].path == "/backups/tenants")
     }
 
     @Test func severalReplicasWithNames() throws {
