@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+
+/// `litestream replicate -config FILE` end to end with the built binary: several replicas per database,
+/// directory mode picking up databases created while it runs, `exec:` from the file, and the DB_PATH forms of
+/// `restore` and `ltx`. Restores are checked with our binary and with litestream 0.5.17 where it is installed.
+@Suite struct ConfigFileTests {
+    struct Setup {
+        let litestream: String
+        let dir: URL
+        var config: String { dir.appendingPathComponent("litestream.yml").path }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+        init(_ name: String) throws {
+            litestream = try #require(TestEnvironment.ourBinary()?.path, "build the litestream executable first")
+            dir = try TestEnvironment.temporaryDirectory(name)
+        }
+
+        func write(_ yaml: String) throws { try yaml.write(toFile: config, atomically: true, encoding: .utf8) }
+
+        func waitFor(_ process: TestEnvironment.BackgroundProcess, log text: String, timeout: Duration = .seconds(30)) {
+            let deadline = ContinuousClock.now + timeout
+            while !process.output.stderr.contains(text) && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+
+        /// Restores `replicaURL` with our binary (and litestream 0.5.17 when available); returns the query result
+        /// of each.
+        func restoreAndQuery(_ replicaURL: String, _ sql: String) throws -> [String] {
+            var results: [String] = []
+            var binaries = [litestream]
+            if let reference = TestEnvironment.litestreamBinary { binaries.append(reference) }
+            for (i, binary) in binaries.enumerated() {
+                let out = path("restored-\(UUID().uuidString)-\(i).db")
+                let r = try TestEnvironment.run(binary, ["restore", "-o", out, replicaURL])
+                #expect(r.status == 0, "\(binary) restore \(replicaURL): \(r.stderr)")
+                results.append(try TestEnvironment.sqlite3(out, sql))
+            }
+            return results
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3))) func twoReplicasAndDirectoryWatch() throws {
+        let s = try Setup("config-multi")
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        try FileManager.default.createDirectory(atPath: s.path("tenants/eu"), withIntermediateDirectories: true)
+        try s.write("""
+            dbs:
+              - path: \(s.path("app.db"))
+                replicas:
+                  - url: file://\(s.path("rep-a"))
+                  - name: second
+                    path: \(s.path("rep-b"))
+              - dir: \(s.path("tenants"))
+                pattern: "*.db"
+                recursive: true
+                watch: true
+                monitor-interval: 200ms
+                replica:
+                  path: \(s.path("rep-tenants"))
+            """)
+        try TestEnvironment.sqlite3(s.path("app.db"), "PRAGMA journal_mode=wal; CREATE TABLE t (v); INSERT INTO t VALUES (1);")
+        try TestEnvironment.sqlite3(s.path("tenants/first.db"), "PRAGMA journal_mode=wal; CREATE TABLE u (v); INSERT INTO u VALUES ('first');")
+        let replicate = try TestEnvironment.launch(s.litestream, ["replicate", "-config", s.config])
+        defer { replicate.signal(SIGKILL) }
+        s.waitFor(replicate, log: "database found")
+        // Created while replicate runs, in a subdirectory: picked up by the watcher.
+        try TestEnvironment.sqlite3(s.path("tenants/eu/late.db"), "PRAGMA journal_mode=wal; CREATE TABLE u (v); INSERT INTO u VALUES ('late');")
+        try TestEnvironment.sqlite3(s.path("app.db"), "INSERT INTO t VALUES (2);")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !FileManager.default.fileExists(atPath: s.path("rep-tenants/eu/late.db/ltx/0")) && ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        try TestEnvironment.sqlite3(s.path("tenants/eu/late.db"), "INSERT INTO u VALUES ('late-2');")
+        Thread.sleep(forTimeInterval: 0.5)
+        replicate.signal(SIGINT)
+        let result = try replicate.wait(timeout: .seconds(60))
+        #expect(result.status == 0, "\(result.stderr)")
+
+        for rep in ["rep-a", "rep-b"] {
+            for v in try s.restoreAndQuery("file://" + s.path(rep), "SELECT group_concat(v) FROM t") { #expect(v == "1,2") }
+        }
+        for v in try s.restoreAndQuery("file://" + s.path("rep-tenants/first.db"), "SELECT group_concat(v) FROM u") {
+            #expect(v == "first")
+        }
+        for v in try s.restoreAndQuery("file://" + s.path("rep-tenants/eu/late.db"), "SELECT group_concat(v) FROM u") {
+            #expect(v == "late,late-2")
+        }
+        // `restore DB_PATH` uses the configured replica; -replica picks the second; -o defaults to... an explicit
+        // path here, since the database itself exists.
+        let byName = s.path("by-name.db")
+        let r = try TestEnvironment.run(s.litestream, ["restore", "-config", s.config, "-replica", "second", "-o", byName, s.path("app.db")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try TestEnvironment.sqlite3(byName, "SELECT count(*) FROM t") == "2")
+        let ltx = try TestEnvironment.run(s.litestream, ["ltx", "-config", s.config, s.path("tenants/eu/late.db")])
+        #expect(ltx.status == 0 && ltx.stdout.contains("min_txid"), "\(ltx.stderr)")
+        let dbs = try TestEnvironment.run(s.litestream, ["databases", "-config", s.config])
+        #expect(dbs.stdout.contains(s.path("app.db")) && dbs.stdout.contains("*.db"))
+    }
+
+    @Test func execFromTheFileAndFinalSync() throws {
+        let s = try Setup("config-exec")
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let db = s.path("app.db")
+        try TestEnvironment.sqlite3(db, "PRAGMA journal_mode=wal; CREATE TABLE t (v);")
+        try s.write("""
+            exec: sh -c 'sqlite3 \(db) "INSERT INTO t VALUES (1)"; sleep 0.2; sqlite3 \(db) "INSERT INTO t VALUES (2)"; exit 3'
+            dbs:
+              - path: \(db)
+                replica:
+                  url: file://\(s.path("replica"))
+            """)
+        let result = try TestEnvironment.run(s.litestream, ["replicate", "-config", s.config], timeout: .seconds(60))
+        #expect(result.status == 3, "the child's status is ours: \(result.stderr)")
+        for v in try s.restoreAndQuery("file://" + s.path("replica"), "SELECT count(*) FROM t") { #expect(v == "2") }
+    }
+
+    @Test func badConfigurationsFailWithTheirMessage() throws {
+        let s = try Setup("config-bad")
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let cases: [(yaml: String, message: String)] = [
+            ("dbs:\n  - path: /tmp/x.db\n    monitor-intervall: 1s\n    replica:\n      path: /tmp/r\n",
+             "unknown key 'monitor-intervall'"),
+            ("dbs:\n  - path: /tmp/x.db\n    replica:\n      path: /tmp/r\n      retention: 24h\n", "retention"),
+            ("dbs:\n  - path: /tmp/x.db\n    busy-timeout: soon\n    replica:\n      path: /tmp/r\n", "busy-timeout"),
+            ("dbs:\n  - path: /tmp/x.db\n    replica:\n      url: gs://bucket/db\n", "not supported"),
+        ]
+        for c in cases {
+            try s.write(c.yaml)
+            let r = try TestEnvironment.run(s.litestream, ["replicate", "-config", s.config], timeout: .seconds(30))
+            #expect(r.status != 0)
+            #expect(r.stderr.contains(c.message), "expected '\(c.message)' in: \(r.stderr)")
+            #expect(r.stderr.contains("litestream.yml:"), "the message names the file and line: \(r.stderr)")
+        }
+        let missing = try TestEnvironment.run(s.litestream, ["replicate", "-config", s.path("nope.yml")])
+        #expect(missing.status != 0 && missing.stderr.contains("nope.yml"))
+    }
+}
