@@ -86,8 +86,13 @@ struct S3BehaviourTests {
             try await Task.sleep(for: .milliseconds(40))  // distinct timestamps, ms apart
             if i == 12 { _ = try await Compactor(client: replica, levels: CompactionLevel.defaults).compact(level: 1) }
         }
+        // litestream 0.5.17 only accepts a -timestamp up to the newest file's LastModified as listed, which S3
+        // gives in whole seconds: one more file, well over a second later, keeps the targets below inside.
+        try await Task.sleep(for: .milliseconds(1500))
+        try app.exec("INSERT INTO t (id, v) VALUES (25, 'row 25 x')")
+        try await r.runOnce()
         try await r.shutdown()
-        #expect(try await S3TestServer.maxTXID(replica) == 25)
+        #expect(try await S3TestServer.maxTXID(replica) == 26)
         #expect(try await S3TestServer.maxTXID(replica, level: 1) == 13)
         let url = try S3TestServer.url(bucket: bucket)
 
