@@ -78,7 +78,14 @@ let package = Package(
         ),
         .testTarget(
             name: "LitestreamTests",
-            dependencies: ["Litestream", "LTX", "CSQLite"],
+            dependencies: [
+                "Litestream", "LTX", "CSQLite",
+                // The fault-injecting S3 proxy of the S3 tests (S3/FaultProxy.swift).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             exclude: ["S3/Fixtures"],
             swiftSettings: swiftSettings
         ),
