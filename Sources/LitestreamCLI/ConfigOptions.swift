@@ -46,7 +46,10 @@ extension LitestreamConfiguration {
         guard !db.replicas.isEmpty else {
             throw ValidationError("database \(db.displayName) has no replica configured")
         }
-        let replicas = try db.replicas(forFile: engine.path).map { Replicator.Replica(name: $0.name, client: try $0.makeClient()) }
+        // Only an explicit `sync-interval` batches uploads: by default each sync is shipped at once (lowest lag).
+        let replicas = try db.replicas(forFile: engine.path).map {
+            Replicator.Replica(name: $0.name, client: try $0.makeClient(), syncInterval: $0.settings.syncInterval)
+        }
         var c = Replicator.Configuration(database: engine, replicas: replicas)
         c.monitorInterval = db.monitorInterval
         c.shutdownSyncTimeout = shutdownSyncTimeout

@@ -20,13 +20,17 @@ actor ReplicaWorker {
     /// The newest TXID the replica holds; nil until it could be listed.
     private var uploaded: TXID?
     private var backoff = Backoff()
+    /// See `Replicator.Replica.syncInterval`.
+    private let syncInterval: Duration?
+    private var lastUpload: ContinuousClock.Instant?
     private var maintenance: Maintenance
     /// The newest TXID the replica's L1 covers (local L0 files up to it are no longer needed for its compaction).
     private(set) var compactedThrough: TXID = .zero
 
-    init(index: Int, name: String, client: any ReplicaClient, maintenance: Maintenance.Configuration,
-         engine: SharedEngine, logger: Logger) {
+    init(index: Int, name: String, client: any ReplicaClient, syncInterval: Duration? = nil,
+         maintenance: Maintenance.Configuration, engine: SharedEngine, logger: Logger) {
         self.index = index
+        self.syncInterval = syncInterval.flatMap { $0 > .zero ? $0 : nil }
         self.name = name
         self.client = client
         self.engine = engine
@@ -61,8 +65,11 @@ actor ReplicaWorker {
     /// Until `stopping` says so: wait for new files (or `monitorInterval`), upload, maintain.
     func run(monitorInterval: Duration, stopping: @Sendable () -> Bool) async {
         while !stopping() {
-            // While backing off, look again as soon as the backoff ends rather than a full interval later.
-            await wake.wait(timeout: backoff.isWaiting ? min(monitorInterval, backoff.remaining) : monitorInterval)
+            // While backing off, or batching for the sync interval, look again as soon as that ends rather than a
+            // full monitor interval later.
+            var timeout = backoff.isWaiting ? min(monitorInterval, backoff.remaining) : monitorInterval
+            if let due = uploadDelay() { timeout = min(timeout, due) }
+            await wake.wait(timeout: timeout)
             if stopping() { break }
             await step()
         }
@@ -88,9 +95,18 @@ actor ReplicaWorker {
         ])
     }
 
+    /// With a sync interval: how long until the next upload may run (nil: now, or no interval).
+    private func uploadDelay() -> Duration? {
+        guard let syncInterval, let lastUpload else { return nil }
+        let wait = syncInterval - (ContinuousClock.now - lastUpload)
+        return wait > .zero ? wait : nil
+    }
+
     /// Uploads local L0 files the replica does not have yet, strictly in TXID order. When the replica lacks files
-    /// that are no longer local, it gets one full-database file continuing its own TXIDs instead.
-    func upload() async throws {
+    /// that are no longer local, it gets one full-database file continuing its own TXIDs instead. With a sync
+    /// interval, waits for it (unless `force`) and merges what accumulated into one file.
+    func upload(force: Bool = false) async throws {
+        if !force, uploadDelay() != nil { return }
         var uploaded = try await knownPosition()
         let local = engine.position
         if uploaded > local {
@@ -104,16 +120,45 @@ actor ReplicaWorker {
             try engine.sync(checkpoint: false)
         }
         let store = engine.store
-        for f in try store.files() where f.max > uploaded {
+        let pending = try store.files().filter { $0.max > uploaded }
+        if syncInterval != nil, pending.count > 1, let first = pending.first, first.min <= uploaded.next {
+            lastUpload = .now
+            try await uploadMerged(Array(pending.prefix(Self.maxMergedFiles)))
+            return try await upload(force: true)
+        }
+        for f in pending {
             guard f.min <= uploaded.next else {
                 try await catchUp(from: uploaded)
-                return try await upload()
+                return try await upload(force: force)
             }
+            if syncInterval != nil { lastUpload = .now }
             let header = try store.header(min: f.min, max: f.max)
             try await client.upload(localPath: store.path(min: f.min, max: f.max), level: 0, header: header)
             uploaded = f.max
             setPosition(f.max, uploadedNow: true)
         }
+    }
+
+    /// At most this many local files go into one merged upload (Litestream's `max-sync-ltx-files` default).
+    static let maxMergedFiles = 256
+
+    /// Merges consecutive local L0 files into one LTX file and uploads it as one L0 file.
+    private func uploadMerged(_ files: [(min: TXID, max: TXID)]) async throws {
+        let store = engine.store
+        let descriptors = try files.map { try FileDescriptor(path: store.path(min: $0.min, max: $0.max), flags: O_RDONLY) }
+        let decoders = zip(files, descriptors).map { f, fd in
+            LTXDecoder(LTXFileDescriptorInput(fd: fd.fd), name: store.path(min: f.min, max: f.max), bufferSize: 1 << 16)
+        }
+        var merger = try LTXMerger(decoders, contiguity: .strict)
+        let tmp = temporaryPath("batch")
+        defer { try? POSIX.remove(tmp) }
+        do {
+            let out = try FileDescriptor(path: tmp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o600)
+            try merger.merge { try POSIX.writeAll(out.fd, $0, path: tmp) }
+        }
+        withExtendedLifetime(descriptors) {}
+        try await client.upload(localPath: tmp, level: 0, header: merger.header)
+        setPosition(merger.header.maxTXID, uploadedNow: true)
     }
 
     private func knownPosition() async throws -> TXID {
@@ -135,13 +180,13 @@ actor ReplicaWorker {
 
     /// Writes a level-9 snapshot of the current state to the replica.
     func snapshot() async throws {
-        try await upload()
+        try await upload(force: true)
         let tmp = temporaryPath("snapshot")
         defer { try? POSIX.remove(tmp) }
         guard let header = try engine.writeFullDatabaseFile(minTXID: TXID(1), to: tmp) else { return }
         try await client.upload(localPath: tmp, level: LTXLevel.snapshot, header: header)
         logger.info("snapshot written", metadata: ["txid": "\(header.maxTXID)"])
-        try await upload()
+        try await upload(force: true)
     }
 
     private func temporaryPath(_ kind: String) -> String {
@@ -175,7 +220,7 @@ actor ReplicaWorker {
         var lastError: (any Error)?
         repeat {
             do {
-                try await upload()
+                try await upload(force: true)
                 return
             } catch {
                 lastError = error

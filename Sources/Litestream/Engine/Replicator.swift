@@ -20,10 +20,15 @@ public final class Replicator {
         /// Unique per database; used in status output and logs. Default: the client's type.
         public var name: String
         public var client: any ReplicaClient
+        /// The replica's `sync-interval`: at most one upload per interval, the local files written in between
+        /// merged into one LTX file (one PUT on S3 however busy the database). Nil, the default: each local file
+        /// is uploaded as soon as it is written (lowest lag).
+        public var syncInterval: Duration?
 
-        public init(name: String? = nil, client: any ReplicaClient) {
+        public init(name: String? = nil, client: any ReplicaClient, syncInterval: Duration? = nil) {
             self.name = name ?? client.type
             self.client = client
+            self.syncInterval = syncInterval
         }
     }
 
@@ -78,8 +83,8 @@ public final class Replicator {
         let shared = SharedEngine(engine, monitor: monitor) { wakes.withLock { $0 }.forEach { $0.signal() } }
         self.shared = shared
         self.workers = configuration.replicas.enumerated().map { i, r in
-            ReplicaWorker(index: i, name: r.name, client: r.client, maintenance: configuration.maintenance,
-                engine: shared, logger: logger)
+            ReplicaWorker(index: i, name: r.name, client: r.client, syncInterval: r.syncInterval,
+                maintenance: configuration.maintenance, engine: shared, logger: logger)
         }
         wakes.withLock { $0 = workers.map(\.wake) }
     }
@@ -135,7 +140,7 @@ public final class Replicator {
 
     /// Uploads to every replica what it does not have yet. Throws the first failure.
     public func upload() async throws {
-        for w in workers { try await w.upload() }
+        for w in workers { try await w.upload(force: true) }
     }
 
     /// Writes a level-9 snapshot of the current state to every replica.

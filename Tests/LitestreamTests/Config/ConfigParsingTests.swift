@@ -269,7 +269,7 @@ struct ConfigParsingTests {
         let dir = try TestEnvironment.temporaryDirectory("sse")
         defer { try? FileManager.default.removeItem(at: dir) }
         let keyFile = dir.appendingPathComponent("key").path
-        try "c2VjcmV0a2V5c2VjcmV0a2V5c2VjcmV0a2V5MTIzNA==\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
+        try "c2VjcmV0a2V5c2VjcmV0a2V5c2VjcmV0a2V5MTIzNDU=\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
         let c = try parse("""
             dbs:
               - path: /data/a.db
@@ -280,8 +280,9 @@ struct ConfigParsingTests {
             """)
         let r = c.databases[0].replicas[0]
         #expect(r.settings.sseCustomerAlgorithm == "AES256")
-        #expect(try r.sseCustomerKey()?.value == "c2VjcmV0a2V5c2VjcmV0a2V5c2VjcmV0a2V5MTIzNA==")
-        _ = try r.s3Configuration()
+        #expect(try r.sseCustomerKey()?.value == "c2VjcmV0a2V5c2VjcmV0a2V5c2VjcmV0a2V5MTIzNDU=")
+        let s3 = try r.s3Configuration()
+        #expect(s3.sseCustomerKey == "c2VjcmV0a2V5c2VjcmV0a2V5c2VjcmV0a2V5MTIzNDU=" && s3.sseCustomerAlgorithm == "AES256")
     }
 
     @Test func perDatabaseSnapshotIsPromoted() throws {

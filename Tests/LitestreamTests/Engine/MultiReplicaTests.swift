@@ -174,4 +174,55 @@ import Testing
         #expect(try await Self.restoreDigest(first, dir: f.dir) == digest)
         #expect(try await Self.restoreDigest(second, dir: f.dir) == digest)
     }
+
+    /// A replica `sync-interval` batches: a busy database costs one upload per interval, the files written in
+    /// between merged into one; the other replica (no interval) gets every file as it is written. Both restore
+    /// to the same content, also with litestream 0.5.17.
+    @Test(.timeLimit(.minutes(2))) func syncIntervalMergesUploads() async throws {
+        let f = try EngineTests.Fixture("multi-interval")
+        let eager = FileReplicaClient(path: f.dir.appendingPathComponent("eager").path)
+        let batched = FileReplicaClient(path: f.dir.appendingPathComponent("batched").path)
+        let app = try TestDatabase(path: f.dbPath)
+        try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        var config = Replicator.Configuration(database: .init(path: f.dbPath), replicas: [
+            .init(name: "eager", client: eager), .init(name: "batched", client: batched, syncInterval: .milliseconds(700)),
+        ])
+        config.minSyncInterval = .milliseconds(5)
+        config.monitorInterval = .milliseconds(100)
+        let r = Replicator(configuration: config)
+        let monitor = r.monitor
+        try await r.open()
+        let trigger = ShutdownTrigger()
+        nonisolated(unsafe) let replicator = r
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await replicator.run(until: trigger) }
+            try await Self.waitFor("the loop to start") { monitor.isRunning }
+            let start = ContinuousClock.now
+            var i = 0
+            while ContinuousClock.now - start < .seconds(2) {
+                i += 1
+                try app.exec("INSERT INTO t (v) VALUES ('\(i)')")
+                try await Task.sleep(for: .milliseconds(15))
+            }
+            _ = try await monitor.sync(waitForReplicas: true, timeout: .seconds(30))
+            trigger.trigger()
+            try await group.waitForAll()
+        }
+        let eagerFiles = try await eager.ltxFiles(level: 0)
+        let batchedFiles = try await batched.ltxFiles(level: 0)
+        // About one upload per 700 ms for the batched replica (plus the first and the last), many for the other.
+        #expect(batchedFiles.count <= 8, "batched uploads: \(batchedFiles.count)")
+        #expect(eagerFiles.count > batchedFiles.count * 3, "eager \(eagerFiles.count) vs batched \(batchedFiles.count)")
+        #expect(batchedFiles.contains { $0.maxTXID > $0.minTXID }, "some uploads merge several TXIDs")
+        #expect(batchedFiles.last?.maxTXID == eagerFiles.last?.maxTXID)
+        let digest = try TestDatabase.contentDigest(path: f.dbPath)
+        #expect(try await Self.restoreDigest(batched, dir: f.dir) == digest)
+        #expect(try await Self.restoreDigest(eager, dir: f.dir) == digest)
+        if let reference = TestEnvironment.litestreamBinary {
+            let out = f.dir.appendingPathComponent("by-litestream.db").path
+            let result = try TestEnvironment.run(reference, ["restore", "-o", out, "file://" + f.dir.appendingPathComponent("batched").path])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try TestDatabase.contentDigest(path: out) == digest)
+        }
+    }
 }

@@ -43,7 +43,20 @@ struct S3BehaviourTests {
         }
         let first = try #require(firstSnapshot, "no snapshot within 5 s")
         let firstL0 = try #require(try await replica.ltxFiles(level: 0).first)
+        // At least 9 s of writes, then until maintenance has visibly done its work: on a loaded machine its rounds
+        // come late, so the test waits for the outcome rather than a fixed time.
         try await Task.sleep(for: .seconds(9))
+        let settleBy = ContinuousClock.now + .seconds(90)
+        while ContinuousClock.now < settleBy {
+            let l1 = try await replica.ltxFiles(level: 1)
+            let l2 = try await replica.ltxFiles(level: 2)
+            let l0 = try await replica.ltxFiles(level: 0)
+            let l9 = try await replica.ltxFiles(level: LTXLevel.snapshot)
+            let done = !l9.contains(first) && (l1.first.map { $0.minTXID > TXID(1) } ?? false) && !l2.isEmpty
+                && !l0.contains(firstL0)
+            if done { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
         let last = await writer.stop()
         #expect(try await S3FaultTests.waitForCatchUp(dbPath: dbPath, direct: replica))
         try await Task.sleep(for: .seconds(1))  // one more maintenance round

@@ -15,18 +15,29 @@ struct S3TakeoverTests {
 
     /// Runs one replicator for `duration` while the writer goes on, then stops it gracefully.
     static func replicate(_ side: Side, dbPath: String, bucket: String, for duration: Duration) async throws {
+        // Each run must ship something of its own: wait (up to a minute on a loaded machine) until the replica
+        // moves past where it was, then let it run for `duration`.
+        let replica = try S3TestServer.replica(bucket: bucket)
+        let before = try await S3TestServer.maxTXID(replica)
+        func progressed() async throws {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try await S3TestServer.maxTXID(replica) <= before && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await Task.sleep(for: duration)
+        }
         switch side {
         case .ours:
             var config = Replicator.Configuration(database: .init(path: dbPath), replica: try S3TestServer.replica(bucket: bucket))
             config.minSyncInterval = .milliseconds(50)
             let live = LiveReplicator(config)
-            try await Task.sleep(for: duration)
+            try await progressed()
             try await live.stop()
         case .litestream:
             let official = try TestEnvironment.requireLitestreamBinary()
             let child = try S3TestServer.launchTool(official, ["replicate", dbPath, try S3TestServer.url(bucket: bucket)])
             defer { if child.isRunning { child.signal(SIGKILL) } }
-            try await Task.sleep(for: duration)
+            try await progressed()
             #expect(child.isRunning, "litestream replicate exited early: \(child.output)")
             child.interrupt()
             let stopped = try await Integration.offload { try child.wait(timeout: .seconds(30)) }
