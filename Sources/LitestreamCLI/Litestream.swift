@@ -9,7 +9,11 @@ struct LitestreamCommand: AsyncParsableCommand {
         commandName: "litestream",
         abstract: "Continuous replication of SQLite databases (compatible with Litestream 0.5.17).",
         version: LitestreamVersion.string,
-        subcommands: [ReplicateCommand.self, RestoreCommand.self, LTXCommand.self, VersionCommand.self]
+        subcommands: [
+            ReplicateCommand.self, RestoreCommand.self, LTXCommand.self, StatusCommand.self, InfoCommand.self,
+            ListCommand.self, SyncCommand.self, StartCommand.self, StopCommand.self, RegisterCommand.self,
+            UnregisterCommand.self, VersionCommand.self,
+        ]
     )
 }
 
