@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.29.0"),
         // The configuration file: YAML with node marks (line/column) for precise errors.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        // Replication metrics (lag, TXIDs, sync and error counts) in whatever metrics backend the app uses.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.0"),
     ],
     targets: [
         // The system's SQLite: one copy per process, shared with GRDB-based apps (see docs/design.md).
@@ -55,8 +57,10 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -10,8 +10,9 @@ struct LitestreamCommand: AsyncParsableCommand {
         abstract: "Continuous replication of SQLite databases (compatible with Litestream 0.5.17).",
         version: LitestreamVersion.string,
         subcommands: [
-            ReplicateCommand.self, RestoreCommand.self, LTXCommand.self, DatabasesCommand.self, ResetCommand.self,
-            ConfigCommand.self, VersionCommand.self,
+            ReplicateCommand.self, RestoreCommand.self, LTXCommand.self, DatabasesCommand.self, StatusCommand.self,
+            InfoCommand.self, ListCommand.self, SyncCommand.self, StartCommand.self, StopCommand.self,
+            RegisterCommand.self, UnregisterCommand.self, ResetCommand.self, ConfigCommand.self, VersionCommand.self,
         ]
     )
 }

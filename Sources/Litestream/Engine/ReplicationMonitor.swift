@@ -112,13 +112,17 @@ public final class ReplicationMonitor: Sendable {
             s.status.localTXID = position
             s.status.lastSyncAt = now
             s.status.lastError = nil
+            s.status.syncCount += 1
             s.pending.append(contentsOf: written)
             s.syncServed = max(s.syncServed, servedRequests)
         }
     }
 
     func syncFailed(_ error: any Error) {
-        update { $0.status.lastError = "\(error)" }
+        update { s in
+            s.status.lastError = "\(error)"
+            s.status.syncErrorCount += 1
+        }
     }
 
     func replica(_ index: Int, knownAt txid: TXID) {
@@ -131,6 +135,9 @@ public final class ReplicationMonitor: Sendable {
 
     func replica(_ index: Int, uploadedThrough txid: TXID, at now: Int64) {
         update { s in
+            let previous = s.status.replicas[index].txid
+            s.status.replicas[index].uploadBytes += s.pending.filter { $0.maxTXID > previous && $0.maxTXID <= txid }
+                .reduce(0) { $0 + $1.bytes }
             s.status.replicas[index].txid = txid
             s.status.replicas[index].positionKnown = true
             s.status.replicas[index].lastUploadAt = now
@@ -144,6 +151,7 @@ public final class ReplicationMonitor: Sendable {
         update { s in
             s.status.replicas[index].lastError = "\(error)"
             s.status.replicas[index].lastErrorAt = now
+            s.status.replicas[index].errorCount += 1
         }
     }
 

@@ -16,6 +16,10 @@ public struct ReplicationStatus: Sendable, Equatable, Codable {
     public var lastSyncAt: Int64?
     /// The last sync error, cleared by a successful sync.
     public var lastError: String?
+    /// Syncs that wrote something or found nothing to write, since this replication started (a counter).
+    public var syncCount: Int64 = 0
+    /// Syncs that failed, since this replication started (a counter).
+    public var syncErrorCount: Int64 = 0
     public var replicas: [ReplicaStatus]
 
     public init(path: String, localTXID: TXID = .zero, replicas: [ReplicaStatus] = []) {
@@ -50,6 +54,10 @@ public struct ReplicaStatus: Sendable, Equatable, Codable {
     /// The last error talking to this replica, cleared by the next success.
     public var lastError: String?
     public var lastErrorAt: Int64?
+    /// Bytes of LTX files uploaded to this replica since replication started (a counter).
+    public var uploadBytes: Int64 = 0
+    /// Failed calls to this replica since replication started (a counter).
+    public var errorCount: Int64 = 0
 
     public init(name: String, type: String, location: String) {
         self.name = name

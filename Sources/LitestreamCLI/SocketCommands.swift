@@ -1,0 +1,243 @@
+import ArgumentParser
+import Foundation
+import LTX
+import Litestream
+
+/// Flags every control-socket client shares (`info`, `list`, `sync`, `start`, `stop`, `register`, `unregister`,
+/// `status`), as in Litestream 0.5.17.
+struct SocketOptions: ParsableArguments {
+    @Option(name: .litestream("socket"), help: "Path of the running replicate's control socket.")
+    var socket = "/var/run/litestream.sock"
+
+    @Option(name: .litestream("timeout"), help: "How long to wait for the server (e.g. 10s; for sync -wait, the wait).")
+    var timeout = "30s"
+
+    @Flag(name: .litestream("json"), help: "Print JSON (shapes documented in docs/status.md).")
+    var json = false
+
+    func validate() throws {
+        if ControlDuration.parse(timeout) == nil { throw ValidationError("invalid -timeout \(timeout)") }
+    }
+
+    var timeoutDuration: Duration { ControlDuration.parse(timeout) ?? .seconds(30) }
+
+    var client: ControlClient { ControlClient(socketPath: socket, timeout: timeoutDuration + .seconds(5)) }
+
+    /// Runs a request; failures print one line to stderr and exit 1 (unreachable server or refused request).
+    func call<T: Sendable>(_ body: (ControlClient) async throws -> T) async throws -> T {
+        do {
+            return try await body(client)
+        } catch let e as ControlClient.Failure {
+            printError("\(e)")
+            throw ExitCode.failure
+        }
+    }
+
+    func printJSON(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+}
+
+/// Prints rows as space-aligned columns (the first row is the header).
+func printTable(_ rows: [[String]]) {
+    guard let width = rows.map(\.count).max() else { return }
+    var widths = [Int](repeating: 0, count: width)
+    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    for row in rows {
+        let cells = row.enumerated().map { i, cell in
+            i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count)
+        }
+        print(cells.joined(separator: "  "))
+    }
+}
+
+enum Format {
+    static func time(_ ms: Int64?) -> String { ms.map { RFC3339.format(milliseconds: $0) } ?? "-" }
+    static func lag(_ seconds: Double) -> String {
+        seconds < 10 ? String(format: "%.1fs", seconds) : String(format: "%.0fs", seconds)
+    }
+    static func state(_ s: ReplicationStatus) -> String {
+        if s.lastError == "stopped" { return "stopped" }
+        return s.lastError == nil ? "ok" : "error"
+    }
+}
+
+struct InfoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "info", abstract: "Shows the running server's version, pid and database count.")
+    @OptionGroup var socket: SocketOptions
+
+    func run() async throws {
+        let info = try await socket.call { try await $0.info() }
+        if socket.json { return try socket.printJSON(info) }
+        print("version:    \(info.version)")
+        print("pid:        \(info.pid)")
+        print("started:    \(Format.time(info.startedAt))")
+        print("config:     \(info.configPath ?? "-")")
+        print("socket:     \(info.socketPath)")
+        print("databases:  \(info.databases)")
+    }
+}
+
+struct ListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Lists the databases the running server replicates.")
+    @OptionGroup var socket: SocketOptions
+
+    func run() async throws {
+        let statuses = try await socket.call { try await $0.list() }
+        if socket.json { return try socket.printJSON(statuses) }
+        var rows = [["PATH", "STATE", "LOCAL TXID", "LAST SYNC", "REPLICAS"]]
+        for s in statuses {
+            rows.append([s.path, Format.state(s), s.localTXID.description, Format.time(s.lastSyncAt),
+                         s.replicas.map(\.name).joined(separator: ",")])
+        }
+        printTable(rows)
+    }
+}
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync", abstract: "Syncs a database (or every database) now.",
+        discussion: "With -wait, returns only once every replica holds the synced TXID (exit 1 after -timeout).")
+    @Argument(help: "The database path (default: every running database).") var path: String?
+    @Flag(name: .litestream("wait"), help: "Wait until every replica has the data.") var wait = false
+    @OptionGroup var socket: SocketOptions
+
+    func run() async throws {
+        let results = try await socket.call { try await $0.sync(path: path, wait: wait, timeout: socket.timeoutDuration) }
+        if socket.json { return try path == nil ? socket.printJSON(results) : socket.printJSON(results[0]) }
+        for r in results { print("\(r.path): synced to TXID \(r.txid)\(wait ? " on every replica" : "")") }
+    }
+}
+
+struct StartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Resumes replication of a stopped database.")
+    @Argument(help: "The database path.") var path: String
+    @OptionGroup var socket: SocketOptions
+
+    func run() async throws {
+        let r = try await socket.call { try await $0.start(path: path) }
+        if socket.json { return try socket.printJSON(r) }
+        print("\(r.path): \(r.status)")
+    }
+}
+
+struct StopCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stop", abstract: "Stops replication of a database after a final sync (it stays listed).")
+    @Argument(help: "The database path.") var path: String
+    @OptionGroup var socket: SocketOptions
+
+    func run() async throws {
+        let r = try await socket.call { try await $0.stop(path: path) }
+        if socket.json { return try socket.printJSON(r) }
+        print("\(r.path): \(r.status)")
+    }
+}
+
+struct RegisterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "register", abstract: "Starts replicating another database.")
+    @Argument(help: "The database path.") var path: String
+    @Option(name: .litestream("replica"), help: "The replica URL (file:///…, s3://…).") var replica: String?
+    @OptionGroup var socket: SocketOptions
+
+    func run() async throws {
+        let r = try await socket.call { try await $0.register(path: path, replica: replica) }
+        if socket.json { return try socket.printJSON(r) }
+        print("\(r.path): \(r.status)")
+    }
+}
+
+struct UnregisterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unregister", abstract: "Stops replicating a database after a final sync and forgets it.")
+    @Argument(help: "The database path.") var path: String
+    @Flag(name: .litestream("dry-run"), help: "Only check that the server knows the database.") var dryRun = false
+    @OptionGroup var socket: SocketOptions
+
+    func run() async throws {
+        if dryRun {
+            let s = try await socket.call { try await $0.status(path: path) }
+            let r = ControlActionResult(path: s.path, status: "would unregister")
+            if socket.json { return try socket.printJSON(r) }
+            print("\(r.path): \(r.status)")
+            return
+        }
+        let r = try await socket.call { try await $0.unregister(path: path) }
+        if socket.json { return try socket.printJSON(r) }
+        print("\(r.path): \(r.status)")
+    }
+}
+
+/// `status [DB_PATH]`: where each database and replica stand, from the running replicate. With `-max-lag`, a
+/// health check: exit 2 when a replica lags more or a database is failing or stopped. Exit codes in docs/status.md.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Shows replication status (local and replica TXIDs, lag, errors).",
+        discussion: "Exit codes: 0 healthy, 1 server unreachable or database unknown, 2 unhealthy (with -max-lag).")
+    @Argument(help: "Only this database.") var path: String?
+    @Option(name: .litestream("max-lag"), help: "Exit 2 if any replica lags more than this (e.g. 1m) or a database is failing.")
+    var maxLag: String?
+    @OptionGroup var socket: SocketOptions
+
+    func validate() throws {
+        if let maxLag, ControlDuration.parse(maxLag) == nil { throw ValidationError("invalid -max-lag \(maxLag)") }
+    }
+
+    func run() async throws {
+        let statuses: [ReplicationStatus] = try await socket.call { client in
+            if let path { return [try await client.status(path: path)] }
+            return try await client.list()
+        }
+        if socket.json {
+            try socket.printJSON(statuses)
+        } else {
+            var rows = [["DATABASE", "REPLICA", "LOCAL TXID", "REPLICA TXID", "LAG", "LAST UPLOAD", "ERROR"]]
+            for s in statuses {
+                if s.replicas.isEmpty || s.lastError != nil {
+                    rows.append([s.path, "-", s.localTXID.description, "-", "-", "-", s.lastError ?? "-"])
+                }
+                for r in s.replicas {
+                    rows.append([s.path, r.name, s.localTXID.description, r.positionKnown ? r.txid.description : "unknown",
+                                 Format.lag(r.lagSeconds), Format.time(r.lastUploadAt), r.lastError ?? "-"])
+                }
+            }
+            printTable(rows)
+        }
+        if let maxLag, let limit = ControlDuration.parse(maxLag) {
+            let problems = Self.problems(statuses, maxLag: limit)
+            if !problems.isEmpty {
+                for p in problems { printError("unhealthy: \(p)") }
+                throw ExitCode(2)
+            }
+        }
+    }
+
+    /// Why `statuses` are unhealthy for a lag limit (empty when healthy).
+    static func problems(_ statuses: [ReplicationStatus], maxLag: Duration) -> [String] {
+        let limit = Double(maxLag.components.seconds) + Double(maxLag.components.attoseconds) / 1e18
+        var out: [String] = []
+        for s in statuses {
+            if let e = s.lastError { out.append("\(s.path): \(e)") }
+            for r in s.replicas where r.lagSeconds > limit {
+                out.append("\(s.path): replica \(r.name) lags \(Format.lag(r.lagSeconds)) (limit \(maxLag))")
+            }
+            for r in s.replicas where r.lastError != nil && r.lagSeconds > 0 {
+                out.append("\(s.path): replica \(r.name): \(r.lastError!)")
+            }
+        }
+        return out
+    }
+}
+
+/// What the control socket's `register` builds for a new database: its path and a replica URL, as on the
+/// `replicate DB_PATH REPLICA_URL` command line. For `ControlServer(makeConfiguration:)`.
+enum SocketRegistration {
+    static func configuration(path: String, replicaURL: String?) throws -> Replicator.Configuration {
+        guard let replicaURL else {
+            throw ReplicaURL.Invalid(description: "register needs -replica URL (no configuration file to take it from)")
+        }
+        return Replicator.Configuration(database: .init(path: path), replica: try ReplicaURL.client(replicaURL))
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import LTX
+import NIOPosix
+import Testing
+
+@testable import Litestream
+
+/// The built `litestream` binary's socket commands against an in-process server: output shapes and the exit
+/// codes that supervisors rely on (docs/status.md).
+@Suite struct SocketCommandTests {
+    /// Runs the binary off the task threads (the servers under test need them).
+    static func litestream(_ args: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        guard let binary = TestEnvironment.ourBinary()?.path else { throw TestEnvironment.Failure.missingTool("litestream not built") }
+        return try await NIOThreadPool.singleton.runIfActive { try TestEnvironment.run(binary, args, timeout: .seconds(60)) }
+    }
+
+    @Test(.timeLimit(.minutes(3))) func statusExitCodesAndJSON() async throws {
+        guard TestEnvironment.ourBinary() != nil else { return }
+        let f = try ControlServerTests.Fixture("cli")
+        let app = try f.makeDatabase("a")
+        try app.exec("INSERT INTO t (v) VALUES ('x')")
+        let db = POSIX.absolutePath(f.dbPath("a"))
+
+        // Nobody listening: exit 1.
+        let unreachable = try await Self.litestream(["status", "-socket", f.socketPath])
+        #expect(unreachable.status == 1)
+        #expect(unreachable.stderr.contains("cannot reach control socket"))
+
+        try await f.withServers([f.configuration("a")]) { server, client in
+            try await ControlServerTests.waitFor("a running") { server.monitor(for: db)?.isRunning == true }
+            _ = try await client.sync(path: db, wait: true)
+
+            let healthy = try await Self.litestream(["status", "-socket", f.socketPath, "-max-lag", "1m"])
+            #expect(healthy.status == 0, "\(healthy.stderr)")
+            #expect(healthy.stdout.contains("DATABASE"))
+            #expect(healthy.stdout.contains(db))
+
+            let json = try await Self.litestream(["status", "--socket", f.socketPath, "-json", db])
+            #expect(json.status == 0)
+            let statuses = try JSONDecoder().decode([ReplicationStatus].self, from: Data(json.stdout.utf8))
+            #expect(statuses.map(\.path) == [db])
+            #expect(statuses[0].replicas[0].txid == statuses[0].localTXID)
+
+            let info = try await Self.litestream(["info", "-socket", f.socketPath, "-json"])
+            #expect(try JSONDecoder().decode(ControlInfo.self, from: Data(info.stdout.utf8)).databases == 1)
+
+            let sync = try await Self.litestream(["sync", "-socket", f.socketPath, "-wait", "-timeout", "20s", "-json", db])
+            #expect(sync.status == 0, "\(sync.stderr)")
+            #expect(try JSONDecoder().decode(ControlSyncResult.self, from: Data(sync.stdout.utf8)).path == db)
+
+            let unknown = try await Self.litestream(["status", "-socket", f.socketPath, f.dbPath("nope")])
+            #expect(unknown.status == 1)
+
+            // A stopped database is unhealthy for a health check: exit 2.
+            let stop = try await Self.litestream(["stop", "-socket", f.socketPath, db])
+            #expect(stop.status == 0)
+            #expect(stop.stdout.contains("stopped"))
+            let unhealthy = try await Self.litestream(["status", "-socket", f.socketPath, "-max-lag", "1m"])
+            #expect(unhealthy.status == 2)
+            #expect(unhealthy.stderr.contains("unhealthy"))
+            // Without -max-lag, status only reports.
+            #expect(try await Self.litestream(["status", "-socket", f.socketPath]).status == 0)
+
+            let list = try await Self.litestream(["list", "-socket", f.socketPath])
+            #expect(list.stdout.contains("stopped"))
+            #expect(try await Self.litestream(["start", "-socket", f.socketPath, db]).status == 0)
+            let dry = try await Self.litestream(["unregister", "-socket", f.socketPath, "-dry-run", db])
+            #expect(dry.stdout.contains("would unregister"))
+            #expect(try await client.list().count == 1)
+        }
+    }
+}
