@@ -60,12 +60,13 @@ ensure_apt_packages() {
 #   libsqlite3-dev, liblz4-dev: headers and .pc files of the CSQLite / CLZ4 system-library targets
 #   pkg-config:                 SwiftPM resolves those targets with pkgConfig:
 #   sqlite3:                    the CLI, used by the tests and the demo
+#   curl:                       the tests read the Prometheus endpoint with it
 ensure_system_deps() {
     if [ "$(uname -s)" = "Darwin" ]; then
         info "macOS: make sure 'brew install sqlite lz4' has been run"
         return 0
     fi
-    ensure_apt_packages libsqlite3-dev liblz4-dev pkg-config sqlite3
+    ensure_apt_packages libsqlite3-dev liblz4-dev pkg-config sqlite3 curl
 }
 
 # ensure_swift: put swift on PATH (the toolchain lives in /opt/swift/usr/bin on our machines).

@@ -103,6 +103,58 @@ struct ReplicateCommand: AsyncParsableCommand {
         }
     }
 
+    /// The configured control socket, Prometheus endpoint, metrics and heartbeat, next to the server. Their
+    /// failures are logged: replication goes on without them.
+    private func addServices(
+        _ config: LitestreamConfiguration, server: ReplicationServer, trigger: ShutdownTrigger, logger: Logger,
+        to group: inout ThrowingTaskGroup<Ended, any Error>
+    ) {
+        let configPath = LitestreamConfiguration.resolvePath(flag: configOptions.config).path
+        if config.socket.enabled {
+            let control = ControlServer(
+                configuration: .init(path: config.socket.path, permissions: .init(config.socket.permissions),
+                    version: LitestreamVersion.string, configPath: configPath),
+                server: server,
+                makeConfiguration: { path, url in
+                    // `register DB -replica URL`, or a database the file describes (a directory entry's file).
+                    if let url { return try SocketRegistration.configuration(path: path, replicaURL: url) }
+                    guard let db = config.database(at: path) else {
+                        throw CLIError("\(path) is not in the configuration file; give -replica URL")
+                    }
+                    return try config.replicatorConfiguration(for: db, path: db.directory == nil ? nil : absolute(path))
+                },
+                logger: logger)
+            group.addTask {
+                do { try await control.run(until: trigger) } catch {
+                    logger.error("control socket failed; replication goes on without it",
+                        metadata: ["socket": "\(config.socket.path)", "error": "\(error)"])
+                }
+                return .other
+            }
+        }
+        if let addr = config.addr {
+            group.addTask {
+                do { try await MetricsServer(address: addr, server: server, logger: logger).run(until: trigger) } catch {
+                    logger.error("metrics endpoint failed; replication goes on without it",
+                        metadata: ["addr": "\(addr)", "error": "\(error)"])
+                }
+                return .other
+            }
+        }
+        group.addTask {
+            await ReplicationMetrics(server: server).run(until: trigger)
+            return .other
+        }
+        if let url = config.heartbeatURL?.value {
+            group.addTask {
+                await Heartbeat(url: url, interval: config.heartbeatInterval, server: server, logger: logger).run(until: trigger)
+                return .other
+            }
+        }
+    }
+
+    enum Ended { case server, signal, child, other }
+
     /// What to replicate: the command-line database, or the configured ones (directory entries are scanned
     /// when the server starts).
     struct Plan {
@@ -145,12 +197,12 @@ struct ReplicateCommand: AsyncParsableCommand {
         let server = ReplicationServer(logger: logger)
         let child = (exec ?? config?.exec).map(ChildProcess.init(command:))
         let minSync = minSyncInterval.flatMap(DurationParser.parse)
-        enum Ended { case server, signal, child, other }
         try await withThrowingTaskGroup(of: Ended.self) { group in
             group.addTask {
                 await server.run(databases: plan.databases, until: trigger)
                 return .server
             }
+            if let config { addServices(config, server: server, trigger: trigger, logger: logger, to: &group) }
             for (db, dir) in plan.directories {
                 guard let config else { break }
                 group.addTask {

@@ -136,4 +136,54 @@ import Testing
         let missing = try TestEnvironment.run(s.litestream, ["replicate", "-config", s.path("nope.yml")])
         #expect(missing.status != 0 && missing.stderr.contains("nope.yml"))
     }
+
+    /// `socket:` and `addr:` from the file: the socket commands talk to the running replicate (`sync -wait`
+    /// returns once the replica has the commit), `status -max-lag` works as a health check, and `/metrics`
+    /// serves the replication metrics.
+    @Test(.timeLimit(.minutes(2))) func socketAndMetricsFromTheFile() throws {
+        let s = try Setup("config-socket")
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let db = s.path("app.db")
+        let socket = s.path("ls.sock")
+        let port = Int.random(in: 20000..<60000)
+        try TestEnvironment.sqlite3(db, "PRAGMA journal_mode=wal; CREATE TABLE t (v); INSERT INTO t VALUES (1);")
+        try s.write("""
+            addr: 127.0.0.1:\(port)
+            socket:
+              enabled: true
+              path: \(socket)
+            dbs:
+              - path: \(db)
+                monitor-interval: 30s
+                replica:
+                  url: file://\(s.path("replica"))
+            """)
+        let replicate = try TestEnvironment.launch(s.litestream, ["replicate", "-config", s.config])
+        defer { replicate.signal(SIGKILL) }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !FileManager.default.fileExists(atPath: socket) && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(try FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int == 0o600)
+
+        try TestEnvironment.sqlite3(db, "INSERT INTO t VALUES (2);")
+        let sync = try TestEnvironment.run(s.litestream, ["sync", "-socket", socket, "-wait", "-json", db])
+        #expect(sync.status == 0, "\(sync.stderr)")
+        // Returned only once the replica has the commit: a restore now holds it.
+        for v in try s.restoreAndQuery("file://" + s.path("replica"), "SELECT count(*) FROM t") { #expect(v == "2") }
+
+        let status = try TestEnvironment.run(s.litestream, ["status", "-socket", socket, "-max-lag", "1m", "-json"])
+        #expect(status.status == 0, "\(status.stdout) \(status.stderr)")
+        #expect(status.stdout.contains(db))
+        let list = try TestEnvironment.run(s.litestream, ["list", "-socket", socket])
+        #expect(list.status == 0 && list.stdout.contains(db), "\(list.stderr)")
+
+        let metrics = try TestEnvironment.run("curl", ["-sf", "http://127.0.0.1:\(port)/metrics"])
+        #expect(metrics.status == 0 && metrics.stdout.contains("litestream_"), "\(metrics.stdout.prefix(500))")
+
+        replicate.signal(SIGINT)
+        let result = try replicate.wait(timeout: .seconds(60))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: socket), "the socket is removed at shutdown")
+        let unreachable = try TestEnvironment.run(s.litestream, ["status", "-socket", socket])
+        #expect(unreachable.status == 1)
+    }
 }

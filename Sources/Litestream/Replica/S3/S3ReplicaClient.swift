@@ -127,9 +127,7 @@ public struct S3ReplicaClient: ReplicaClient {
     @discardableResult
     public func upload(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo {
         let fd = try FileDescriptor(path: localPath, flags: O_RDONLY)
-        var st = stat()
-        guard fstat(fd.fd, &st) == 0 else { throw SystemError(operation: "fstat", path: localPath, errno: errno) }
-        let size = Int64(st.st_size)
+        let size = try POSIX.fileSize(fd: fd.fd)
         try await client.upload(
             fd: fd.fd, path: localPath, size: size,
             key: key(level: level, minTXID: header.minTXID, maxTXID: header.maxTXID),
