@@ -6,15 +6,21 @@ import Darwin
 import Foundation
 import Logging
 
-/// Log lines in Litestream's (Go slog) text format on stderr: `time=… level=INFO msg="…" key=value`.
+/// Log lines in Litestream's (Go slog) formats: text, `time=… level=INFO msg="…" key=value`, or JSON lines,
+/// `{"time":"…","level":"INFO","msg":"…","key":"value"}` (`logging.type: json`). Always on stderr: stdout
+/// carries command output (and an `-exec` child's).
 struct SlogTextHandler: LogHandler {
+    enum Format: Sendable { case text, json }
+
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level
     let label: String
+    let format: Format
 
-    init(label: String, level: Logger.Level) {
+    init(label: String, level: Logger.Level, format: Format = .text) {
         self.label = label
         self.logLevel = level
+        self.format = format
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -30,10 +36,17 @@ struct SlogTextHandler: LogHandler {
         case .warning: level = "WARN"
         case .error, .critical: level = "ERROR"
         }
-        var line = "time=\(RFC3339.format(milliseconds: RFC3339.nowMilliseconds(), fractional: true)) level=\(level) msg=\(Self.quote(event.message.description))"
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        for (k, v) in all.sorted(by: { $0.key < $1.key }) {
-            line += " \(k)=\(Self.quote(v.description))"
+        let time = RFC3339.format(milliseconds: RFC3339.nowMilliseconds(), fractional: true)
+        let all = metadata.merging(event.metadata ?? [:]) { $1 }.sorted(by: { $0.key < $1.key })
+        var line: String
+        switch format {
+        case .text:
+            line = "time=\(time) level=\(level) msg=\(Self.quote(event.message.description))"
+            for (k, v) in all { line += " \(k)=\(Self.quote(v.description))" }
+        case .json:
+            line = "{\"time\":\(jsonString(time)),\"level\":\"\(level)\",\"msg\":\(jsonString(event.message.description))"
+            for (k, v) in all where !["time", "level", "msg"].contains(k) { line += ",\(jsonString(k)):\(jsonString(v.description))" }
+            line += "}"
         }
         line += "\n"
         line.withCString { _ = write(2, $0, strlen($0)) }
@@ -46,8 +59,8 @@ struct SlogTextHandler: LogHandler {
     }
 
     /// Installs the handler once per process.
-    static func bootstrap(level: Logger.Level) {
-        LoggingSystem.bootstrap { SlogTextHandler(label: $0, level: level) }
+    static func bootstrap(level: Logger.Level, format: Format = .text) {
+        LoggingSystem.bootstrap { SlogTextHandler(label: $0, level: level, format: format) }
     }
 }
 

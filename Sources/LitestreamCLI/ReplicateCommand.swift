@@ -67,7 +67,7 @@ struct ReplicateCommand: AsyncParsableCommand {
         }
         let level = logLevel.flatMap(Logger.Level.init(litestream:))
             ?? config.flatMap { Logger.Level(litestream: $0.logging.level.rawValue) } ?? .info
-        SlogTextHandler.bootstrap(level: level)
+        SlogTextHandler.bootstrap(level: level, format: config?.logging.type == .json ? .json : .text)
         let logger = Logger(label: "litestream")
         logger.info("litestream", metadata: ["version": "\(LitestreamVersion.string)"])
         for feature in config?.unsupportedFeatures ?? [] {

@@ -106,6 +106,8 @@ import Testing
         try TestEnvironment.sqlite3(db, "PRAGMA journal_mode=wal; CREATE TABLE t (v);")
         try s.write("""
             exec: sh -c 'sqlite3 \(db) "INSERT INTO t VALUES (1)"; sleep 0.2; sqlite3 \(db) "INSERT INTO t VALUES (2)"; exit 3'
+            logging:
+              type: json
             dbs:
               - path: \(db)
                 replica:
@@ -113,6 +115,11 @@ import Testing
             """)
         let result = try TestEnvironment.run(s.litestream, ["replicate", "-config", s.config], timeout: .seconds(60))
         #expect(result.status == 3, "the child's status is ours: \(result.stderr)")
+        // logging.type: json gives one JSON object per line, as slog's JSON handler.
+        let lines = result.stderr.split(separator: "\n").filter { !$0.isEmpty }
+        #expect(!lines.isEmpty && lines.allSatisfy { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["msg"] != nil
+        }, "\(result.stderr.prefix(600))")
         for v in try s.restoreAndQuery("file://" + s.path("replica"), "SELECT count(*) FROM t") { #expect(v == "2") }
     }
 

@@ -60,7 +60,8 @@ import Testing
                 group.addTask { await server.run(databases: databases, until: trigger) }
                 group.addTask { try await control.run(until: trigger) }
                 defer { trigger.trigger() }
-                let client = ControlClient(socketPath: socketPath)
+                // Generous: the whole suite runs in parallel on two cores.
+                let client = ControlClient(socketPath: socketPath, timeout: .seconds(60))
                 try await waitFor("the socket") { (try? await client.info()) != nil }
                 try await body(server, client)
                 trigger.trigger()
