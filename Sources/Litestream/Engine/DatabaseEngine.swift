@@ -36,6 +36,8 @@ public final class DatabaseEngine {
         /// Whether a full-database file had to be written, and why.
         public var snapshotReason: String?
         public var checkpointed: CheckpointPolicy.Action = .none
+        /// How long that checkpoint took (zero without one).
+        public var checkpointDuration: Duration = .zero
         /// A writer had written a commit frame but not yet published it in the WAL index: sync again shortly.
         public var writerInProgress = false
     }
@@ -438,6 +440,7 @@ public final class DatabaseEngine {
         let action = (policy ?? configuration.checkpoint).decide(
             walFrames: frames, syncedSinceCheckpoint: syncedSinceCheckpoint,
             sinceLastCheckpoint: ContinuousClock.now - lastCheckpoint)
+        let started = ContinuousClock.now
         switch action {
         case .none:
             return
@@ -480,6 +483,7 @@ public final class DatabaseEngine {
         lastCheckpoint = .now
         syncedSinceCheckpoint = false
         result.checkpointed = action
+        result.checkpointDuration = .now - started
     }
 
     /// BEGIN IMMEDIATE on the barrier connection; false if the database stays busy past its short timeout.

@@ -107,8 +107,13 @@ public final class ReplicationMonitor: Sendable {
     /// Sync requests made up to now are served by the sync that is about to start.
     func syncStarting() -> Int { state.withLock { $0.syncRequested } }
 
-    func synced(position: TXID, written: [PendingFile], servedRequests: Int, at now: Int64) {
+    func synced(position: TXID, written: [PendingFile], servedRequests: Int, at now: Int64,
+                checkpoint: Duration? = nil) {
         update { s in
+            if let checkpoint {
+                s.status.checkpointCount += 1
+                s.status.checkpointSeconds += Double(checkpoint.components.seconds) + Double(checkpoint.components.attoseconds) / 1e18
+            }
             s.status.localTXID = position
             s.status.lastSyncAt = now
             s.status.lastError = nil

@@ -20,6 +20,9 @@ public struct ReplicationStatus: Sendable, Equatable, Codable {
     public var syncCount: Int64 = 0
     /// Syncs that failed, since this replication started (a counter).
     public var syncErrorCount: Int64 = 0
+    /// Checkpoints run by the replicator since it started, and the time they took in all.
+    public var checkpointCount: Int64 = 0
+    public var checkpointSeconds: Double = 0
     public var replicas: [ReplicaStatus]
 
     public init(path: String, localTXID: TXID = .zero, replicas: [ReplicaStatus] = []) {

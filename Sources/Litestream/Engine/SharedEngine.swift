@@ -56,7 +56,8 @@ final class SharedEngine: @unchecked Sendable {
                 files.append(.init(maxTXID: f.max, bytes: bytes, writtenAt: now))
             }
         }
-        monitor.synced(position: position, written: files, servedRequests: served, at: now)
+        monitor.synced(position: position, written: files, servedRequests: served, at: now,
+            checkpoint: r.checkpointed == .none ? nil : r.checkpointDuration)
     }
 
     /// Writes every page of the current state, as a file covering `minTXID...position`, to a local temporary

@@ -10,7 +10,8 @@ import Synchronization
 /// |---|---|---|
 /// | `litestream_db_txid` | gauge | db |
 /// | `litestream_db_last_sync_timestamp_seconds` | gauge | db |
-/// | `litestream_sync_count`, `litestream_sync_error_count` | counter | db |
+/// | `litestream_sync_count`, `litestream_sync_error_count`, `litestream_checkpoint_count` | counter | db |
+/// | `litestream_checkpoint_seconds_total` | gauge (a running total) | db |
 /// | `litestream_replica_txid`, `litestream_replica_lag_seconds`, `litestream_replica_lag_bytes`, `litestream_replica_pending_files`, `litestream_replica_last_upload_timestamp_seconds` | gauge | db, replica |
 /// | `litestream_upload_bytes`, `litestream_replica_error_count` | counter | db, replica |
 ///
@@ -47,6 +48,8 @@ public final class ReplicationMetrics: Sendable {
             }
             count("litestream_sync_count", db, s.syncCount)
             count("litestream_sync_error_count", db, s.syncErrorCount)
+            count("litestream_checkpoint_count", db, s.checkpointCount)
+            Gauge(label: "litestream_checkpoint_seconds_total", dimensions: db).record(s.checkpointSeconds)
             for r in s.replicas {
                 let d = [("db", s.path), ("replica", r.name)]
                 Gauge(label: "litestream_replica_txid", dimensions: d).record(Double(r.txid.rawValue))
@@ -97,6 +100,10 @@ public enum PrometheusText {
             dbs.map { ($0.labels, Double($0.status.syncCount)) })
         family("litestream_sync_error_count", "counter", "Failed local syncs since replication started.",
             dbs.map { ($0.labels, Double($0.status.syncErrorCount)) })
+        family("litestream_checkpoint_count", "counter", "Checkpoints run by the replicator since it started.",
+            dbs.map { ($0.labels, Double($0.status.checkpointCount)) })
+        family("litestream_checkpoint_seconds_total", "counter", "Time spent in those checkpoints.",
+            dbs.map { ($0.labels, $0.status.checkpointSeconds) })
         family("litestream_db_error", "gauge", "1 while the database's last sync (or start) failed.",
             dbs.map { ($0.labels, $0.status.lastError == nil ? 0 : 1) })
         family("litestream_replica_txid", "gauge", "The newest TXID the replica holds.",

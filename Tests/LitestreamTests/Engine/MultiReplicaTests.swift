@@ -39,6 +39,13 @@ import Testing
         return try TestDatabase.contentDigest(path: out)
     }
 
+    /// `litestream_replica_lag_seconds` of one replica, read from the Prometheus text.
+    static func metricLag(_ status: ReplicationStatus, replica: String) -> Double? {
+        PrometheusText.render([status]).split(separator: "\n")
+            .first { $0.hasPrefix("litestream_replica_lag_seconds{") && $0.contains("replica=\"\(replica)\"") }
+            .flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+    }
+
     static func waitFor(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -93,6 +100,8 @@ import Testing
             #expect(s1.replicas[1].lagSeconds > 0)
             try await Task.sleep(for: .milliseconds(500))
             #expect(monitor.status().replicas[1].lagSeconds > s1.replicas[1].lagSeconds, "lag grows during the outage")
+            // The Prometheus text says the same.
+            #expect((Self.metricLag(monitor.status(), replica: "flaky") ?? 0) > 0)
             // The healthy replica restores to the current state while the other is down.
             #expect(try await Self.restoreDigest(healthy, dir: f.dir) == TestDatabase.contentDigest(path: f.dbPath))
 
@@ -102,6 +111,7 @@ import Testing
             let last = try await monitor.sync(waitForReplicas: true, timeout: .seconds(60))
             let s2 = monitor.status()
             #expect(s2.replicas.allSatisfy { $0.txid >= last && $0.lagSeconds == 0 && $0.lastError == nil })
+            #expect(Self.metricLag(s2, replica: "flaky") == 0, "lag back to zero in the metrics")
             trigger.trigger()
             try await group.waitForAll()
         }
