@@ -54,6 +54,15 @@ func printTable(_ rows: [[String]]) {
 }
 
 enum Format {
+    /// Sizes as Go's humanize.Bytes prints them (Litestream's status): SI units, one decimal from kB on.
+    static func bytesSI(_ n: Int) -> String {
+        if n < 1000 { return "\(n) B" }
+        let units = ["kB", "MB", "GB", "TB", "PB"]
+        var v = Double(n)
+        var i = -1
+        while v >= 1000 && i < units.count - 1 { v /= 1000; i += 1 }
+        return v < 10 ? String(format: "%.1f %@", v, units[i]) : String(format: "%.0f %@", v, units[i])
+    }
     static func time(_ ms: Int64?) -> String { ms.map { RFC3339.format(milliseconds: $0) } ?? "-" }
     static func lag(_ seconds: Double) -> String {
         seconds < 10 ? String(format: "%.1fs", seconds) : String(format: "%.0fs", seconds)
@@ -180,12 +189,18 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(name: .litestream("max-lag"), help: "Exit 2 if any replica lags more than this (e.g. 1m) or a database is failing.")
     var maxLag: String?
     @OptionGroup var socket: SocketOptions
+    @OptionGroup var configOptions: ConfigOptions
 
     func validate() throws {
         if let maxLag, ControlDuration.parse(maxLag) == nil { throw ValidationError("invalid -max-lag \(maxLag)") }
+        if maxLag != nil && configOptions.config != nil {
+            throw ValidationError("-max-lag needs the running replicate (-socket), not -config")
+        }
     }
 
     func run() async throws {
+        // With -config: Litestream 0.5.17's local status (no server needed): local TXID and WAL size.
+        if configOptions.config != nil { return try localStatus() }
         let statuses: [ReplicationStatus] = try await socket.call { client in
             if let path { return [try await client.status(path: path)] }
             return try await client.list()
@@ -211,6 +226,40 @@ struct StatusCommand: AsyncParsableCommand {
                 for p in problems { printError("unhealthy: \(p)") }
                 throw ExitCode(2)
             }
+        }
+    }
+
+    private func localStatus() throws {
+        let config: LitestreamConfiguration
+        do { config = try configOptions.load() } catch {
+            printError("\(error)")
+            throw ExitCode.failure
+        }
+        var rows: [(database: String, status: String, txid: String, wal: String)] = []
+        for db in config.databases {
+            guard let dbPath = db.path, path.map({ absolute($0) == absolute(dbPath) }) ?? true else { continue }
+            let engine = db.engineConfiguration(path: dbPath)
+            let ltxDir = DatabaseEngine(configuration: engine).localLTXDirectory
+            let newest = (try? FileManager.default.contentsOfDirectory(atPath: ltxDir))?
+                .compactMap { LTXFileName.parse($0)?.max }.max()
+            let wal = (try? FileManager.default.attributesOfItem(atPath: dbPath + "-wal")[.size] as? Int) ?? nil
+            if !fileExists(dbPath) {
+                rows.append((dbPath, "no database", "-", "-"))
+            } else if let newest {
+                rows.append((dbPath, "ok", newest.description, Format.bytesSI(wal ?? 0)))
+            } else {
+                rows.append((dbPath, "not initialized", "-", Format.bytesSI(wal ?? 0)))
+            }
+        }
+        if socket.json {
+            let items = rows.map {
+                "  {\n    \"database\": \(jsonString($0.database)),\n    \"status\": \(jsonString($0.status)),\n"
+                    + "    \"local_txid\": \(jsonString($0.txid)),\n    \"wal_size\": \(jsonString($0.wal))\n  }"
+            }
+            print(items.isEmpty ? "[]" : "[\n" + items.joined(separator: ",\n") + "\n]")
+        } else {
+            print(Table.render([["database", "status", "local txid", "wal size"]] + rows.map { [$0.database, $0.status, $0.txid, $0.wal] }),
+                terminator: "")
         }
     }
 

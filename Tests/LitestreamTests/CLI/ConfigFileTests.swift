@@ -193,4 +193,37 @@ import Testing
         let unreachable = try TestEnvironment.run(s.litestream, ["status", "-socket", socket])
         #expect(unreachable.status == 1)
     }
+
+    /// `status -config` without a running replicate prints Litestream 0.5.17's local status, identically.
+    @Test func localStatusMatchesLitestream() throws {
+        let s = try Setup("config-status")
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let db = s.path("app.db")
+        try TestEnvironment.sqlite3(db, "PRAGMA journal_mode=wal; CREATE TABLE t (v); INSERT INTO t VALUES (1);")
+        let once = try TestEnvironment.run(s.litestream, ["replicate", "-once", db, "file://" + s.path("replica")])
+        #expect(once.status == 0, "\(once.stderr)")
+        try TestEnvironment.sqlite3(s.path("idle.db"), "PRAGMA journal_mode=wal; CREATE TABLE t (v);")
+        try s.write("""
+            dbs:
+              - path: \(db)
+                replica:
+                  url: file://\(s.path("replica"))
+              - path: \(s.path("idle.db"))
+                replica:
+                  url: file://\(s.path("replica-idle"))
+              - path: \(s.path("missing.db"))
+                replica:
+                  url: file://\(s.path("replica-missing"))
+            """)
+        let ours = try TestEnvironment.run(s.litestream, ["status", "-config", s.config])
+        #expect(ours.status == 0, "\(ours.stderr)")
+        #expect(ours.stdout.contains("0000000000000001") && ours.stdout.contains("no database") && ours.stdout.contains("not initialized"))
+        let oursJSON = try TestEnvironment.run(s.litestream, ["status", "-config", s.config, "-json"])
+        if let reference = TestEnvironment.litestreamBinary {
+            let theirs = try TestEnvironment.run(reference, ["status", "-config", s.config])
+            #expect(ours.stdout == theirs.stdout)
+            let theirsJSON = try TestEnvironment.run(reference, ["status", "-config", s.config, "-json"])
+            #expect(oursJSON.stdout == theirsJSON.stdout)
+        }
+    }
 }
