@@ -88,6 +88,12 @@ public struct Compactor: Sendable {
     /// Read buffer per input file while merging (at least 64 KiB). Memory is about
     /// `inputs × (bufferSize + pageSize)`.
     public var decoderBufferSize: Int = 1 << 16
+    /// At most this many files are merged at once (default 64, about 5 MiB of buffers): more inputs — a busy
+    /// database's L0 files over a 30 s window — are first merged in consecutive groups into temporary local files,
+    /// so memory stays bounded however many files a window holds. The result is the same file.
+    public var maxOpenInputs: Int = 64
+    /// Where those intermediate files go (removed when the compaction ends). Default: `$TMPDIR`, else `/tmp`.
+    public var temporaryDirectory: String?
 
     public init(
         client: any ReplicaClient, levels: [CompactionLevel] = CompactionLevel.defaults,
@@ -157,24 +163,72 @@ public struct Compactor: Sendable {
         let files = try Self.plan(level: level, source: source, destination: destination)
         if files.isEmpty { return nil }
 
-        var readers: [ReplicaFileReader] = []  // own the descriptors until the merge is done
-        var decoders: [LTXDecoder<LTXFileDescriptorInput>] = []
-        for file in files {
-            let (reader, name) = try await open(file)
-            readers.append(reader)
-            decoders.append(LTXDecoder(LTXFileDescriptorInput(fd: reader.fd), name: name, bufferSize: decoderBufferSize))
+        // Bounded fan-in: merge consecutive groups into temporary files until few enough inputs are left.
+        var inputs = files.map { MergeInput.replica($0) }
+        var temporaries: [String] = []
+        defer { for t in temporaries { try? POSIX.remove(t) } }
+        let fanIn = max(2, maxOpenInputs)
+        while inputs.count > fanIn {
+            var next: [MergeInput] = []
+            for start in stride(from: 0, to: inputs.count, by: fanIn) {
+                let group = Array(inputs[start..<min(start + fanIn, inputs.count)])
+                if group.count == 1 { next.append(group[0]); continue }
+                let job = try await mergeJob(group, timestamp: nil)
+                let tmp = temporaryPath()
+                temporaries.append(tmp)
+                let out = try FileDescriptor(path: tmp, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o600)
+                try job.merger.merge { try POSIX.writeAll(out.fd, $0, path: tmp) }
+                next.append(.local(path: tmp, header: job.merger.header))
+            }
+            inputs = next
         }
-        let job = MergeJob(try LTXMerger(decoders, contiguity: .strict, timestamp: timestamp), readers: readers)
-        for (file, h) in zip(files, job.merger.inputHeaders) where h.minTXID != file.minTXID || h.maxTXID != file.maxTXID {
-            throw CompactionError(.headerMismatch,
-                "\(file) has TXIDs \(h.minTXID)-\(h.maxTXID) in its header, which disagrees with its name")
-        }
+        let job = try await mergeJob(inputs, timestamp: timestamp)
         let h = job.merger.header
         return try await client.writeLTXFile(
             level: level, minTXID: h.minTXID, maxTXID: h.maxTXID, timestamp: h.timestamp
         ) { sink in
             try job.merger.merge(into: sink)
         }
+    }
+
+    /// A file to merge: one of the replica's (or its local L0 copy), or an intermediate merge of a group.
+    private enum MergeInput {
+        case replica(LTXFileInfo)
+        case local(path: String, header: LTXHeader)
+    }
+
+    /// Opens `inputs` and prepares their merge, checking that each replica file's header matches its name.
+    private func mergeJob(_ inputs: [MergeInput], timestamp: Int64?) async throws -> MergeJob {
+        var readers: [ReplicaFileReader] = []  // own the descriptors until the merge is done
+        var decoders: [LTXDecoder<LTXFileDescriptorInput>] = []
+        for input in inputs {
+            let reader: ReplicaFileReader
+            let name: String
+            switch input {
+            case .replica(let file):
+                (reader, name) = try await open(file)
+            case .local(let path, let header):
+                let info = LTXFileInfo(level: -1, minTXID: header.minTXID, maxTXID: header.maxTXID, size: 0, createdAt: header.timestamp)
+                reader = ReplicaFileReader(descriptor: try FileDescriptor(path: path, flags: O_RDONLY), file: info)
+                name = "intermediate merge \(path)"
+            }
+            readers.append(reader)
+            decoders.append(LTXDecoder(LTXFileDescriptorInput(fd: reader.fd), name: name, bufferSize: decoderBufferSize))
+        }
+        let job = MergeJob(try LTXMerger(decoders, contiguity: .strict, timestamp: timestamp), readers: readers)
+        for (input, h) in zip(inputs, job.merger.inputHeaders) {
+            guard case .replica(let file) = input else { continue }
+            if h.minTXID != file.minTXID || h.maxTXID != file.maxTXID {
+                throw CompactionError(.headerMismatch,
+                    "\(file) has TXIDs \(h.minTXID)-\(h.maxTXID) in its header, which disagrees with its name")
+            }
+        }
+        return job
+    }
+
+    private func temporaryPath() -> String {
+        let dir = temporaryDirectory ?? getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        return "\(dir)/litestream-compaction-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).ltx"
     }
 
     /// Runs one scheduled compaction of `level` at wall-clock `now` (Unix ms): skipped when the level's newest

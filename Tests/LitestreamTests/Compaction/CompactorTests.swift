@@ -66,6 +66,29 @@ struct CompactorTests {
         #expect(db == history.database(at: 30))
     }
 
+    @Test("more inputs than maxOpenInputs are merged in groups first, giving the very same file", arguments: [2, 3, 7])
+    func boundedFanIn(fanIn: Int) async throws {
+        var rng = S.SeededRNG(seed: 77)
+        let history = S.History.random(count: 40, rng: &rng)
+        var results: [[UInt8]] = []
+        for limit in [64, fanIn] {
+            let dir = try S.TempDir()
+            let client = FileReplicaClient(path: dir.path)
+            try await writeL0(history, 1...40, to: client)
+            var compactor = Compactor(client: client)
+            compactor.maxOpenInputs = limit
+            let scratch = try S.TempDir()
+            compactor.temporaryDirectory = scratch.path
+            let file = try #require(try await compactor.compact(level: 1))
+            #expect(file.minTXID == 1 && file.maxTXID == 40 && file.createdAt == history.timestamps[40])
+            let bytes = try S.contents(file, in: client)
+            #expect(try S.decode(bytes).pages == history.database(at: 40))
+            results.append(bytes)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty, "no intermediate file left")
+        }
+        #expect(results[0] == results[1], "grouped merging changes nothing in the output")
+    }
+
     @Test("a hole in the source level, or between the level and its source, is refused")
     func contiguity() async throws {
         let dir = try S.TempDir()
