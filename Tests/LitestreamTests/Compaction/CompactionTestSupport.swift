@@ -80,18 +80,8 @@ enum CompactionTestSupport {
         deinit { try? FileManager.default.removeItem(atPath: path) }
     }
 
-    /// splitmix64: a small seeded generator so randomized tests are reproducible.
-    struct SeededRNG: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// Randomized tests are reproducible from their seed.
+    typealias SeededRNG = SplitMix64
 
     /// A model database history: transaction n (1-based) sets `commit[n]` and writes `writes[n]` (page → version).
     /// Transaction 1 writes every page; growth always writes the new pages, as Litestream's L0 files do.

@@ -504,16 +504,6 @@ extension Integration {
     /// A 16-hex-digit TXID, as `-txid` wants it.
     static func hexTXID(_ txid: UInt64) -> String { String(format: "%016llx", txid) }
 
-    /// A small deterministic random generator (SplitMix64), so failures can be replayed with the same seed.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// Failures can be replayed with the same seed.
+    typealias SeededGenerator = SplitMix64
 }
