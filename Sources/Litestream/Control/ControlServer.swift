@@ -72,26 +72,14 @@ public struct ControlServer: Sendable {
         let channel = try await bind()
         defer { _ = unlink(configuration.path) }
         logger.info("control socket listening", metadata: ["path": "\(configuration.path)"])
-        shutdown.onTrigger { channel.channel.close(promise: nil) }
-        await withDiscardingTaskGroup { group in
-            do {
-                try await channel.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
-                    }
-                }
-            } catch {
-                if !shutdown.isTriggered {
-                    logger.error("control socket failed", metadata: ["error": "\(error)"])
-                }
-            }
-            group.cancelAll()
+        await serveConnections(of: channel, until: shutdown, logger: logger, failure: "control socket failed") {
+            await self.serve($0)
         }
     }
 
     // MARK: socket file
 
-    private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    private typealias Connection = HTTPConnection
 
     private func bind() async throws -> NIOAsyncChannel<Connection, Never> {
         let path = configuration.path

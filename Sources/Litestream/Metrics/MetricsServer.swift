@@ -37,7 +37,7 @@ public struct MetricsServer: Sendable {
         return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
-    private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    private typealias Connection = HTTPConnection
 
     /// Serves until `shutdown` triggers.
     public func run(until shutdown: ShutdownTrigger) async throws {
@@ -54,18 +54,8 @@ public struct MetricsServer: Sendable {
         let bound = channel.channel.localAddress?.port ?? port
         logger.info("serving metrics", metadata: ["addr": "\(host):\(bound)"])
         onListening?(bound)
-        shutdown.onTrigger { channel.channel.close(promise: nil) }
-        await withDiscardingTaskGroup { group in
-            do {
-                try await channel.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
-                    }
-                }
-            } catch {
-                if !shutdown.isTriggered { logger.error("metrics server failed", metadata: ["error": "\(error)"]) }
-            }
-            group.cancelAll()
+        await serveConnections(of: channel, until: shutdown, logger: logger, failure: "metrics server failed") {
+            await self.serve($0)
         }
     }
 
