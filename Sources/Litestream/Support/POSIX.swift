@@ -72,10 +72,11 @@ enum POSIX {
         }
         defer { closedir(dir) }
         var names: [String] = []
+        // The name is read in place: a dirent is only d_reclen bytes long, so copying the struct (its 256-byte
+        // d_name) can read past the end of the kernel's buffer and crash when that is the end of a page.
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
+            let name = String(cString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self))
             if name != "." && name != ".." { names.append(name) }
         }
         return names
