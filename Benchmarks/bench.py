@@ -10,6 +10,10 @@ Measurements (see Benchmarks/README.md for what each one means):
   restore   `restore -o` from each tool's own file replica, ours from Litestream's replica, and a copy+fsync floor
   lag       commit-to-replica lag, ~40 commits at 4/s under `replicate`
   steady    500 small tx/s for --steady-seconds under `replicate`: replicator CPU and peak RSS, writer tx/s
+  fastwriter  an app committing as fast as it can (synchronous=NORMAL): tx/s with no replicator, ours, theirs
+  burst     one 200 MB transaction under `replicate`: time until the replica has it, replicator peak RSS and CPU
+  s3        on a local moto_server: restore of the 250 MB db from S3, and S3 requests (through a counting proxy)
+            during 60 s of an idle database and per second under a 100 tx/s writer
 Each is repeated --runs times; the table shows medians of the per-run values. Python 3 standard library only.
 """
 import argparse
@@ -30,10 +34,15 @@ import subprocess
 import sys
 import threading
 import time
+import http.client
+import http.server
+import socket
+import socketserver
+import urllib.parse
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THEIRS_LABEL = "litestream 0.5.17"
-ALL_SUITES = ("snapshot", "restore", "lag", "steady")
+ALL_SUITES = ("snapshot", "restore", "lag", "steady", "fastwriter", "burst", "s3")
 DB_GENERATOR_VERSION = 1
 PAGE_SIZE = 4096
 
@@ -500,7 +509,8 @@ def writer_main(db, seconds, rate):
     end = start + seconds
     n = 0
     while True:
-        due = start + n / rate
+        # rate 0: as fast as it can (the fastwriter suite), else paced on a fixed schedule.
+        due = start + n / rate if rate > 0 else time.perf_counter()
         now = time.perf_counter()
         if due >= end:
             break
@@ -519,13 +529,15 @@ def writer_main(db, seconds, rate):
                       "max_ms": lat[-1] * 1000}))
 
 
-def run_writer(ctx, db, tag):
+def run_writer(ctx, db, tag, seconds=None, rate=None):
+    seconds = ctx.args.steady_seconds if seconds is None else seconds
+    rate = ctx.args.steady_rate if rate is None else rate
     out_path = ctx.log("writer-%s.json" % tag)
     with open(out_path, "wb") as out:
-        p = spawn([sys.executable, os.path.abspath(__file__), "_writer", db, str(ctx.args.steady_seconds),
-                   str(ctx.args.steady_rate)], ctx.log("writer-%s" % tag), stdout=out)
+        p = spawn([sys.executable, os.path.abspath(__file__), "_writer", db, str(seconds),
+                   str(rate)], ctx.log("writer-%s" % tag), stdout=out)
         try:
-            p.wait(timeout=ctx.args.steady_seconds + 60)
+            p.wait(timeout=seconds + 60)
         except subprocess.TimeoutExpired:
             raise failure(p, "the writer did not finish")
     _forget(p)
@@ -602,6 +614,424 @@ def bench_steady(ctx):
             print("  steady run %d %-6s writer %.1f tx/s (p99 commit %.2f ms, max %.1f ms), %s" % (
                 run + 1, cfg, w["tps"], w["p99_ms"], w["max_ms"], line), flush=True)
             rm(work)
+    return results
+
+
+def check_replica_rows(ctx, tool, url, work, want, what, env=None):
+    """Restores url and checks that it holds `want` rows in t (after replicate's final sync)."""
+    out = os.path.join(work, "restored.db")
+    rm_db(out)
+    p_env = env
+    cmd = [ctx.bin[tool], "restore", "-o", out, url]
+    if p_env is None:
+        run_timed(cmd, ctx.log("%s-restore-%s" % (what, tool)))
+    else:
+        run_timed_env(cmd, ctx.log("%s-restore-%s" % (what, tool)), p_env)
+    c = sqlite3.connect("file:%s?immutable=1" % out, uri=True)
+    (n,), = c.execute("SELECT count(*) FROM t").fetchall()
+    c.close()
+    rm_db(out)
+    if n != want:
+        raise BenchError("%s %s: the replica holds %d rows after the final sync, the writer committed %d" % (
+            what, tool, n, want))
+
+
+def bench_fastwriter(ctx):
+    """An app committing single-row transactions as fast as it can (synchronous=NORMAL, WAL) for
+    --fast-seconds: tx/s with no replicator, with ours and with theirs running on its database."""
+    results = {c: {"tps": [], "cpu_s": []} for c in ("none",) + tuple(ctx.tools)}
+    secs = ctx.args.fast_seconds
+    for run in range(ctx.runs):
+        for cfg in ["none"] + ctx.order(run):
+            work = os.path.join(ctx.scratch, "fast-" + cfg)
+            rm(work)
+            os.makedirs(work)
+            db = os.path.join(work, "db.sqlite")
+            replica = os.path.join(work, "replica")
+            steady_db(db)
+            tag = "fast-%s-%d" % (cfg, run)
+            cpu = None
+            if cfg == "none":
+                w = run_writer(ctx, db, tag, seconds=secs, rate=0)
+            else:
+                proc = spawn([ctx.bin[cfg], "replicate"] + ctx.flags[cfg] + [db, "file://" + replica],
+                             ctx.log("replicate-" + tag))
+                wait_for_first_ltx(proc, os.path.join(replica, "ltx", "0"))
+                time.sleep(1.0)
+                cpu0 = proc_cpu_seconds(proc.pid)
+                w = run_writer(ctx, db, tag, seconds=secs, rate=0)
+                if proc.poll() is not None:
+                    _forget(proc)
+                    raise failure(proc, "replicate exited while the writer ran")
+                cpu = proc_cpu_seconds(proc.pid) - cpu0
+                stop(proc)
+                results[cfg]["cpu_s"].append(cpu)
+                if run == 0:
+                    check_replica_rows(ctx, cfg, "file://" + replica, work, w["tx"], "fastwriter")
+            results[cfg]["tps"].append(w["tps"])
+            print("  fastwriter run %d %-6s %.0f tx/s (p99 commit %.2f ms)%s" % (
+                run + 1, cfg, w["tps"], w["p99_ms"], "" if cpu is None else ", replicator CPU %.2f s" % cpu),
+                flush=True)
+            rm(work)
+    return results
+
+
+def bench_burst(ctx):
+    """One transaction of --burst-mb MB (1 MB random blobs, incompressible) committed while `replicate` runs:
+    seconds from the commit returning until an L0 file holding it is in the replica (its header's Commit field
+    covers the database's new size), and the replicator's peak RSS (VmHWM) and CPU over that time."""
+    results = {t: {"seconds": [], "rss_mb": [], "cpu_s": []} for t in ctx.tools}
+    rows = ctx.args.burst_mb
+    for run in range(ctx.runs):
+        for tool in ctx.order(run):
+            work = os.path.join(ctx.scratch, "burst-" + tool)
+            rm(work)
+            os.makedirs(work)
+            db = os.path.join(work, "db.sqlite")
+            replica = os.path.join(work, "replica")
+            level0 = os.path.join(replica, "ltx", "0")
+            conn = sqlite3.connect(db, isolation_level=None)
+            conn.execute("PRAGMA page_size=%d" % PAGE_SIZE)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)")
+            tag = "burst-%s-%d" % (tool, run)
+            proc = spawn([ctx.bin[tool], "replicate"] + ctx.flags[tool] + [db, "file://" + replica],
+                         ctx.log("replicate-" + tag))
+            try:
+                wait_for_first_ltx(proc, level0)
+                time.sleep(1.0)
+                cpu0 = proc_cpu_seconds(proc.pid)
+                conn.execute("BEGIN")
+                conn.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) "
+                             "INSERT INTO t (b) SELECT randomblob(1000000) FROM c", (rows,))
+                conn.execute("COMMIT")
+                t_commit = time.perf_counter()
+                pages = conn.execute("PRAGMA page_count").fetchone()[0]
+                seen = set()
+                while True:
+                    done = False
+                    for name in _listdir(level0):
+                        if name in seen or not name.endswith(".ltx"):
+                            continue
+                        c = ltx_commit_pages(os.path.join(level0, name))
+                        if c is None:
+                            continue
+                        seen.add(name)
+                        if c >= pages:
+                            done = True
+                    if done:
+                        break
+                    if proc.poll() is not None:
+                        _forget(proc)
+                        raise failure(proc, "replicate exited during the burst")
+                    if time.perf_counter() - t_commit > 300:
+                        raise failure(proc, "burst: the transaction did not reach the replica within 300 s")
+                    time.sleep(0.005)
+                elapsed = time.perf_counter() - t_commit
+                cpu = proc_cpu_seconds(proc.pid) - cpu0
+                hwm_kb = proc_status_kb(proc.pid, "VmHWM")
+                stop(proc, timeout=300)
+            finally:
+                conn.close()
+            r = results[tool]
+            r["seconds"].append(elapsed)
+            r["rss_mb"].append(hwm_kb / 1024)
+            r["cpu_s"].append(cpu)
+            print("  burst run %d %-6s %d MB in the replica after %.2f s, peak RSS %.1f MB, CPU %.2f s" % (
+                run + 1, tool, rows, elapsed, hwm_kb / 1024, cpu), flush=True)
+            rm(work)
+    return results
+
+
+# S3: a local moto_server, and a counting proxy in front of it per replicator.
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def find_moto():
+    for c in (os.path.join(REPO, ".venv", "bin", "moto_server"), "/tmp/venv/bin/moto_server",
+              shutil.which("moto_server") or ""):
+        if c and os.access(c, os.X_OK):
+            return c
+    raise BenchError("moto_server not found in %s/.venv/bin or /tmp/venv/bin (pip install 'moto[server]'), "
+                     "or leave out the s3 suite" % REPO)
+
+
+def start_moto(ctx):
+    exe = find_moto()
+    for attempt in range(5):
+        port = free_port()
+        p = spawn([exe, "-H", "127.0.0.1", "-p", str(port)], ctx.log("moto-%d" % attempt))
+        deadline = time.time() + 30
+        while time.time() < deadline and p.poll() is None:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                c.request("GET", "/")
+                c.getresponse().read()
+                c.close()
+                return p, port
+            except OSError:
+                time.sleep(0.2)
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        _forget(p)
+    raise failure(p, "moto_server did not start")
+
+
+def s3_request(port, method, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        c.request(method, path, headers={"Content-Length": "0"})
+        r = c.getresponse()
+        r.read()
+        return r.status
+    finally:
+        c.close()
+
+
+class CountingProxy:
+    """A threaded HTTP proxy that forwards every request to moto and counts them by kind: GET, PUT, DELETE,
+    POST, HEAD, and LIST (a GET on the bucket with a list-type/prefix query)."""
+
+    def __init__(self, upstream_port):
+        self.upstream = upstream_port
+        self.lock = threading.Lock()
+        self.counts = {}
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _body(self):
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                    out = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                        if size == 0:
+                            while self.rfile.readline().strip():
+                                pass
+                            return out
+                        out += self.rfile.read(size)
+                        self.rfile.readline()
+                n = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(n) if n else b""
+
+            def _forward(self):
+                body = self._body()
+                u = urllib.parse.urlsplit(self.path)
+                q = urllib.parse.parse_qs(u.query)
+                kind = self.command
+                if kind == "GET" and u.path.strip("/").count("/") == 0 and ("list-type" in q or "prefix" in q):
+                    kind = "LIST"
+                proxy.count(kind)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("transfer-encoding", "connection", "content-length")}
+                headers["Content-Length"] = str(len(body))
+                c = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=300)
+                try:
+                    c.request(self.command, self.path, body=body, headers=headers)
+                    r = c.getresponse()
+                    data = r.read()
+                    self.send_response_only(r.status, r.reason)
+                    for k, v in r.getheaders():
+                        if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                            self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                finally:
+                    c.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def count(self, kind):
+        with self.lock:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def snapshot(self):
+        with self.lock:
+            return dict(self.counts)
+
+    def total(self):
+        with self.lock:
+            return sum(self.counts.values())
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def s3_env():
+    env = dict(os.environ)
+    env.pop("AWS_CA_BUNDLE", None)
+    env.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1")
+    return env
+
+
+def s3_url(bucket, path, port):
+    return "s3://%s/%s?endpoint=http://127.0.0.1:%d&region=us-east-1&force-path-style=true" % (bucket, path, port)
+
+
+def spawn_env(cmd, log_path, env):
+    """spawn() with an environment."""
+    log = open(log_path, "ab")
+    log.write(("$ %s\n" % " ".join(shlex.quote(c) for c in cmd)).encode())
+    log.flush()
+    try:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env)
+    except OSError as e:
+        raise BenchError("cannot start %s: %s" % (cmd[0], e))
+    finally:
+        log.close()
+    p.log_path, p.cmd = log_path, cmd
+    _children.append(p)
+    return p
+
+
+def run_timed_env(cmd, log_path, env, timeout=600):
+    """run_timed() with an environment: wall seconds."""
+    t0 = time.perf_counter()
+    p = spawn_env(cmd, log_path, env)
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        _forget(p)
+        raise failure(p, "timed out after %d s" % timeout)
+    _forget(p)
+    if p.returncode != 0:
+        raise failure(p, "command failed")
+    return time.perf_counter() - t0
+
+
+def wait_quiet(proxy, quiet=3.0, timeout=60):
+    """Waits until the proxy has seen no request for `quiet` seconds (the initial sync and snapshot are done)."""
+    deadline = time.time() + timeout
+    last, since = proxy.total(), time.time()
+    while time.time() < deadline:
+        time.sleep(0.25)
+        n = proxy.total()
+        if n != last:
+            last, since = n, time.time()
+        elif time.time() - since >= quiet:
+            return
+    raise BenchError("S3 requests did not stop within %d s of the initial sync" % timeout)
+
+
+def bench_s3(ctx):
+    """Restore of the 250 MB db from an S3 replica on moto, and request counts through a counting proxy: during
+    --idle-seconds of an idle database after the initial sync, and per second under a 100 tx/s writer."""
+    env = s3_env()
+    moto, port = start_moto(ctx)
+    bucket = "bench"
+    if s3_request(port, "PUT", "/" + bucket) not in (200, 409):
+        raise BenchError("cannot create bucket %s on moto" % bucket)
+    results = {t: {"restore_s": [], "idle_requests": [], "steady_rps": [], "steady_by_method": []} for t in ctx.tools}
+    try:
+        # Replicas of the source db, one per tool, for the restore runs.
+        for tool in ctx.tools:
+            work = os.path.join(ctx.scratch, "s3-snap-" + tool)
+            rm(work)
+            os.makedirs(work)
+            db = os.path.join(work, "db.sqlite")
+            copy_fsync(ctx.source_db, db)
+            run_timed_env([ctx.bin[tool], "replicate", "-once", "-force-snapshot", db,
+                           s3_url(bucket, "restore-" + tool, port)], ctx.log("s3-snapshot-" + tool), env)
+            rm(work)
+        out_dir = os.path.join(ctx.scratch, "s3-restore")
+        rm(out_dir)
+        os.makedirs(out_dir)
+        for run in range(ctx.runs):
+            for tool in ctx.order(run):
+                out = os.path.join(out_dir, tool + ".db")
+                rm_db(out)
+                wall = run_timed_env([ctx.bin[tool], "restore", "-o", out, s3_url(bucket, "restore-" + tool, port)],
+                                     ctx.log("s3-restore-%s-%d" % (tool, run)), env)
+                if run == 0:
+                    verify_restored(out, ctx.source_meta, "S3 restore %s" % tool)
+                rm_db(out)
+                results[tool]["restore_s"].append(wall)
+                print("  s3 restore run %d %-6s %.2f s" % (run + 1, tool, wall), flush=True)
+        rm(out_dir)
+
+        # Requests: idle, then a steady 100 tx/s writer.
+        for run in range(ctx.runs):
+            for tool in ctx.order(run):
+                work = os.path.join(ctx.scratch, "s3-req-" + tool)
+                rm(work)
+                os.makedirs(work)
+                db = os.path.join(work, "db.sqlite")
+                steady_db(db)
+                c = sqlite3.connect(db, isolation_level=None)
+                c.execute("INSERT INTO t (v) VALUES ('x')")
+                c.close()
+                proxy = CountingProxy(port)
+                tag = "s3-req-%s-%d" % (tool, run)
+                url = s3_url(bucket, "req-%s-%d" % (tool, run), proxy.port)
+                proc = spawn_env([ctx.bin[tool], "replicate"] + ctx.flags[tool] + [db, url],
+                                 ctx.log("replicate-" + tag), env)
+                try:
+                    deadline = time.time() + 60
+                    while proxy.snapshot().get("PUT", 0) == 0:
+                        if proc.poll() is not None:
+                            _forget(proc)
+                            raise failure(proc, "replicate exited before its first upload to S3")
+                        if time.time() > deadline:
+                            raise failure(proc, "replicate made no PUT to S3 within 60 s")
+                        time.sleep(0.1)
+                    wait_quiet(proxy)
+                    before = proxy.total()
+                    time.sleep(ctx.args.idle_seconds)
+                    idle = proxy.total() - before
+                    b = proxy.snapshot()
+                    t0 = time.perf_counter()
+                    w = run_writer(ctx, db, tag, seconds=ctx.args.s3_writer_seconds, rate=ctx.args.s3_writer_rate)
+                    elapsed = time.perf_counter() - t0
+                    a = proxy.snapshot()
+                    by = {k: (a.get(k, 0) - b.get(k, 0)) / elapsed for k in a if a.get(k, 0) != b.get(k, 0)}
+                    stop(proc)
+                finally:
+                    proxy.close()
+                if run == 0:
+                    check_replica_rows(ctx, tool, s3_url(bucket, "req-%s-%d" % (tool, run), port), work,
+                                       w["tx"] + 1, "s3", env=env)
+                r = results[tool]
+                r["idle_requests"].append(idle)
+                r["steady_rps"].append(sum(by.values()))
+                r["steady_by_method"].append(by)
+                print("  s3 requests run %d %-6s idle %d s: %d requests; %g tx/s writer: %.1f requests/s (%s)" % (
+                    run + 1, tool, ctx.args.idle_seconds, idle, ctx.args.s3_writer_rate, sum(by.values()),
+                    ", ".join("%s %.1f" % kv for kv in sorted(by.items()))), flush=True)
+                rm(work)
+    finally:
+        if moto.poll() is None:
+            os.killpg(moto.pid, signal.SIGTERM)
+            try:
+                moto.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(moto.pid, signal.SIGKILL)
+                moto.wait()
+        _forget(moto)
     return results
 
 
@@ -723,6 +1153,39 @@ def report(ctx, res):
         row("steady: writer p99 commit latency, no replicator (ms)", st["none"]["p99_ms"], st["none"]["p99_ms"], 2,
             "—")
 
+    if "fastwriter" in res:
+        f = {c: {k: med(v) for k, v in res["fastwriter"][c].items()} for c in ("none",) + tuple(ctx.tools)}
+        base = f["none"]["tps"]
+        row("fastwriter (synchronous=NORMAL, as fast as it can, %g s): tx/s" % ctx.args.fast_seconds,
+            f["ours"]["tps"], f["theirs"]["tps"], 0)
+        row("fastwriter: tx/s with no replicator (baseline)", base, base, 0, "—")
+        row("fastwriter: throughput kept, with replicator ÷ without", f["ours"]["tps"] / base if base else None,
+            f["theirs"]["tps"] / base if base else None, 2, "target ≥ 0.80")
+        row("fastwriter: replicator CPU (s)", f["ours"]["cpu_s"], f["theirs"]["cpu_s"], 2)
+    if "burst" in res:
+        b = {t: {k: med(v) for k, v in res["burst"][t].items()} for t in ctx.tools}
+        row("burst: one %d MB transaction, commit → in the replica (s)" % ctx.args.burst_mb,
+            b["ours"]["seconds"], b["theirs"]["seconds"], 2)
+        row("burst: replicator peak RSS, VmHWM (MB)", b["ours"]["rss_mb"], b["theirs"]["rss_mb"], 1)
+        row("burst: replicator CPU (s)", b["ours"]["cpu_s"], b["theirs"]["cpu_s"], 2)
+    if "s3" in res:
+        s3 = res["s3"]
+        m = {t: {k: med(v) for k, v in s3[t].items() if k != "steady_by_method"} for t in ctx.tools}
+        row("s3: restore %.0f MB db from S3 (moto on loopback), wall (s)" % mb, m["ours"]["restore_s"],
+            m["theirs"]["restore_s"], 2)
+        row("s3: requests during %g s of an idle database" % ctx.args.idle_seconds, m["ours"]["idle_requests"],
+            m["theirs"]["idle_requests"], 0, "target 0")
+
+        def by_method(tool):
+            per = s3[tool]["steady_by_method"]
+            kinds = sorted({k for d in per for k in d})
+            return ", ".join("%s %.1f" % (k, statistics.median([d.get(k, 0.0) for d in per])) for k in kinds) or "—"
+
+        rows.append(("s3: requests/s under a %g tx/s writer (total)" % ctx.args.s3_writer_rate,
+                     fmt(m["ours"]["steady_rps"], 1), fmt(m["theirs"]["steady_rps"], 1),
+                     ratio(m["theirs"]["steady_rps"], m["ours"]["steady_rps"])))
+        rows.append(("s3: requests/s by kind", by_method("ours"), by_method("theirs"), "—"))
+
     head = "%s — ours: %s (version %s); theirs: %s; %d run%s, medians. %s" % (
         ctx.started.strftime("%Y-%m-%d %H:%M UTC"), ctx.ours_label, ctx.version["ours"], ctx.version["theirs"],
         ctx.runs, "" if ctx.runs == 1 else "s", ctx.machine)
@@ -754,6 +1217,11 @@ def main():
     ap.add_argument("--lag-rate", type=float, default=4.0, help="commits per second in the lag runs (4)")
     ap.add_argument("--steady-seconds", type=float, default=20, help="length of each steady-state run (20)")
     ap.add_argument("--steady-rate", type=float, default=500, help="writer transactions per second (500)")
+    ap.add_argument("--fast-seconds", type=float, default=10, help="length of each fastwriter run (10)")
+    ap.add_argument("--burst-mb", type=int, default=200, help="size of the burst transaction in MB (200)")
+    ap.add_argument("--idle-seconds", type=float, default=60, help="s3: idle time over which requests are counted (60)")
+    ap.add_argument("--s3-writer-seconds", type=float, default=20, help="s3: length of the steady writer (20)")
+    ap.add_argument("--s3-writer-rate", type=float, default=100, help="s3: writer transactions per second (100)")
     ap.add_argument("--ours-flags", default="",
                     help="extra flags for our continuous `replicate` (lag, steady), e.g. '-min-sync-interval 10ms'")
     ap.add_argument("--theirs-flags", default="", help="extra flags for Litestream's continuous `replicate`")
@@ -818,7 +1286,7 @@ def main():
               flush=True)
 
         ctx.source_db, ctx.source_meta = None, None
-        if "snapshot" in suites or "restore" in suites:
+        if "snapshot" in suites or "restore" in suites or "s3" in suites:
             ctx.source_db, ctx.source_meta = ensure_source_db(ctx.workdir, args.db_size_mb)
         res = {}
         if "snapshot" in suites:
@@ -836,6 +1304,15 @@ def main():
         if "steady" in suites:
             print("steady state ...", flush=True)
             res["steady"] = bench_steady(ctx)
+        if "fastwriter" in suites:
+            print("fastwriter ...", flush=True)
+            res["fastwriter"] = bench_fastwriter(ctx)
+        if "burst" in suites:
+            print("burst ...", flush=True)
+            res["burst"] = bench_burst(ctx)
+        if "s3" in suites:
+            print("s3 ...", flush=True)
+            res["s3"] = bench_s3(ctx)
 
         table = report(ctx, res)
         print("\n" + table + "\n")

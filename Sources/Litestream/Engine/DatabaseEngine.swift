@@ -162,6 +162,7 @@ public final class DatabaseEngine {
     private func loadPosition(remoteMaxTXID: TXID?) throws {
         try POSIX.mkdirs(store.directory)
         try store.removeTemporaryFiles()
+        store.invalidate()  // the directory may have changed while we were closed
         var files = try store.files()
         cursor = nil
         while let last = files.last {

@@ -4,14 +4,59 @@ import Glibc
 import Darwin
 #endif
 import LTX
+import Synchronization
 
 /// The engine's local state: `<meta>/ltx/0/<txid>-<txid>.ltx`, exactly as Litestream keeps it, so either tool can
 /// pick up where the other stopped. The newest file's header is the resume position; there is no other state file.
 struct LocalLTXStore {
     let metaPath: String
     var directory: String { "\(metaPath)/ltx/0" }
+    /// Shared by copies of this store (the engine's and the uploaders').
+    private let cache = ListingCache()
 
     init(metaPath: String) { self.metaPath = metaPath }
+
+    /// The sorted listing, kept in memory: the engine and every uploader ask for it after each sync, and listing
+    /// and parsing a directory of thousands of L0 files (kept for `l0Retention`) each time was most of the
+    /// steady-state CPU. Our own writes and removals update it; the directory's mtime catches anyone else's.
+    private final class ListingCache: Sendable {
+        struct State {
+            var stamp: DirectoryStamp?
+            var files: [(min: TXID, max: TXID)] = []
+        }
+        let state = Mutex(State())
+    }
+
+    private struct DirectoryStamp: Equatable {
+        var ino: UInt64, sec: Int64, nsec: Int64
+    }
+
+    private func stamp() -> DirectoryStamp? {
+        var st = stat()
+        guard stat(directory, &st) == 0 else { return nil }
+        #if canImport(Glibc)
+        return DirectoryStamp(ino: UInt64(st.st_ino), sec: Int64(st.st_mtim.tv_sec), nsec: Int64(st.st_mtim.tv_nsec))
+        #else
+        return DirectoryStamp(ino: UInt64(st.st_ino), sec: Int64(st.st_mtimespec.tv_sec), nsec: Int64(st.st_mtimespec.tv_nsec))
+        #endif
+    }
+
+    /// Applies our own change to the cached listing: `before` is the directory's stamp before the change, so a
+    /// listing that was already stale (someone else changed the directory) is dropped instead.
+    private func update(before: DirectoryStamp?, _ change: (inout [(min: TXID, max: TXID)]) -> Void) {
+        let after = stamp()
+        cache.state.withLock { s in
+            guard let cached = s.stamp, cached == before, let after else {
+                s.stamp = nil
+                return
+            }
+            change(&s.files)
+            s.stamp = after
+        }
+    }
+
+    /// Forgets the cached listing (the next `files()` reads the directory).
+    func invalidate() { cache.state.withLock { $0.stamp = nil } }
 
     /// `.<name>-litestream` next to the database, as Litestream names it.
     static func defaultMetaPath(forDatabase path: String) -> String {
@@ -22,7 +67,15 @@ struct LocalLTXStore {
 
     /// Local L0 files sorted by TXID.
     func files() throws -> [(min: TXID, max: TXID)] {
-        try POSIX.listDirectory(directory).compactMap { LTXFileName.parse($0) }.sorted { $0.min < $1.min }
+        let now = stamp()
+        if let now, let cached = cache.state.withLock({ s in s.stamp == now ? s.files : nil }) { return cached }
+        let listed = try POSIX.listDirectory(directory).compactMap { LTXFileName.parse($0) }.sorted { $0.min < $1.min }
+        // `now` was taken before listing: a change during the listing moves the mtime past it and is re-read.
+        cache.state.withLock { s in
+            s.stamp = now
+            s.files = listed
+        }
+        return listed
     }
 
     /// Removes leftovers of writes interrupted by a crash.
@@ -57,6 +110,8 @@ struct LocalLTXStore {
         try POSIX.mkdirs(directory)
         let final = path(min: header.minTXID, max: header.maxTXID)
         let tmp = final + ".tmp"
+        // Taken before the temporary file changes the directory: creating and renaming it are both ours.
+        let before = stamp()
         do {
             let fd = try FileDescriptor(path: tmp, flags: O_WRONLY | O_CREAT | O_TRUNC)
             var enc = try LTXEncoder(header: header) { try POSIX.writeAll(fd.fd, $0, path: tmp) }
@@ -64,19 +119,32 @@ struct LocalLTXStore {
             try enc.finish()
             guard try keep() else {
                 try POSIX.remove(tmp)
+                update(before: before) { _ in }
                 return false
             }
             try POSIX.fsync(fd.fd, path: tmp)
         } catch {
             try? POSIX.remove(tmp)
+            invalidate()
             throw error
         }
         try POSIX.rename(tmp, final)
+        update(before: before) { files in
+            // Almost always a new last file: search from the end.
+            files.removeAll { $0.min == header.minTXID && $0.max == header.maxTXID }
+            var i = files.endIndex
+            while i > files.startIndex && files[i - 1].min > header.minTXID { i -= 1 }
+            files.insert((header.minTXID, header.maxTXID), at: i)
+        }
         try POSIX.fsyncDirectory(directory)
         return true
     }
 
-    func remove(min: TXID, max: TXID) throws { try POSIX.remove(path(min: min, max: max)) }
+    func remove(min: TXID, max: TXID) throws {
+        let before = stamp()
+        try POSIX.remove(path(min: min, max: max))
+        update(before: before) { files in files.removeAll { $0.min == min && $0.max == max } }
+    }
 
     /// Takes an exclusive lock on `<meta>/lock` for as long as the returned descriptor lives, so that two of our
     /// replicators never write the same TXIDs. (A lock file, never the database: see docs/design.md.)

@@ -190,11 +190,14 @@ public final class Replicator {
         var lastSync = ContinuousClock.now - configuration.minSyncInterval
         var lastPrune = ContinuousClock.now
         var syncBackoff = Backoff()
+        // Adaptive batching: wait out the minimum interval only while writes are sustained (the last sync wrote a
+        // file). After an idle spell, or a sync that found only part of a commit, the next change syncs at once.
+        var lastSyncWrote = false
         while !stopping() {
             await watcher.wait(timeout: configuration.monitorInterval)
             if stopping() { break }
             let since = ContinuousClock.now - lastSync
-            if since < configuration.minSyncInterval {
+            if lastSyncWrote && since < configuration.minSyncInterval {
                 try? await Task.sleep(for: configuration.minSyncInterval - since)
             }
             lastSync = .now
@@ -211,11 +214,15 @@ public final class Replicator {
                     delay *= 2
                     r = try shared.sync()
                 }
+                // A commit still unpublished after the retries (a writer that died there) is looked at again only
+                // after the interval, as before, not in a tight loop.
+                lastSyncWrote = !r.written.isEmpty || r.writerInProgress
                 if r.writerInProgress { watcher.signal() }
                 if let reason = r.snapshotReason { logger.info("full snapshot written", metadata: ["reason": "\(reason)"]) }
                 syncBackoff.succeeded()
             } catch {
                 logger.error("sync failed", metadata: ["error": "\(error)"])
+                lastSyncWrote = false
                 syncBackoff.failed()
                 continue
             }

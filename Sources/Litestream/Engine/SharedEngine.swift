@@ -49,12 +49,10 @@ final class SharedEngine: @unchecked Sendable {
     func report(_ r: DatabaseEngine.SyncResult, position: TXID, served: Int) {
         let now = POSIX.nowMilliseconds()
         var files: [ReplicationMonitor.PendingFile] = []
-        if !r.written.isEmpty, let local = try? store.files() {
-            let written = Set(r.written)
-            for f in local where written.contains(f.max) {
-                let bytes = POSIX.fileSize(store.path(min: f.min, max: f.max)) ?? 0
-                files.append(.init(maxTXID: f.max, bytes: bytes, writtenAt: now))
-            }
+        // The engine writes each L0 file as a single TXID (min == max), so no directory listing is needed.
+        for txid in r.written {
+            let bytes = POSIX.fileSize(store.path(min: txid, max: txid)) ?? 0
+            files.append(.init(maxTXID: txid, bytes: bytes, writtenAt: now))
         }
         monitor.synced(position: position, written: files, servedRequests: served, at: now,
             checkpoint: r.checkpointed == .none ? nil : r.checkpointDuration)

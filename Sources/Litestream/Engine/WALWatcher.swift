@@ -23,6 +23,10 @@ final class WALWatcher: @unchecked Sendable {
         var pending = true  // the first wait returns at once
         var waiter: CheckedContinuation<Void, Never>?
         var lastStat: (Int64, Int64) = (-1, -1)
+        /// The inotify source is suspended from the first relevant event until the next `wait`: a busy writer
+        /// makes hundreds of WAL writes a second, and waking a thread for each cost more CPU than the syncs.
+        /// While suspended the kernel queues (and merges) the events; resuming delivers them.
+        var sourceSuspended = false
     }
 
     init(walPath: String, pollInterval: Duration = .milliseconds(50)) {
@@ -51,7 +55,30 @@ final class WALWatcher: @unchecked Sendable {
         #endif
     }
 
-    deinit { source?.cancel() }
+    deinit {
+        guard let source else { return }
+        source.cancel()
+        // A suspended source never runs its cancel handler (which closes the descriptor).
+        state.withLock { s in
+            if s.sourceSuspended { s.sourceSuspended = false; source.resume() }
+        }
+    }
+
+    /// Called on `queue` after a relevant event.
+    private func suspendSource() {
+        guard let source else { return }
+        // suspend/resume under the lock, so they always pair up.
+        state.withLock { s in
+            if !s.sourceSuspended { s.sourceSuspended = true; source.suspend() }
+        }
+    }
+
+    private func resumeSource() {
+        guard let source else { return }
+        state.withLock { s in
+            if s.sourceSuspended { s.sourceSuspended = false; source.resume() }
+        }
+    }
 
     /// Whether changes are pushed by the kernel (false: polling).
     var isEventDriven: Bool { source != nil }
@@ -78,7 +105,10 @@ final class WALWatcher: @unchecked Sendable {
                 }
             }
         }
-        if relevant { signal() }
+        if relevant {
+            suspendSource()
+            signal()
+        }
     }
     #endif
 
@@ -106,6 +136,8 @@ final class WALWatcher: @unchecked Sendable {
             }
             return
         }
+        // Events that arrived since the last wait (queued while suspended) are delivered now.
+        resumeSource()
         if consumePending() { return }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in

@@ -3,6 +3,8 @@ import LTX
 
 #if canImport(Glibc)
 import Glibc
+// `struct stat` is attributed to CoreFoundation's module once Foundation is imported (debug builds failed).
+import CoreFoundation
 #elseif canImport(Darwin)
 import Darwin
 #endif
