@@ -33,6 +33,9 @@ public struct Maintenance: Sendable {
     private var lastL0RetentionAt: Int64 = 0
     /// L0 retention has dealt with every L0 file up to this TXID.
     private var l0RetainedThrough: TXID = .zero
+    /// When the next L0 retention listing can delete something (Unix ms), given what the last one saw.
+    private var l0RetentionDueAt: Int64 = 0
+    private var l1MaxAtLastRetention: TXID = .zero
 
     init(configuration: Configuration, replica: any ReplicaClient, logger: Logger) {
         self.configuration = configuration
@@ -93,7 +96,8 @@ public struct Maintenance: Sendable {
         let l1Max = levelMax[1] ?? .zero
         let retention = configuration.l0Retention.wholeMilliseconds
         if retention > 0, l1Max > l0RetainedThrough,
-            now - lastL0RetentionAt >= configuration.l0RetentionCheckInterval.wholeMilliseconds
+            now - lastL0RetentionAt >= configuration.l0RetentionCheckInterval.wholeMilliseconds,
+            now >= l0RetentionDueAt || l1Max > l1MaxAtLastRetention
         {
             lastL0RetentionAt = now
             let l0 = try await replica.ltxFiles(level: 0)
@@ -102,8 +106,12 @@ public struct Maintenance: Sendable {
             try await Retention.apply(
                 deleted, client: replica, deleteRemote: configuration.retentionEnabled, deleteLocal: deleteLocalL0)
             let coveredMax = l1.map(\.maxTXID).max() ?? .zero
-            let stillYoung = l0.contains { $0.maxTXID <= coveredMax && $0.createdAt > now - retention }
-            if !stillYoung { l0RetainedThrough = coveredMax }
+            let young = l0.filter { $0.maxTXID <= coveredMax && $0.createdAt > now - retention }
+            if young.isEmpty { l0RetainedThrough = coveredMax }
+            // Nothing covered becomes old enough before the youngest-but-oldest of those does: no listing (no
+            // request) until then, unless L1 moves on.
+            l0RetentionDueAt = (young.map(\.createdAt).min() ?? now) + retention
+            l1MaxAtLastRetention = l1Max
         }
     }
 

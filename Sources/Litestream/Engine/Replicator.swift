@@ -164,18 +164,25 @@ public final class Replicator {
         defer { monitor.stopped() }
         let monitorInterval = configuration.monitorInterval
         let finalTimeout = configuration.shutdownSyncTimeout
-        let failures = await withTaskGroup(of: (any Error)?.self) { group in
+        await withTaskGroup(of: Void.self) { group in
             for w in workers {
                 group.addTask {
                     await w.run(monitorInterval: monitorInterval) { finalSynced.isTriggered || Task.isCancelled }
+                }
+            }
+            await self.syncLoop(watcher: watcher, shutdown: shutdown)
+            do { try finalSync() } catch { logger.error("final sync failed", metadata: ["error": "\(error)"]) }
+            finalSynced.trigger()
+        }
+        // The uploaders' last uploads, only now: when the task was cancelled, they stopped at once, possibly before
+        // the final sync wrote the last file.
+        let failures = await withTaskGroup(of: (any Error)?.self) { group in
+            for w in workers {
+                group.addTask {
                     do { try await w.finalUpload(deadline: .now + finalTimeout) } catch { return error }
                     return nil
                 }
             }
-            await self.syncLoop(watcher: watcher, shutdown: shutdown)
-            // The last sync, then the uploaders' last uploads.
-            do { try finalSync() } catch { logger.error("final sync failed", metadata: ["error": "\(error)"]) }
-            finalSynced.trigger()
             var failures: [any Error] = []
             for await case let e? in group { failures.append(e) }
             return failures

@@ -1,0 +1,72 @@
+import Foundation
+import LTX
+import Logging
+import Synchronization
+import Testing
+
+@testable import Litestream
+
+private typealias S = CompactionTestSupport
+
+/// An idle database must cost no requests: once maintenance has looked, it lists nothing again until something
+/// can have changed (a file aged past l0-retention, or a level moved).
+@Suite struct MaintenanceIdleTests {
+    /// A real file replica that counts listings.
+    final class CountingReplica: ReplicaClient {
+        let inner: FileReplicaClient
+        let listings = Mutex(0)
+        init(_ inner: FileReplicaClient) { self.inner = inner }
+        var type: String { "file" }
+        var location: String { inner.location }
+        func ltxFiles(level: Int) async throws -> [LTXFileInfo] {
+            listings.withLock { $0 += 1 }
+            return try await inner.ltxFiles(level: level)
+        }
+        func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader { try await inner.openLTXFile(file) }
+        func writeLTXFile(
+            level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
+            write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+        ) async throws -> LTXFileInfo {
+            try await inner.writeLTXFile(level: level, minTXID: minTXID, maxTXID: maxTXID, timestamp: timestamp, write: write)
+        }
+        func deleteLTXFiles(_ files: [LTXFileInfo]) async throws { try await inner.deleteLTXFiles(files) }
+        func deleteAll() async throws { try await inner.deleteAll() }
+    }
+
+    @Test func l0RetentionListsOnlyWhenAFileCanHaveAgedOut() async throws {
+        let dir = try S.TempDir()
+        let file = FileReplicaClient(path: dir.path)
+        let now: Int64 = 1_800_000_000_000
+        let page = S.page(1, version: 1)
+        for tx in UInt64(1)...5 {
+            let bytes = try S.encode(S.header(min: tx, max: tx, commit: 1, timestamp: now - 1000 + Int64(tx)), pages: [(1, page)])
+            try await S.store(bytes, level: 0, in: file)
+        }
+        try await S.store(try S.encode(S.header(min: 1, max: 5, commit: 1, timestamp: now), pages: [(1, page)]), level: 1, in: file)
+        try await S.store(try S.encode(S.header(min: 1, max: 5, commit: 1, timestamp: now), pages: [(1, page)]), level: 9, in: file)
+
+        let replica = CountingReplica(file)
+        var config = Maintenance.Configuration()
+        config.levels = [CompactionLevel(level: 1, interval: .seconds(3600))]
+        config.l0Retention = .seconds(10)
+        config.l0RetentionCheckInterval = .zero
+        var m = Maintenance(configuration: config, replica: replica, logger: .init(label: "test"))
+        m.uploaded(through: TXID(5))
+        func run(at t: Int64) async throws -> Int {
+            let before = replica.listings.withLock { $0 }
+            try await m.run(now: t, snapshot: {}, deleteLocalL0: { _ in }, localL0Path: { _ in nil })
+            return replica.listings.withLock { $0 } - before
+        }
+        // The first round learns the levels and looks at L0 retention: every L0 file is still young.
+        #expect(try await run(at: now) > 0)
+        #expect(try await file.ltxFiles(level: 0).count == 5)
+        // Idle: nothing can age out before the oldest file is 10 s old, and no level moved: no listing at all.
+        for t in stride(from: now + 1000, to: now + 8000, by: 1000) { #expect(try await run(at: t) == 0) }
+        // Once it can have aged out, retention lists again and deletes the covered files (keeping the newest).
+        #expect(try await run(at: now + 10_000) > 0)
+        let left = try await file.ltxFiles(level: 0).map(\.maxTXID)
+        #expect(left.count < 5, "covered, aged L0 files were deleted: \(left)")
+        // And then, with everything covered retained, idle again.
+        #expect(try await run(at: now + 20_000) == 0)
+    }
+}
