@@ -46,6 +46,20 @@ import Testing
             .flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
     }
 
+    /// Runs `r` (opened) until `body` returns, then stops it gracefully (final sync and uploads) and rethrows.
+    static func whileRunning(_ r: Replicator, _ body: (ReplicationMonitor) async throws -> Void) async throws {
+        let trigger = ShutdownTrigger()
+        let monitor = r.monitor
+        nonisolated(unsafe) let replicator = r
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await replicator.run(until: trigger) }
+            try await waitFor("the loop to start") { monitor.isRunning }
+            try await body(monitor)
+            trigger.trigger()
+            try await group.waitForAll()
+        }
+    }
+
     static func waitFor(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -68,13 +82,8 @@ import Testing
         config.minSyncInterval = .milliseconds(5)
         config.monitorInterval = .milliseconds(100)
         let r = Replicator(configuration: config)
-        let monitor = r.monitor
         try await r.open()
-        let trigger = ShutdownTrigger()
-        nonisolated(unsafe) let replicator = r
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await replicator.run(until: trigger) }
-            try await Self.waitFor("the loop to start") { monitor.isRunning }
+        try await Self.whileRunning(r) { monitor in
             try app.exec("INSERT INTO t (v) VALUES ('before')")
             try await Self.waitFor("both replicas current") {
                 let s = monitor.status()
@@ -112,8 +121,6 @@ import Testing
             let s2 = monitor.status()
             #expect(s2.replicas.allSatisfy { $0.txid >= last && $0.lagSeconds == 0 && $0.lastError == nil })
             #expect(Self.metricLag(s2, replica: "flaky") == 0, "lag back to zero in the metrics")
-            trigger.trigger()
-            try await group.waitForAll()
         }
         let digest = try TestDatabase.contentDigest(path: f.dbPath)
         #expect(try await Self.restoreDigest(healthy, dir: f.dir) == digest)
@@ -132,11 +139,7 @@ import Testing
         let r = Replicator(configuration: config)
         let monitor = r.monitor
         try await r.open()
-        let trigger = ShutdownTrigger()
-        nonisolated(unsafe) let replicator = r
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await replicator.run(until: trigger) }
-            try await Self.waitFor("the loop to start") { monitor.isRunning }
+        try await Self.whileRunning(r) { monitor in
             _ = try await monitor.sync(waitForReplicas: true, timeout: .seconds(30))
             b.failing.withLock { $0 = true }
             try app.exec("INSERT INTO t (v) VALUES ('x')")
@@ -148,8 +151,6 @@ import Testing
             for client in [a, b.inner] as [any ReplicaClient] {
                 #expect(try await client.ltxFiles(level: 0).last?.maxTXID ?? .zero >= txid)
             }
-            trigger.trigger()
-            try await group.waitForAll()
         }
         await #expect(throws: EngineError.self) { try await monitor.sync(timeout: .milliseconds(100)) }
     }
@@ -200,14 +201,9 @@ import Testing
         config.minSyncInterval = .milliseconds(5)
         config.monitorInterval = .milliseconds(100)
         let r = Replicator(configuration: config)
-        let monitor = r.monitor
         try await r.open()
-        let trigger = ShutdownTrigger()
         let started = ContinuousClock.now
-        nonisolated(unsafe) let replicator = r
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await replicator.run(until: trigger) }
-            try await Self.waitFor("the loop to start") { monitor.isRunning }
+        try await Self.whileRunning(r) { monitor in
             // One local file per commit (each sync awaited), however slowly a loaded machine runs them: the eager
             // replica gets each, the batched one at most one upload per interval.
             for i in 1...20 {
@@ -215,8 +211,6 @@ import Testing
                 _ = try await monitor.sync(timeout: .seconds(60))
             }
             _ = try await monitor.sync(waitForReplicas: true, timeout: .seconds(60))
-            trigger.trigger()
-            try await group.waitForAll()
         }
         let eagerFiles = try await eager.ltxFiles(level: 0)
         let batchedFiles = try await batched.ltxFiles(level: 0)
