@@ -3,8 +3,6 @@ import LTX
 
 #if canImport(Glibc)
 import Glibc
-// `struct stat` is attributed to CoreFoundation's module once Foundation is imported (debug builds failed).
-import CoreFoundation
 #elseif canImport(Darwin)
 import Darwin
 #endif
