@@ -411,12 +411,16 @@ def _listdir(path):
         return []
 
 
-def measure_lag(binary, flags, work, commits=40, interval=0.25, log_path=None, settle=1.0):
+def measure_lag(binary, flags, work, commits=40, interval=0.25, log_path=None, settle=1.0, load_rate=0):
     """Commit-to-replica lag under `replicate`: commits one transaction every `interval` seconds (on a fixed
     schedule, not waiting for the previous one to arrive) and polls the replica's ltx/0 directory every ~1 ms.
     Each commit adds an 8000-byte blob, so the database grows by at least one page per commit; commit k is in the
     replica once an L0 file whose header's Commit field (db size in pages) is >= the size after commit k exists.
-    Returns the list of lags in seconds (commit returned -> file visible)."""
+    Returns the list of lags in seconds (commit returned -> file visible).
+
+    With `load_rate`, a writer child commits that many small transactions per second into the same table while
+    the probes run (the steady suite's lag). The database only grows, and each probe adds at least two pages, so
+    a file whose Commit is at least the size read inside the probe's own transaction holds that probe."""
     rm(work)
     os.makedirs(work)
     db = os.path.join(work, "db.sqlite")
@@ -427,10 +431,15 @@ def measure_lag(binary, flags, work, commits=40, interval=0.25, log_path=None, s
     conn.execute("PRAGMA page_size=%d" % PAGE_SIZE)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA busy_timeout=5000")
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB, v TEXT)")
     proc = spawn([binary, "replicate"] + list(flags) + [db, "file://" + replica], log_path)
+    load = None
     try:
         wait_for_first_ltx(proc, level0)
+        if load_rate > 0:
+            seconds = settle + commits * interval + 2
+            load = spawn([sys.executable, os.path.abspath(__file__), "_writer", db, str(seconds), str(load_rate)],
+                         log_path + ".load", stdout=subprocess.DEVNULL)
         time.sleep(settle)
         seen = set()
         replicated = 0  # largest Commit (pages) among the L0 files seen
@@ -442,9 +451,12 @@ def measure_lag(binary, flags, work, commits=40, interval=0.25, log_path=None, s
         while k < commits or pending:
             now = time.perf_counter()
             if k < commits and now >= next_at:
+                # The size is read inside the transaction: another writer may commit right after ours.
+                conn.execute("BEGIN IMMEDIATE")
                 conn.execute("INSERT INTO t (b) VALUES (zeroblob(8000))")
-                t_commit = time.perf_counter()
                 pages = conn.execute("PRAGMA page_count").fetchone()[0]
+                conn.execute("COMMIT")
+                t_commit = time.perf_counter()
                 if pages <= last_pages:
                     raise BenchError("lag: the database did not grow with commit %d" % k)
                 last_pages = pages
@@ -474,6 +486,10 @@ def measure_lag(binary, flags, work, commits=40, interval=0.25, log_path=None, s
                 raise failure(proc, "replicate exited during the lag measurement")
             time.sleep(0.001)
         conn.close()
+        if load is not None:
+            if load.wait(timeout=60) != 0:
+                raise failure(load, "the load writer failed")
+            _forget(load)
         stop(proc)
         return lags
     finally:
@@ -564,7 +580,8 @@ def wal_mb(db):
 
 
 def bench_steady(ctx):
-    results = {t: {"cpu_s": [], "rss_mb": [], "tps": [], "p99_ms": [], "max_ms": []} for t in ctx.tools}
+    results = {t: {"cpu_s": [], "rss_mb": [], "tps": [], "p99_ms": [], "max_ms": [], "lag_median_ms": [],
+                   "lag_max_ms": []} for t in ctx.tools}
     results["none"] = {"tps": [], "p99_ms": [], "max_ms": []}
     for run in range(ctx.runs):
         configs = ["none"] + ctx.order(run)
@@ -614,6 +631,17 @@ def bench_steady(ctx):
             print("  steady run %d %-6s writer %.1f tx/s (p99 commit %.2f ms, max %.1f ms), %s" % (
                 run + 1, cfg, w["tps"], w["p99_ms"], w["max_ms"], line), flush=True)
             rm(work)
+            if cfg != "none":
+                # Lag under the same load, in a separate pass so that the probe's polling is not in the CPU figures.
+                lags = measure_lag(ctx.bin[cfg], ctx.flags[cfg], work, commits=ctx.args.lag_commits,
+                                   interval=1.0 / ctx.args.lag_rate, log_path=ctx.log("steady-lag-" + tag),
+                                   load_rate=ctx.args.steady_rate)
+                r["lag_median_ms"].append(statistics.median(lags) * 1000)
+                r["lag_max_ms"].append(max(lags) * 1000)
+                print("  steady run %d %-6s lag under %g tx/s: median %.1f ms, max %.1f ms over %d commits" % (
+                    run + 1, cfg, ctx.args.steady_rate, r["lag_median_ms"][-1], r["lag_max_ms"][-1], len(lags)),
+                    flush=True)
+                rm(work)
     return results
 
 
@@ -1147,6 +1175,9 @@ def report(ctx, res):
         row("steady %g tx/s for %g s: replicator CPU (s)" % (rate, secs), st["ours"]["cpu_s"],
             st["theirs"]["cpu_s"], 2)
         row("steady: replicator peak RSS, VmHWM (MB)", st["ours"]["rss_mb"], st["theirs"]["rss_mb"], 1)
+        row("steady: lag commit → replica under the writer, median of %d probes (ms)" % ctx.args.lag_commits,
+            st["ours"]["lag_median_ms"], st["theirs"]["lag_median_ms"], 1)
+        row("steady: lag under the writer, max (ms)", st["ours"]["lag_max_ms"], st["theirs"]["lag_max_ms"], 1)
         row("steady: writer achieved tx/s (target %g)" % rate, st["ours"]["tps"], st["theirs"]["tps"], 1)
         row("steady: writer tx/s with no replicator (baseline)", st["none"]["tps"], st["none"]["tps"], 1, "—")
         row("steady: writer p99 commit latency (ms)", st["ours"]["p99_ms"], st["theirs"]["p99_ms"], 2)
