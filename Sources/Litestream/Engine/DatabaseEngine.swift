@@ -100,7 +100,11 @@ public final class DatabaseEngine {
     /// `remoteMaxTXID` is the replica's newest TXID. If the replica is ahead of the local state (the database was
     /// restored, or the local state deleted) or the local files cannot continue it, local state is discarded and
     /// the next sync writes a full-database file continuing the replica's TXIDs.
-    public func open(remoteMaxTXID: TXID? = nil) throws {
+    ///
+    /// Local files newer than `verifyAfter` (the slowest replica's TXID; nil: all of them) are read through and
+    /// checked first: they are written without fsync, so after an OS crash one may be damaged, and a replica must
+    /// never get it. A damaged file is removed, and a replica that needed it gets a full-database file instead.
+    public func open(remoteMaxTXID: TXID? = nil, verifyAfter: TXID? = nil) throws {
         guard POSIX.exists(path) else {
             throw EngineError(.databaseNotFound, "database \(path) does not exist")
         }
@@ -144,7 +148,7 @@ public final class DatabaseEngine {
             close()
             throw error
         }
-        try loadPosition(remoteMaxTXID: remoteMaxTXID)
+        try loadPosition(remoteMaxTXID: remoteMaxTXID, verifyAfter: verifyAfter)
     }
 
     /// Closes the database. Never checkpoints.
@@ -159,11 +163,22 @@ public final class DatabaseEngine {
         metaLock = nil
     }
 
-    private func loadPosition(remoteMaxTXID: TXID?) throws {
+    private func loadPosition(remoteMaxTXID: TXID?, verifyAfter: TXID?) throws {
         try POSIX.mkdirs(store.directory)
         try store.removeTemporaryFiles()
         store.invalidate()  // the directory may have changed while we were closed
         var files = try store.files()
+        // The newest file is verified below, as the resume position.
+        for f in files.dropLast() where f.max > (verifyAfter ?? .zero) {
+            do {
+                _ = try store.verifiedHeader(min: f.min, max: f.max)
+            } catch {
+                logger.error("local L0 file is damaged (an OS crash before it reached the disk?); removed, replicas that need it get a full-database file",
+                    metadata: ["file": "\(store.path(min: f.min, max: f.max))", "error": "\(error)"])
+                try store.remove(min: f.min, max: f.max)
+            }
+        }
+        files = try store.files()
         cursor = nil
         while let last = files.last {
             do {
@@ -357,7 +372,9 @@ public final class DatabaseEngine {
     }
 
     private func sameGeneration(_ h1: WALHeader) throws -> Bool {
-        guard let h2 = try wal.readHeader() else { return false }
+        // The file the pages were read from: if the WAL was replaced meanwhile, they still all come from h1's
+        // generation, and the next pass sees the new file.
+        guard let h2 = try wal.readHeader(sameFile: true) else { return false }
         return h2.salt1 == h1.salt1 && h2.salt2 == h1.salt2
     }
 

@@ -190,7 +190,7 @@ actor ReplicaWorker {
     }
 
     private func temporaryPath(_ kind: String) -> String {
-        "\(engine.store.metaPath)/\(kind)-\(name.map { $0.isLetter || $0.isNumber ? $0 : "_" }).ltx.tmp"
+        "\(engine.store.metaPath)/\(kind)-\(String(name.map { $0.isLetter || $0.isNumber ? $0 : "_" })).ltx.tmp"
     }
 
     private func maintain() async throws {

@@ -105,12 +105,16 @@ public final class Replicator {
             try await Task.sleep(for: configuration.monitorInterval)
         }
         var remote: TXID?
+        // The slowest replica's position: local files after it may still be uploaded. Nil when one is unknown.
+        var slowest: TXID? = TXID(UInt64.max)
         var firstError: (any Error)?
         for w in workers {
             do {
                 let p = try await w.listPosition()
                 remote = max(remote ?? .zero, p)
+                slowest = slowest.map { min($0, p) }
             } catch {
+                slowest = nil
                 firstError = firstError ?? error
                 shared.monitor.replica(w.index, failed: error, at: POSIX.nowMilliseconds())
                 logger.error("cannot list replica; will keep trying",
@@ -119,7 +123,7 @@ public final class Replicator {
         }
         guard let remote else { throw firstError! }
         if shutdown?.isTriggered == true { return }
-        try engine.open(remoteMaxTXID: remote)
+        try engine.open(remoteMaxTXID: remote, verifyAfter: slowest)
         isOpen = true
         logger.info("replicating", metadata: [
             "db": "\(engine.path)", "replicas": "\(configuration.replicas.map { "\($0.name)=\($0.client.location)" }.joined(separator: ", "))",

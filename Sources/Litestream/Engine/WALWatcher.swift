@@ -19,9 +19,10 @@ final class WALWatcher: @unchecked Sendable {
     private let source: (any DispatchSourceRead)?
     private let inotifyFD: Int32
 
+    /// Pending changes and the waiting task. The first wait returns at once.
+    private let wake = WakeSignal(pending: true)
+
     private struct State {
-        var pending = true  // the first wait returns at once
-        var waiter: CheckedContinuation<Void, Never>?
         var lastStat: (Int64, Int64) = (-1, -1)
         /// The inotify source is suspended from the first relevant event until the next `wait`: a busy writer
         /// makes hundreds of WAL writes a second, and waking a thread for each cost more CPU than the syncs.
@@ -113,17 +114,7 @@ final class WALWatcher: @unchecked Sendable {
     #endif
 
     /// Marks a change (also used by tests and by explicit sync requests).
-    func signal() {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if let w = s.waiter {
-                s.waiter = nil
-                return w
-            }
-            s.pending = true
-            return nil
-        }
-        waiter?.resume()
-    }
+    func signal() { wake.signal() }
 
     /// Waits until the WAL changes or `timeout` passes, or the task is cancelled.
     func wait(timeout: Duration) async {
@@ -138,43 +129,10 @@ final class WALWatcher: @unchecked Sendable {
         }
         // Events that arrived since the last wait (queued while suspended) are delivered now.
         resumeSource()
-        if consumePending() { return }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let ready = state.withLock { s -> Bool in
-                    if s.pending || Task.isCancelled {
-                        s.pending = false
-                        return true
-                    }
-                    s.waiter = c
-                    return false
-                }
-                if ready { c.resume(); return }
-                queue.asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.components.seconds * 1_000_000_000
-                    + timeout.components.attoseconds / 1_000_000_000))) { [weak self] in self?.timeoutFired(c) }
-            }
-        } onCancel: {
-            signal()
-        }
+        await wake.wait(timeout: timeout)
     }
 
-    private func timeoutFired(_ c: CheckedContinuation<Void, Never>) {
-        // Resume only if this continuation is still the one waiting.
-        let w = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            guard s.waiter != nil else { return nil }
-            let w = s.waiter
-            s.waiter = nil
-            return w
-        }
-        w?.resume()
-    }
-
-    private func consumePending() -> Bool {
-        state.withLock { s in
-            defer { s.pending = false }
-            return s.pending
-        }
-    }
+    private func consumePending() -> Bool { wake.consume() }
 
     private func statChanged() -> Bool {
         var st = stat()

@@ -28,10 +28,10 @@ struct WALScan: Sendable {
 /// Reads a SQLite `-wal` file with `pread(2)`.
 ///
 /// The file is opened lazily (`O_RDONLY | O_CLOEXEC`). SQLite takes no POSIX locks on the `-wal` file, so opening and
-/// closing it never disturbs SQLite's locking. `fileSize()`, `readHeader()` and `scan(from:header:maxBytes:)` check
-/// that the open descriptor still refers to the file at `path` (it may have been deleted or replaced) and reopen it
-/// if not. `readFrameHeader(at:)` and `readPage(frameOffset:into:)` use the descriptor as it is, so pages are read
-/// from the same file that the preceding scan looked at.
+/// closing it never disturbs SQLite's locking. `fileSize()` and `readHeader()` check that the open descriptor still
+/// refers to the file at `path` (it may have been deleted or replaced) and reopen it if not. `scan`,
+/// `readFrameHeader(at:)` and `readPage(frameOffset:into:)` use the descriptor as it is, so frames and pages are
+/// read from the same file as the header that preceded them.
 ///
 /// Not thread-safe: one owner at a time.
 final class WALReader {
@@ -41,6 +41,8 @@ final class WALReader {
 
     /// Scan buffers hold a whole number of frames and are about this large.
     static let scanChunkBytes = 4 << 20
+    /// How many frames past the committed end a scan reads first (it reads on while the frames stay valid).
+    static let peekFrames: Int64 = 16
 
     init(path: String) {
         self.path = path
@@ -71,8 +73,12 @@ final class WALReader {
     }
 
     /// The WAL header; nil if the file is missing, shorter than 32 bytes, or the header is invalid.
-    func readHeader() throws -> WALHeader? {
-        guard try openIfNeeded(validate: true) else { return nil }
+    ///
+    /// With `sameFile`, reads the file already open (if any) without checking that it is still the one at `path`:
+    /// enough to tell whether the generation that a scan just read is still current in that file, at a third of
+    /// the system calls.
+    func readHeader(sameFile: Bool = false) throws -> WALHeader? {
+        guard try openIfNeeded(validate: !sameFile) else { return nil }
         return try withUnsafeTemporaryAllocation(byteCount: WALHeader.size, alignment: 8) { buf in
             let n = try readFully(into: UnsafeMutableRawBufferPointer(buf), at: 0)
             guard n == WALHeader.size else { return nil }
@@ -110,7 +116,8 @@ final class WALReader {
         let pageSize = Int(header.pageSize)
         guard pageSize >= 512, pageSize <= 65536, pageSize & (pageSize - 1) == 0 else { return nil }
         guard offset >= Int64(WALHeader.size), (offset - Int64(WALHeader.size)) % frameSize == 0 else { return nil }
-        guard try openIfNeeded(validate: true) else { return nil }
+        // The file `header` was just read from: its frames are the ones that header describes.
+        guard try openIfNeeded(validate: false) else { return nil }
 
         // Seed the checksum chain.
         var s1 = header.checksum1
@@ -128,8 +135,13 @@ final class WALReader {
         var result = WALScan(
             header: header, startOffset: offset, endOffset: offset, commit: 0, pages: [:], frameCount: 0)
 
-        // Size the buffer to what is there now (the scan still reads on if the file grows), capped at ~4 MiB.
-        let available = max(try fileSizeOfDescriptor() - offset, 0)
+        // Size the buffer to what is there now (the scan still reads on if the file grows), capped at ~4 MiB. A
+        // restarted WAL keeps its old size, and frames past `endLimit` are stale or not yet published: read only
+        // a little past it, enough to see a commit frame that a writer has not published yet (`stoppedAtLimit`).
+        // Reading to the end of the file every sync was a sixth of the steady-state CPU (copying stale frames).
+        var end = try fileSizeOfDescriptor()
+        if let endLimit { end = min(end, max(endLimit, offset) + WALReader.peekFrames * frameSize) }
+        let available = max(end - offset, 0)
         let framesPerChunkMax = max(1, WALReader.scanChunkBytes / Int(frameSize))
         let framesAvailable = Int(min((available + frameSize - 1) / frameSize, Int64(framesPerChunkMax)))
         if framesAvailable == 0 { return result }

@@ -186,6 +186,50 @@ import Testing
         #expect(try await Self.restoreDigest(second, dir: f.dir) == digest)
     }
 
+    /// Local L0 files are written without fsync: after an OS crash one that a replica still needs may hold zeros.
+    /// The engine checks such files when it opens and never uploads a damaged one; the replica gets a
+    /// full-database file in its place and restores to the database's content.
+    @Test func damagedLocalFileIsNeverUploaded() async throws {
+        let f = try EngineTests.Fixture("multi-damaged-local")
+        let replica = FileReplicaClient(path: f.dir.appendingPathComponent("replica").path)
+        let app = try TestDatabase(path: f.dbPath)
+        try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        do {
+            let r = Replicator(configuration: .init(database: .init(path: f.dbPath), replica: replica))
+            try await r.open()
+            for i in 1...3 {
+                try app.exec("INSERT INTO t (v) VALUES ('uploaded \(i)')")
+                try await r.runOnce()
+            }
+            // Three more local files that never reach the replica (the machine goes down here).
+            for i in 1...3 {
+                try app.exec("INSERT INTO t (v) VALUES ('local only \(i)')")
+                try r.engine.sync(checkpoint: false)
+            }
+            r.engine.close()
+        }
+        let store = LocalLTXStore(metaPath: LocalLTXStore.defaultMetaPath(forDatabase: f.dbPath))
+        let uploaded = try await replica.ltxFiles(level: 0).last?.maxTXID ?? .zero
+        let pending = try store.files().filter { $0.max > uploaded }
+        try #require(pending.count == 3)
+        // The middle one lost its data blocks: right size, all zeros.
+        let damaged = pending[1]
+        let path = store.path(min: damaged.min, max: damaged.max)
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        try Data(count: size).write(to: URL(fileURLWithPath: path))
+
+        let r = Replicator(configuration: .init(database: .init(path: f.dbPath), replica: replica))
+        try await r.open()
+        #expect(!FileManager.default.fileExists(atPath: path), "the damaged file is removed at open")
+        try app.exec("INSERT INTO t (v) VALUES ('after')")
+        try await r.runOnce()
+        try await r.shutdown()
+        let l0 = try await replica.ltxFiles(level: 0)
+        #expect(!l0.contains { $0.minTXID == damaged.min && $0.maxTXID == damaged.max }, "never uploaded as it was")
+        #expect(l0.contains { $0.minTXID == damaged.min && $0.maxTXID > damaged.max }, "a full-database file takes its place")
+        #expect(try await Self.restoreDigest(replica, dir: f.dir) == TestDatabase.contentDigest(path: f.dbPath))
+    }
+
     /// A replica `sync-interval` batches: a busy database costs one upload per interval, the files written in
     /// between merged into one; the other replica (no interval) gets every file as it is written. Both restore
     /// to the same content, also with litestream 0.5.17.

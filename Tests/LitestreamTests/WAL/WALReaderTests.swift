@@ -766,8 +766,12 @@ private let hostIsBigEndian = UInt32(1).bigEndian == 1
         #expect(hb.salt1 == 2 && hb.pageSize == 1024)
         #expect(try reader.scan(from: 32, header: hb)?.frameCount == 2)
         #expect(try reader.fileSize() == Int64(b.bytes.count))
-        // scan also notices a replacement on its own.
+        // scan reads the file its header came from, even once that is replaced: frames and header stay one
+        // generation. The next readHeader moves to the new file.
         #expect(rename(try dir.write(a.bytes, to: "tmp"), path) == 0)
+        #expect(try reader.scan(from: 32, header: hb)?.frameCount == 2)
+        #expect(try reader.readHeader(sameFile: true) == hb)
+        #expect(try reader.readHeader() == ha)
         #expect(try reader.scan(from: 32, header: ha)?.frameCount == 1)
         #expect(try reader.fileSize() == Int64(a.bytes.count))
         // fileSize follows the path, not the open descriptor.
