@@ -1,0 +1,62 @@
+import Testing
+
+@testable import Litestream
+
+/// WakeSignal shares one timer between waits; a timer armed for an earlier wait must neither end a later wait
+/// early nor leave it without a timeout.
+@Suite struct WakeSignalTests {
+    static func elapsed(_ body: () async -> Void) async -> Duration {
+        let start = ContinuousClock.now
+        await body()
+        return ContinuousClock.now - start
+    }
+
+    @Test func timesOutWithoutASignal() async {
+        let s = WakeSignal()
+        let t = await Self.elapsed { await s.wait(timeout: .milliseconds(100)) }
+        #expect(t >= .milliseconds(100) && t < .seconds(5))
+    }
+
+    @Test func signalBeforeOrDuringAWaitEndsIt() async {
+        let s = WakeSignal()
+        s.signal()
+        s.signal()  // several signals before a wait count as one
+        #expect(await Self.elapsed { await s.wait(timeout: .seconds(30)) } < .seconds(5))
+        async let waited = Self.elapsed { await s.wait(timeout: .seconds(30)) }
+        try? await Task.sleep(for: .milliseconds(50))
+        s.signal()
+        #expect(await waited < .seconds(5))
+        #expect(!s.consume(), "the signal was taken by the wait")
+    }
+
+    @Test func aLaterShortWaitStillTimesOut() async {
+        let s = WakeSignal()
+        // Ended early by a signal: its 30 s timer stays armed.
+        async let first: Void = s.wait(timeout: .seconds(30))
+        try? await Task.sleep(for: .milliseconds(20))
+        s.signal()
+        await first
+        let t = await Self.elapsed { await s.wait(timeout: .milliseconds(100)) }
+        #expect(t >= .milliseconds(100) && t < .seconds(5), "got its own, earlier timer")
+    }
+
+    @Test func anEarlierTimerDoesNotEndALaterLongerWait() async {
+        let s = WakeSignal()
+        // Ended early by a signal: its 200 ms timer stays armed and fires during the next wait.
+        async let first: Void = s.wait(timeout: .milliseconds(200))
+        try? await Task.sleep(for: .milliseconds(20))
+        s.signal()
+        await first
+        let t = await Self.elapsed { await s.wait(timeout: .milliseconds(800)) }
+        #expect(t >= .milliseconds(800), "the earlier timer re-armed for this wait's deadline instead of ending it")
+        #expect(t < .seconds(5))
+    }
+
+    @Test func cancellationEndsAWait() async {
+        let s = WakeSignal()
+        let task = Task { await Self.elapsed { await s.wait(timeout: .seconds(30)) } }
+        try? await Task.sleep(for: .milliseconds(50))
+        task.cancel()
+        #expect(await task.value < .seconds(5))
+    }
+}
