@@ -78,7 +78,8 @@ public struct LTXDecoder<Input: LTXInput> {
         self.input = input
         self.name = name
         self.defersPageChecksums = deferPageChecksums
-        self.buffer = [UInt8](repeating: 0, count: max(bufferSize, 1 << 16))
+        // It grows when a page block needs more; small files (L0 files of a few KiB) need no more than themselves.
+        self.buffer = [UInt8](repeating: 0, count: max(bufferSize, 4096))
     }
 
     /// Pages decoded so far.

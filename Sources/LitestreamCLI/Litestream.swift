@@ -1,6 +1,10 @@
 import ArgumentParser
 import Litestream
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `litestream`: the same commands and flags as Litestream 0.5.17 (single- or double-dash), so its docs and
 /// scripts work unchanged.
 @main
@@ -15,6 +19,34 @@ struct LitestreamCommand: AsyncParsableCommand {
             RegisterCommand.self, UnregisterCommand.self, ResetCommand.self, ConfigCommand.self, VersionCommand.self,
         ]
     )
+
+    /// ArgumentParser's own entry point, after `limitMallocArenas`, which must run before any other thread exists.
+    static func main() async {
+        limitMallocArenas()
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// glibc gives each thread that allocates under contention its own malloc arena, and an arena keeps its peak:
+/// under a steady writer a replicator grew by ~8 MiB that way (500 tx/s: peak RSS 38 MiB by default, 30 MiB, no
+/// growth over idle, with two arenas). Two are plenty for its few threads. glibc fixes the arena limit when it
+/// first needs a second arena, hence first thing in `main`. `MALLOC_ARENA_MAX` in the environment still wins.
+private func limitMallocArenas() {
+    #if canImport(Glibc)
+    // <malloc.h> is not in the Glibc module: look mallopt up. M_ARENA_MAX is -8 there.
+    guard getenv("MALLOC_ARENA_MAX") == nil, let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+    typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+    _ = unsafeBitCast(sym, to: Mallopt.self)(-8, 2)
+    #endif
 }
 
 enum LitestreamVersion {

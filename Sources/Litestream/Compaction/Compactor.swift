@@ -85,8 +85,8 @@ public struct Compactor: Sendable {
     /// Where a level-0 file is kept locally, if it is: local copies are preferred to remote ones (as Litestream's
     /// `LocalFileOpener`). Returning nil, or a path that does not exist, falls back to the replica.
     public var localL0Path: (@Sendable (LTXFileInfo) -> String?)?
-    /// Read buffer per input file while merging (at least 64 KiB). Memory is about
-    /// `inputs × (bufferSize + pageSize)`.
+    /// Read buffer per input file while merging; a smaller file gets a buffer of its size. Memory is at most
+    /// about `inputs × (bufferSize + pageSize)`.
     public var decoderBufferSize: Int = 1 << 16
     /// At most this many files are merged at once (default 64, about 5 MiB of buffers): more inputs — a busy
     /// database's L0 files over a 30 s window — are first merged in consecutive groups into temporary local files,
@@ -204,16 +204,21 @@ public struct Compactor: Sendable {
         for input in inputs {
             let reader: ReplicaFileReader
             let name: String
+            var size: Int64
             switch input {
             case .replica(let file):
                 (reader, name) = try await open(file)
+                size = file.size
             case .local(let path, let header):
                 let info = LTXFileInfo(level: -1, minTXID: header.minTXID, maxTXID: header.maxTXID, size: 0, createdAt: header.timestamp)
                 reader = ReplicaFileReader(descriptor: try FileDescriptor(path: path, flags: O_RDONLY), file: info)
                 name = "intermediate merge \(path)"
+                size = 0
             }
             readers.append(reader)
-            decoders.append(LTXDecoder(LTXFileDescriptorInput(fd: reader.fd), name: name, bufferSize: decoderBufferSize))
+            // A busy database's L0 files are a few KiB: a buffer of their size, not 64 KiB each, for 64 inputs.
+            let buffer = size > 0 ? Int(min(Int64(decoderBufferSize), size)) : decoderBufferSize
+            decoders.append(LTXDecoder(LTXFileDescriptorInput(fd: reader.fd), name: name, bufferSize: buffer))
         }
         let job = MergeJob(try LTXMerger(decoders, contiguity: .strict, timestamp: timestamp), readers: readers)
         for (input, h) in zip(inputs, job.merger.inputHeaders) {
