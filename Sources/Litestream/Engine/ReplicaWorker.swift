@@ -174,9 +174,9 @@ actor ReplicaWorker {
             metadata: ["replica": "\(uploaded)", "local": "\(engine.position)"])
         let tmp = temporaryPath("catchup")
         defer { try? POSIX.remove(tmp) }
-        guard let header = try engine.writeFullDatabaseFile(minTXID: uploaded.next, to: tmp) else { return }
-        try await client.upload(localPath: tmp, level: 0, header: header)
-        setPosition(header.maxTXID, uploadedNow: true)
+        guard let file = try engine.fullDatabaseFile(minTXID: uploaded.next, temporary: tmp) else { return }
+        try await client.upload(localPath: file.path, level: 0, header: file.header)
+        setPosition(file.header.maxTXID, uploadedNow: true)
     }
 
     /// Writes a level-9 snapshot of the current state to the replica.
@@ -184,9 +184,9 @@ actor ReplicaWorker {
         try await upload(force: true)
         let tmp = temporaryPath("snapshot")
         defer { try? POSIX.remove(tmp) }
-        guard let header = try engine.writeFullDatabaseFile(minTXID: TXID(1), to: tmp) else { return }
-        try await client.upload(localPath: tmp, level: LTXLevel.snapshot, header: header)
-        logger.info("snapshot written", metadata: ["txid": "\(header.maxTXID)"])
+        guard let file = try engine.fullDatabaseFile(minTXID: TXID(1), temporary: tmp) else { return }
+        try await client.upload(localPath: file.path, level: LTXLevel.snapshot, header: file.header)
+        logger.info("snapshot written", metadata: ["txid": "\(file.header.maxTXID)"])
         try await upload(force: true)
     }
 

@@ -58,23 +58,31 @@ final class SharedEngine: @unchecked Sendable {
             checkpoint: r.checkpointed == .none ? nil : r.checkpointDuration)
     }
 
-    /// Writes every page of the current state, as a file covering `minTXID...position`, to a local temporary
-    /// file, after syncing to the end of the WAL. Nil when there is nothing to write yet. Done under the lock but
-    /// without any network I/O, so a slow replica never holds up syncing.
-    func writeFullDatabaseFile(minTXID: TXID, to tmp: String) throws -> LTXHeader? {
-        let header = try withEngine { e -> LTXHeader? in
+    /// A file holding every page of the current state, covering `minTXID...position`, after syncing to the end
+    /// of the WAL: written to the local temporary file `tmp`, or, for a snapshot right after the first sync, the
+    /// first local L0 file itself (it is one already: TXIDs 1...1, every page). Nil when there is nothing to write
+    /// yet. Done under the lock but without any network I/O, so a slow replica never holds up syncing.
+    func fullDatabaseFile(minTXID: TXID, temporary tmp: String) throws -> (header: LTXHeader, path: String)? {
+        let file = try withEngine { e -> (header: LTXHeader, path: String)? in
             let served = monitor.syncStarting()
             let r = try e.sync(checkpoint: false)
             report(r, position: e.position, served: served)
             let txid = e.position
             guard txid > .zero, txid >= minTXID else { return nil }
+            // Encoding the database again would compress every page a second time: half the time of
+            // `replicate -once -force-snapshot` on a fresh replica, and of any first backup. The newest local file
+            // was verified when the engine opened, or written since.
+            if minTXID == TXID(1), let last = try e.store.files().last, last.min == TXID(1), last.max == txid {
+                return (try e.store.header(min: last.min, max: last.max), e.store.path(min: last.min, max: last.max))
+            }
             try? POSIX.remove(tmp)
             let fd = try FileDescriptor(path: tmp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o600)
-            return try e.encodeSnapshot(at: txid, minTXID: minTXID) { bytes in
+            let header = try e.encodeSnapshot(at: txid, minTXID: minTXID) { bytes in
                 try POSIX.writeAll(fd.fd, bytes, path: tmp)
             }
+            return (header, tmp)
         }
         onNewFiles()
-        return header
+        return file
     }
 }
