@@ -3,8 +3,12 @@ import Testing
 @testable import Litestream
 
 /// WakeSignal shares one timer between waits; a timer armed for an earlier wait must neither end a later wait
-/// early nor leave it without a timeout.
-@Suite struct WakeSignalTests {
+/// early nor leave it without a timeout. Upper bounds are loose (a minute, against timeouts of ten): the test
+/// suite runs in parallel on two cores, and a resumed task may wait for a free thread for many seconds.
+@Suite(.timeLimit(.minutes(3))) struct WakeSignalTests {
+    static let long = Duration.seconds(600)
+    static let late = Duration.seconds(60)
+
     static func elapsed(_ body: () async -> Void) async -> Duration {
         let start = ContinuousClock.now
         await body()
@@ -14,30 +18,30 @@ import Testing
     @Test func timesOutWithoutASignal() async {
         let s = WakeSignal()
         let t = await Self.elapsed { await s.wait(timeout: .milliseconds(100)) }
-        #expect(t >= .milliseconds(100) && t < .seconds(5))
+        #expect(t >= .milliseconds(100) && t < Self.late)
     }
 
     @Test func signalBeforeOrDuringAWaitEndsIt() async {
         let s = WakeSignal()
         s.signal()
         s.signal()  // several signals before a wait count as one
-        #expect(await Self.elapsed { await s.wait(timeout: .seconds(30)) } < .seconds(5))
-        async let waited = Self.elapsed { await s.wait(timeout: .seconds(30)) }
+        #expect(await Self.elapsed { await s.wait(timeout: Self.long) } < Self.late)
+        async let waited = Self.elapsed { await s.wait(timeout: Self.long) }
         try? await Task.sleep(for: .milliseconds(50))
         s.signal()
-        #expect(await waited < .seconds(5))
+        #expect(await waited < Self.late)
         #expect(!s.consume(), "the signal was taken by the wait")
     }
 
     @Test func aLaterShortWaitStillTimesOut() async {
         let s = WakeSignal()
-        // Ended early by a signal: its 30 s timer stays armed.
-        async let first: Void = s.wait(timeout: .seconds(30))
+        // Ended early by a signal: its ten-minute timer stays armed.
+        async let first: Void = s.wait(timeout: Self.long)
         try? await Task.sleep(for: .milliseconds(20))
         s.signal()
         await first
         let t = await Self.elapsed { await s.wait(timeout: .milliseconds(100)) }
-        #expect(t >= .milliseconds(100) && t < .seconds(5), "got its own, earlier timer")
+        #expect(t >= .milliseconds(100) && t < Self.late, "got its own, earlier timer")
     }
 
     @Test func anEarlierTimerDoesNotEndALaterLongerWait() async {
@@ -49,14 +53,14 @@ import Testing
         await first
         let t = await Self.elapsed { await s.wait(timeout: .milliseconds(800)) }
         #expect(t >= .milliseconds(800), "the earlier timer re-armed for this wait's deadline instead of ending it")
-        #expect(t < .seconds(5))
+        #expect(t < Self.late)
     }
 
     @Test func cancellationEndsAWait() async {
         let s = WakeSignal()
-        let task = Task { await Self.elapsed { await s.wait(timeout: .seconds(30)) } }
+        let task = Task { await Self.elapsed { await s.wait(timeout: Self.long) } }
         try? await Task.sleep(for: .milliseconds(50))
         task.cancel()
-        #expect(await task.value < .seconds(5))
+        #expect(await task.value < Self.late)
     }
 }
