@@ -204,21 +204,16 @@ public struct Compactor: Sendable {
         for input in inputs {
             let reader: ReplicaFileReader
             let name: String
-            var size: Int64
             switch input {
             case .replica(let file):
                 (reader, name) = try await open(file)
-                size = file.size
             case .local(let path, let header):
                 let info = LTXFileInfo(level: -1, minTXID: header.minTXID, maxTXID: header.maxTXID, size: 0, createdAt: header.timestamp)
                 reader = ReplicaFileReader(descriptor: try FileDescriptor(path: path, flags: O_RDONLY), file: info)
                 name = "intermediate merge \(path)"
-                size = 0
             }
             readers.append(reader)
-            // A busy database's L0 files are a few KiB: a buffer of their size, not 64 KiB each, for 64 inputs.
-            let buffer = size > 0 ? Int(min(Int64(decoderBufferSize), size)) : decoderBufferSize
-            decoders.append(LTXDecoder(LTXFileDescriptorInput(fd: reader.fd), name: name, bufferSize: buffer))
+            decoders.append(LTXDecoder(mergeInput: reader.fd, name: name, maxBufferSize: decoderBufferSize))
         }
         let job = MergeJob(try LTXMerger(decoders, contiguity: .strict, timestamp: timestamp), readers: readers)
         for (input, h) in zip(inputs, job.merger.inputHeaders) {

@@ -107,7 +107,7 @@ struct LocalLTXStore {
     /// temp file is removed and false returned (nothing becomes visible).
     ///
     /// Not fsynced, unlike Litestream: the durable copy is the replica's (its client syncs), and a local file
-    /// damaged or lost by an OS crash is detected when the engine opens (`verifyPending`), so it is never
+    /// damaged or lost by an OS crash is detected when the engine opens (`open(verifyAfter:)`), so it is never
     /// uploaded; the replica then gets a full-database file instead. A process crash (SIGKILL) cannot damage a
     /// renamed file: its pages are in the page cache. This saves two fsyncs per sync, and a full-database file's
     /// write-back wait before its upload can start.

@@ -147,8 +147,7 @@ actor ReplicaWorker {
         let store = engine.store
         let descriptors = try files.map { try FileDescriptor(path: store.path(min: $0.min, max: $0.max), flags: O_RDONLY) }
         let decoders = zip(files, descriptors).map { f, fd in
-            LTXDecoder(LTXFileDescriptorInput(fd: fd.fd), name: store.path(min: f.min, max: f.max),
-                bufferSize: Int(min(1 << 16, (try? POSIX.fileSize(fd: fd.fd)) ?? (1 << 16))))
+            LTXDecoder(mergeInput: fd.fd, name: store.path(min: f.min, max: f.max), maxBufferSize: 1 << 16)
         }
         var merger = try LTXMerger(decoders, contiguity: .strict)
         let tmp = temporaryPath("batch")

@@ -122,7 +122,7 @@ final class WALWatcher: @unchecked Sendable {
         if source == nil {
             // Polling: look at the WAL's size and mtime every pollInterval.
             while ContinuousClock.now < deadline && !Task.isCancelled {
-                if consumePending() || statChanged() { return }
+                if wake.consume() || statChanged() { return }
                 try? await Task.sleep(for: min(pollInterval, deadline - ContinuousClock.now))
             }
             return
@@ -131,8 +131,6 @@ final class WALWatcher: @unchecked Sendable {
         resumeSource()
         await wake.wait(timeout: timeout)
     }
-
-    private func consumePending() -> Bool { wake.consume() }
 
     private func statChanged() -> Bool {
         var st = stat()
