@@ -1332,21 +1332,12 @@ def main():
                 bench_snapshot_and_replicas(ctx, timed=False)
             print("restore ...", flush=True)
             res["restore"] = bench_restore(ctx)
-        if "lag" in suites:
-            print("lag ...", flush=True)
-            res["lag"] = bench_lag(ctx)
-        if "steady" in suites:
-            print("steady state ...", flush=True)
-            res["steady"] = bench_steady(ctx)
-        if "fastwriter" in suites:
-            print("fastwriter ...", flush=True)
-            res["fastwriter"] = bench_fastwriter(ctx)
-        if "burst" in suites:
-            print("burst ...", flush=True)
-            res["burst"] = bench_burst(ctx)
-        if "s3" in suites:
-            print("s3 ...", flush=True)
-            res["s3"] = bench_s3(ctx)
+        for name, title, bench in (("lag", "lag", bench_lag), ("steady", "steady state", bench_steady),
+                                   ("fastwriter", "fastwriter", bench_fastwriter), ("burst", "burst", bench_burst),
+                                   ("s3", "s3", bench_s3)):
+            if name in suites:
+                print("%s ..." % title, flush=True)
+                res[name] = bench(ctx)
 
         table = report(ctx, res)
         print("\n" + table + "\n")
