@@ -205,12 +205,15 @@ public final class Replicator {
         // file). After an idle spell, or a sync that found only part of a commit, the next change syncs at once.
         var lastSyncWrote = false
         while !stopping() {
-            await watcher.wait(timeout: configuration.monitorInterval)
-            if stopping() { break }
+            // Sleep out the interval before looking at the watcher, not after its event: under a steady writer
+            // the event is then already queued and the loop wakes once per sync, for the timer.
             let since = ContinuousClock.now - lastSync
             if lastSyncWrote && since < configuration.minSyncInterval {
                 try? await Task.sleep(for: configuration.minSyncInterval - since)
+                if stopping() { break }
             }
+            await watcher.wait(timeout: configuration.monitorInterval)
+            if stopping() { break }
             lastSync = .now
             if syncBackoff.isWaiting { continue }
             do {

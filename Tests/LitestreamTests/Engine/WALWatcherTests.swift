@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Testing
+
+@testable import Litestream
+
+/// The watcher ends a wait when the WAL changes, including changes made while nobody waited (a steady writer
+/// writes between the sync loop's waits), and not for other files in the directory. Upper bounds are loose, as in
+/// WakeSignalTests: a resumed task may wait seconds for a thread under the parallel test suite.
+@Suite(.timeLimit(.minutes(3))) struct WALWatcherTests {
+    static let long = Duration.seconds(600)
+    static let late = Duration.seconds(60)
+
+    static func elapsed(_ body: () async -> Void) async -> Duration {
+        let start = ContinuousClock.now
+        await body()
+        return ContinuousClock.now - start
+    }
+
+    static func append(_ path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        #expect(write(fd, "x", 1) == 1)
+    }
+
+    @Test func walChangesEndWaitsAndOtherFilesDoNot() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("walwatcher").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let wal = dir + "/db-wal"
+        try Self.append(wal)
+        let watcher = WALWatcher(walPath: wal)
+        // The first wait returns at once (the engine syncs when it starts).
+        #expect(await Self.elapsed { await watcher.wait(timeout: Self.long) } < Self.late)
+
+        // A change during a wait ends it.
+        async let during = Self.elapsed { await watcher.wait(timeout: Self.long) }
+        try await Task.sleep(for: .milliseconds(50))
+        try Self.append(wal)
+        #expect(await during < Self.late)
+
+        // Changes between waits (queued while the watcher is not listening) end the next wait at once.
+        for _ in 0..<3 {
+            try Self.append(wal)
+            try Self.append(wal)
+            #expect(await Self.elapsed { await watcher.wait(timeout: Self.long) } < Self.late)
+        }
+
+        // Another file in the directory does not count, whether written between waits or during one.
+        try Self.append(dir + "/other")
+        let t = await Self.elapsed {
+            async let waited: Void = watcher.wait(timeout: .milliseconds(300))
+            try? await Task.sleep(for: .milliseconds(50))
+            try? Self.append(dir + "/other")
+            await waited
+        }
+        #expect(t >= .milliseconds(300) && t < Self.late, "ended by a file that is not the WAL")
+        #expect(watcher.isEventDriven || !isLinux)
+    }
+
+    private var isLinux: Bool {
+        #if os(Linux)
+        true
+        #else
+        false
+        #endif
+    }
+}
