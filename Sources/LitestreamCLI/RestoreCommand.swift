@@ -154,7 +154,7 @@ struct RestoreCommand: AsyncParsableCommand {
         let result = try await restorer.restore(to: output, plan: plan, integrityCheck: mode, overwrite: force)
         let elapsed = ContinuousClock.now - start
         if json {
-            let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+            let ms = elapsed.wholeMilliseconds
             print("""
                 {
                   "db_path": \(jsonString(absolute(output))),

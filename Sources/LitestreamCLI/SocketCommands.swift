@@ -265,7 +265,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     /// Why `statuses` are unhealthy for a lag limit (empty when healthy).
     static func problems(_ statuses: [ReplicationStatus], maxLag: Duration) -> [String] {
-        let limit = Double(maxLag.components.seconds) + Double(maxLag.components.attoseconds) / 1e18
+        let limit = maxLag.inSeconds
         var out: [String] = []
         for s in statuses {
             if let e = s.lastError { out.append("\(s.path): \(e)") }

@@ -282,11 +282,3 @@ public struct Compactor: Sendable {
         files.sorted { ($0.minTXID, $0.maxTXID) < ($1.minTXID, $1.maxTXID) }
     }
 }
-
-extension Duration {
-    /// The duration in whole milliseconds, rounded toward zero (timestamps here are Unix milliseconds).
-    var wholeMilliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}

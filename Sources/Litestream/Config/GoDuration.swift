@@ -33,8 +33,7 @@ enum GoDuration {
 
     /// `1h30m`, `24h`, `500ms`, `1.5s`, `0s`: the shortest Go-parsable spelling.
     static func format(_ d: Duration) -> String {
-        let (seconds, attoseconds) = d.components
-        var ns = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        var ns = d.wholeNanoseconds
         if ns == 0 { return "0s" }
         var out = ""
         if ns < 0 {

@@ -84,8 +84,7 @@ final class SQLiteConnection {
     /// Retries a busy lock every 100 µs for up to `maxWait`. SQLite's own busy timeout sleeps in growing steps
     /// (1, 2, 5, 10 … ms) and so almost never wins the write lock against an application committing in a loop.
     func setEagerBusyHandler(maxWait: Duration) {
-        let attempts = Int32(clamping: (maxWait.components.seconds * 1_000_000
-            + maxWait.components.attoseconds / 1_000_000_000_000) / 100)
+        let attempts = Int32(clamping: maxWait.wholeMicroseconds / 100)
         // The attempt limit travels in the context pointer's bit pattern: no allocation to manage.
         sqlite3_busy_handler(handle, { context, count in
             guard count < Int32(Int(bitPattern: context)) else { return 0 }

@@ -112,7 +112,7 @@ public final class ReplicationMonitor: Sendable {
         update { s in
             if let checkpoint {
                 s.status.checkpointCount += 1
-                s.status.checkpointSeconds += Double(checkpoint.components.seconds) + Double(checkpoint.components.attoseconds) / 1e18
+                s.status.checkpointSeconds += checkpoint.inSeconds
             }
             s.status.localTXID = position
             s.status.lastSyncAt = now

@@ -49,9 +49,7 @@ final class WakeSignal: Sendable {
     /// Returns on a signal, after `timeout`, or when the task is cancelled.
     func wait(timeout: Duration) async {
         if consume() { return }
-        let (seconds, attoseconds) = max(timeout, .zero).components
-        let deadline = DispatchTime.now() + .nanoseconds(Int(clamping:
-            seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue + attoseconds / 1_000_000_000))
+        let deadline = DispatchTime.now() + .nanoseconds(Int(clamping: max(timeout, .zero).wholeNanoseconds))
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let arm = state.withLock { s -> Bool? in

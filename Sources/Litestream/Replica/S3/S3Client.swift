@@ -632,9 +632,3 @@ struct S3Client: Sendable {
         }
     }
 }
-
-extension Duration {
-    fileprivate static func * (d: Duration, f: Double) -> Duration {
-        .nanoseconds(Int64(Double(d.components.seconds) * 1e9 * f + Double(d.components.attoseconds) / 1e9 * f))
-    }
-}
