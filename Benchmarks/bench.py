@@ -545,6 +545,52 @@ def writer_main(db, seconds, rate):
                       "max_ms": lat[-1] * 1000}))
 
 
+# Syncs per second of ours under a steady writer (its default minimum sync interval, 100 ms).
+FLOOR_SYNCS_PER_SECOND = 10
+
+
+def floor_main(directory, seconds, rate):
+    """The kernel's share of what any file replica does per sync, as a plain loop: create a temp file, write
+    8 KiB, fsync, rename, fsync the directory, and (like the local L0 file) create and rename one more file
+    without fsync; files older than 100 writes are removed, as retention would. Prints its own CPU seconds."""
+    import resource
+    os.makedirs(directory, exist_ok=True)
+    data = bytes(range(256)) * 32
+    u0 = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.monotonic()
+    i = 0
+    while time.monotonic() - start < seconds:
+        for kind, durable in (("local", False), ("replica", True)):
+            final = os.path.join(directory, "%s-%016x.ltx" % (kind, i))
+            fd = os.open(final + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            os.write(fd, data)
+            if durable:
+                os.fsync(fd)
+            os.close(fd)
+            os.rename(final + ".tmp", final)
+            if durable:
+                d = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+                os.fsync(d)
+                os.close(d)
+            if i >= 100:
+                os.unlink(os.path.join(directory, "%s-%016x.ltx" % (kind, i - 100)))
+        i += 1
+        time.sleep(max(0.0, start + i / rate - time.monotonic()))
+    u1 = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"cpu_s": (u1.ru_utime - u0.ru_utime) + (u1.ru_stime - u0.ru_stime), "writes": i}))
+
+
+def run_floor(ctx, work, tag, rate):
+    """CPU seconds of `floor_main` at `rate` syncs/s for the steady run's length."""
+    p = spawn([sys.executable, os.path.abspath(__file__), "_floor", os.path.join(work, "floor"),
+               str(ctx.args.steady_seconds), str(rate)], ctx.log("steady-floor-" + tag), stdout=subprocess.PIPE)
+    out, _ = p.communicate(timeout=ctx.args.steady_seconds + 120)
+    _forget(p)
+    if p.returncode != 0:
+        raise failure(p, "the durable-write floor")
+    return json.loads(out)["cpu_s"]
+
+
 def run_writer(ctx, db, tag, seconds=None, rate=None):
     seconds = ctx.args.steady_seconds if seconds is None else seconds
     rate = ctx.args.steady_rate if rate is None else rate
@@ -582,7 +628,7 @@ def wal_mb(db):
 def bench_steady(ctx):
     results = {t: {"cpu_s": [], "rss_mb": [], "tps": [], "p99_ms": [], "max_ms": [], "lag_median_ms": [],
                    "lag_max_ms": []} for t in ctx.tools}
-    results["none"] = {"tps": [], "p99_ms": [], "max_ms": []}
+    results["none"] = {"tps": [], "p99_ms": [], "max_ms": [], "floor_cpu_s": []}
     for run in range(ctx.runs):
         configs = ["none"] + ctx.order(run)
         for cfg in configs:
@@ -595,7 +641,9 @@ def bench_steady(ctx):
             r = results[cfg]
             if cfg == "none":
                 w = run_writer(ctx, db, tag)
-                line = "no replicator"
+                floor = run_floor(ctx, work, tag, FLOOR_SYNCS_PER_SECOND)
+                r["floor_cpu_s"].append(floor)
+                line = "no replicator; durable-write floor at %d syncs/s: CPU %.3f s" % (FLOOR_SYNCS_PER_SECOND, floor)
             else:
                 replica = os.path.join(work, "replica")
                 proc = spawn([ctx.bin[cfg], "replicate"] + ctx.flags[cfg] + [db, "file://" + replica],
@@ -1177,6 +1225,8 @@ def report(ctx, res):
         secs, rate = ctx.args.steady_seconds, ctx.args.steady_rate
         row("steady %g tx/s for %g s: replicator CPU (s)" % (rate, secs), st["ours"]["cpu_s"],
             st["theirs"]["cpu_s"], 2)
+        row("steady: floor, one durable replica file + one local file per 100 ms, plain loop, CPU (s)",
+            st["none"]["floor_cpu_s"], st["none"]["floor_cpu_s"], 2, "—")
         row("steady: replicator peak RSS, VmHWM (MB)", st["ours"]["rss_mb"], st["theirs"]["rss_mb"], 1)
         row("steady: lag commit → replica under the writer, median of %d probes (ms)" % ctx.args.lag_commits,
             st["ours"]["lag_median_ms"], st["theirs"]["lag_median_ms"], 1)
@@ -1232,6 +1282,9 @@ def report(ctx, res):
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "_writer":
         writer_main(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]))
+        return 0
+    if len(sys.argv) > 1 and sys.argv[1] == "_floor":
+        floor_main(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]))
         return 0
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
