@@ -11,28 +11,6 @@ private typealias S = CompactionTestSupport
 /// An idle database must cost no requests: once maintenance has looked, it lists nothing again until something
 /// can have changed (a file aged past l0-retention, or a level moved).
 @Suite struct MaintenanceIdleTests {
-    /// A real file replica that counts listings.
-    final class CountingReplica: ReplicaClient {
-        let inner: FileReplicaClient
-        let listings = Mutex(0)
-        init(_ inner: FileReplicaClient) { self.inner = inner }
-        var type: String { "file" }
-        var location: String { inner.location }
-        func ltxFiles(level: Int) async throws -> [LTXFileInfo] {
-            listings.withLock { $0 += 1 }
-            return try await inner.ltxFiles(level: level)
-        }
-        func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader { try await inner.openLTXFile(file) }
-        func writeLTXFile(
-            level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
-            write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
-        ) async throws -> LTXFileInfo {
-            try await inner.writeLTXFile(level: level, minTXID: minTXID, maxTXID: maxTXID, timestamp: timestamp, write: write)
-        }
-        func deleteLTXFiles(_ files: [LTXFileInfo]) async throws { try await inner.deleteLTXFiles(files) }
-        func deleteAll() async throws { try await inner.deleteAll() }
-    }
-
     @Test func l0RetentionListsOnlyWhenAFileCanHaveAgedOut() async throws {
         let dir = try S.TempDir()
         let file = FileReplicaClient(path: dir.path)
@@ -45,7 +23,7 @@ private typealias S = CompactionTestSupport
         try await S.store(try S.encode(S.header(min: 1, max: 5, commit: 1, timestamp: now), pages: [(1, page)]), level: 1, in: file)
         try await S.store(try S.encode(S.header(min: 1, max: 5, commit: 1, timestamp: now), pages: [(1, page)]), level: 9, in: file)
 
-        let replica = CountingReplica(file)
+        let replica = ProbeReplica(file)
         var config = Maintenance.Configuration()
         config.levels = [CompactionLevel(level: 1, interval: .seconds(3600))]
         config.l0Retention = .seconds(10)

@@ -8,30 +8,6 @@ import Testing
 /// Several replicas per database: each has its own position and backoff, a failing one never holds back the
 /// others, and every replica restores to the same content once it recovers.
 @Suite struct MultiReplicaTests {
-    /// A real file replica that fails every call while `failing` is set (an outage of that replica only).
-    final class OutageReplica: ReplicaClient {
-        let inner: FileReplicaClient
-        let failing = Mutex(false)
-        init(path: String) { inner = FileReplicaClient(path: path) }
-
-        struct Outage: Error, CustomStringConvertible { var description: String { "replica unreachable (test outage)" } }
-        private func check() throws { if failing.withLock({ $0 }) { throw Outage() } }
-
-        var type: String { "file" }
-        var location: String { inner.location }
-        func ltxFiles(level: Int) async throws -> [LTXFileInfo] { try check(); return try await inner.ltxFiles(level: level) }
-        func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader { try check(); return try await inner.openLTXFile(file) }
-        func writeLTXFile(
-            level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
-            write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
-        ) async throws -> LTXFileInfo {
-            try check()
-            return try await inner.writeLTXFile(level: level, minTXID: minTXID, maxTXID: maxTXID, timestamp: timestamp, write: write)
-        }
-        func deleteLTXFiles(_ files: [LTXFileInfo]) async throws { try check(); try await inner.deleteLTXFiles(files) }
-        func deleteAll() async throws { try check(); try await inner.deleteAll() }
-    }
-
     static func restoreDigest(_ replica: any ReplicaClient, dir: URL) async throws -> String {
         let out = dir.appendingPathComponent("restored-\(UUID().uuidString).db").path
         let restorer = Restorer(replica: replica)
@@ -73,7 +49,7 @@ import Testing
     @Test(.timeLimit(.minutes(3))) func failingReplicaDoesNotHoldBackTheHealthyOne() async throws {
         let f = try EngineTests.Fixture("multi-outage")
         let healthy = FileReplicaClient(path: f.dir.appendingPathComponent("healthy").path)
-        let flaky = OutageReplica(path: f.dir.appendingPathComponent("flaky").path)
+        let flaky = ProbeReplica(path: f.dir.appendingPathComponent("flaky").path)
         let app = try TestDatabase(path: f.dbPath)
         try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
         var config = Replicator.Configuration(
@@ -130,7 +106,7 @@ import Testing
     @Test(.timeLimit(.minutes(2))) func syncWaitReturnsOnlyOnceEveryReplicaHasTheData() async throws {
         let f = try EngineTests.Fixture("multi-syncwait")
         let a = FileReplicaClient(path: f.dir.appendingPathComponent("a").path)
-        let b = OutageReplica(path: f.dir.appendingPathComponent("b").path)
+        let b = ProbeReplica(path: f.dir.appendingPathComponent("b").path)
         let app = try TestDatabase(path: f.dbPath)
         try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
         // A long monitor interval: only the sync request can make the data move quickly.

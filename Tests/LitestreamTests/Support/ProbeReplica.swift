@@ -1,0 +1,51 @@
+import LTX
+import Synchronization
+
+@testable import Litestream
+
+/// A real file replica that counts its listings and fails every call while `failing` is set: for tests of one
+/// replica's outage, and of how often the engine asks a replica anything.
+final class ProbeReplica: ReplicaClient {
+    let inner: FileReplicaClient
+    let failing = Mutex(false)
+    let listings = Mutex(0)
+
+    init(_ inner: FileReplicaClient) { self.inner = inner }
+    convenience init(path: String) { self.init(FileReplicaClient(path: path)) }
+
+    struct Outage: Error, CustomStringConvertible { var description: String { "replica unreachable (test outage)" } }
+    private func check() throws { if failing.withLock({ $0 }) { throw Outage() } }
+
+    var type: String { "file" }
+    var location: String { inner.location }
+
+    func ltxFiles(level: Int) async throws -> [LTXFileInfo] {
+        try check()
+        listings.withLock { $0 += 1 }
+        return try await inner.ltxFiles(level: level)
+    }
+
+    func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader {
+        try check()
+        return try await inner.openLTXFile(file)
+    }
+
+    func writeLTXFile(
+        level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
+        write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) async throws -> LTXFileInfo {
+        try check()
+        return try await inner.writeLTXFile(
+            level: level, minTXID: minTXID, maxTXID: maxTXID, timestamp: timestamp, write: write)
+    }
+
+    func deleteLTXFiles(_ files: [LTXFileInfo]) async throws {
+        try check()
+        try await inner.deleteLTXFiles(files)
+    }
+
+    func deleteAll() async throws {
+        try check()
+        try await inner.deleteAll()
+    }
+}
