@@ -205,14 +205,18 @@ public final class Replicator {
         // file). After an idle spell, or a sync that found only part of a commit, the next change syncs at once.
         var lastSyncWrote = false
         while !stopping() {
-            // Sleep out the interval before looking at the watcher, not after its event: under a steady writer
-            // the event is then already queued and the loop wakes once per sync, for the timer.
             let since = ContinuousClock.now - lastSync
             if lastSyncWrote && since < configuration.minSyncInterval {
+                // Sustained writes: the next sync comes after the interval whatever the WAL does, so nothing
+                // listens to it meanwhile (the app's writes then cost it no notifications), and the loop wakes
+                // once per sync, for the timer. Listening resumes before the sync: if that sync finds nothing,
+                // the wait below hears every write that follows it.
+                watcher.pause()
                 try? await Task.sleep(for: configuration.minSyncInterval - since)
-                if stopping() { break }
+                watcher.listen()
+            } else {
+                await watcher.wait(timeout: configuration.monitorInterval)
             }
-            await watcher.wait(timeout: configuration.monitorInterval)
             if stopping() { break }
             lastSync = .now
             if syncBackoff.isWaiting { continue }

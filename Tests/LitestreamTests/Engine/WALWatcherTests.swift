@@ -62,6 +62,42 @@ import Testing
         #expect(watcher.isEventDriven || !isLinux)
     }
 
+    /// Under sustained writes the sync loop pauses the watcher while it sleeps out its interval and syncs right
+    /// after `listen()`: writes while paused are not heard (that sync covers them), nor are events queued before
+    /// `listen()`, but every write after it is.
+    @Test(.enabled(if: WALWatcher(walPath: "/tmp/x-wal").isEventDriven))
+    func pausedWatcherHearsNothingAndListenHearsWhatFollows() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("walwatcher-pause").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let wal = dir + "/db-wal"
+        try Self.append(wal)
+        let watcher = WALWatcher(walPath: wal)
+        _ = await Self.elapsed { await watcher.wait(timeout: Self.long) }  // the first wait returns at once
+
+        // Paused: a write makes no event (the source is listening, so one would end the wait at once).
+        watcher.pause()
+        try Self.append(wal)
+        watcher.listen()
+        var t = await Self.elapsed { await watcher.wait(timeout: .milliseconds(300)) }
+        #expect(t >= .milliseconds(300) && t < Self.late, "a write while paused was reported")
+
+        // An event queued before listen() (the source is suspended after reporting one) is dropped.
+        async let first = Self.elapsed { await watcher.wait(timeout: Self.long) }
+        try await Task.sleep(for: .milliseconds(50))
+        try Self.append(wal)
+        #expect(await first < Self.late)
+        try Self.append(wal)
+        watcher.listen()
+        t = await Self.elapsed { await watcher.wait(timeout: .milliseconds(300)) }
+        #expect(t >= .milliseconds(300) && t < Self.late, "an event from before listen() ended the wait")
+
+        // After listen(), writes are heard again.
+        async let after = Self.elapsed { await watcher.wait(timeout: Self.long) }
+        try await Task.sleep(for: .milliseconds(50))
+        try Self.append(wal)
+        #expect(await after < Self.late)
+    }
+
     private var isLinux: Bool {
         #if os(Linux)
         true
