@@ -9,18 +9,8 @@ import Testing
 @testable import Litestream
 
 /// The watcher ends a wait when the WAL changes, including changes made while nobody waited (a steady writer
-/// writes between the sync loop's waits), and not for other files in the directory. Upper bounds are loose, as in
-/// WakeSignalTests: a resumed task may wait seconds for a thread under the parallel test suite.
+/// writes between the sync loop's waits), and not for other files in the directory.
 @Suite(.timeLimit(.minutes(3))) struct WALWatcherTests {
-    static let long = Duration.seconds(600)
-    static let late = Duration.seconds(60)
-
-    static func elapsed(_ body: () async -> Void) async -> Duration {
-        let start = ContinuousClock.now
-        await body()
-        return ContinuousClock.now - start
-    }
-
     static func append(_ path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         #expect(fd >= 0)
@@ -35,30 +25,30 @@ import Testing
         try Self.append(wal)
         let watcher = WALWatcher(walPath: wal)
         // The first wait returns at once (the engine syncs when it starts).
-        #expect(await Self.elapsed { await watcher.wait(timeout: Self.long) } < Self.late)
+        #expect(await WaitTiming.elapsed { await watcher.wait(timeout: WaitTiming.long) } < WaitTiming.late)
 
         // A change during a wait ends it.
-        async let during = Self.elapsed { await watcher.wait(timeout: Self.long) }
+        async let during = WaitTiming.elapsed { await watcher.wait(timeout: WaitTiming.long) }
         try await Task.sleep(for: .milliseconds(50))
         try Self.append(wal)
-        #expect(await during < Self.late)
+        #expect(await during < WaitTiming.late)
 
         // Changes between waits (queued while the watcher is not listening) end the next wait at once.
         for _ in 0..<3 {
             try Self.append(wal)
             try Self.append(wal)
-            #expect(await Self.elapsed { await watcher.wait(timeout: Self.long) } < Self.late)
+            #expect(await WaitTiming.elapsed { await watcher.wait(timeout: WaitTiming.long) } < WaitTiming.late)
         }
 
         // Another file in the directory does not count, whether written between waits or during one.
         try Self.append(dir + "/other")
-        let t = await Self.elapsed {
+        let t = await WaitTiming.elapsed {
             async let waited: Void = watcher.wait(timeout: .milliseconds(300))
             try? await Task.sleep(for: .milliseconds(50))
             try? Self.append(dir + "/other")
             await waited
         }
-        #expect(t >= .milliseconds(300) && t < Self.late, "ended by a file that is not the WAL")
+        #expect(t >= .milliseconds(300) && t < WaitTiming.late, "ended by a file that is not the WAL")
         #expect(watcher.isEventDriven || !isLinux)
     }
 
@@ -72,30 +62,30 @@ import Testing
         let wal = dir + "/db-wal"
         try Self.append(wal)
         let watcher = WALWatcher(walPath: wal)
-        _ = await Self.elapsed { await watcher.wait(timeout: Self.long) }  // the first wait returns at once
+        _ = await WaitTiming.elapsed { await watcher.wait(timeout: WaitTiming.long) }  // the first wait returns at once
 
         // Paused: a write makes no event (the source is listening, so one would end the wait at once).
         watcher.pause()
         try Self.append(wal)
         watcher.listen()
-        var t = await Self.elapsed { await watcher.wait(timeout: .milliseconds(300)) }
-        #expect(t >= .milliseconds(300) && t < Self.late, "a write while paused was reported")
+        var t = await WaitTiming.elapsed { await watcher.wait(timeout: .milliseconds(300)) }
+        #expect(t >= .milliseconds(300) && t < WaitTiming.late, "a write while paused was reported")
 
         // An event queued before listen() (the source is suspended after reporting one) is dropped.
-        async let first = Self.elapsed { await watcher.wait(timeout: Self.long) }
+        async let first = WaitTiming.elapsed { await watcher.wait(timeout: WaitTiming.long) }
         try await Task.sleep(for: .milliseconds(50))
         try Self.append(wal)
-        #expect(await first < Self.late)
+        #expect(await first < WaitTiming.late)
         try Self.append(wal)
         watcher.listen()
-        t = await Self.elapsed { await watcher.wait(timeout: .milliseconds(300)) }
-        #expect(t >= .milliseconds(300) && t < Self.late, "an event from before listen() ended the wait")
+        t = await WaitTiming.elapsed { await watcher.wait(timeout: .milliseconds(300)) }
+        #expect(t >= .milliseconds(300) && t < WaitTiming.late, "an event from before listen() ended the wait")
 
         // After listen(), writes are heard again.
-        async let after = Self.elapsed { await watcher.wait(timeout: Self.long) }
+        async let after = WaitTiming.elapsed { await watcher.wait(timeout: WaitTiming.long) }
         try await Task.sleep(for: .milliseconds(50))
         try Self.append(wal)
-        #expect(await after < Self.late)
+        #expect(await after < WaitTiming.late)
     }
 
     private var isLinux: Bool {

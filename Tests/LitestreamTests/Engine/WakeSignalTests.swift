@@ -3,45 +3,35 @@ import Testing
 @testable import Litestream
 
 /// WakeSignal shares one timer between waits; a timer armed for an earlier wait must neither end a later wait
-/// early nor leave it without a timeout. Upper bounds are loose (a minute, against timeouts of ten): the test
-/// suite runs in parallel on two cores, and a resumed task may wait for a free thread for many seconds.
+/// early nor leave it without a timeout.
 @Suite(.timeLimit(.minutes(3))) struct WakeSignalTests {
-    static let long = Duration.seconds(600)
-    static let late = Duration.seconds(60)
-
-    static func elapsed(_ body: () async -> Void) async -> Duration {
-        let start = ContinuousClock.now
-        await body()
-        return ContinuousClock.now - start
-    }
-
     @Test func timesOutWithoutASignal() async {
         let s = WakeSignal()
-        let t = await Self.elapsed { await s.wait(timeout: .milliseconds(100)) }
-        #expect(t >= .milliseconds(100) && t < Self.late)
+        let t = await WaitTiming.elapsed { await s.wait(timeout: .milliseconds(100)) }
+        #expect(t >= .milliseconds(100) && t < WaitTiming.late)
     }
 
     @Test func signalBeforeOrDuringAWaitEndsIt() async {
         let s = WakeSignal()
         s.signal()
         s.signal()  // several signals before a wait count as one
-        #expect(await Self.elapsed { await s.wait(timeout: Self.long) } < Self.late)
-        async let waited = Self.elapsed { await s.wait(timeout: Self.long) }
+        #expect(await WaitTiming.elapsed { await s.wait(timeout: WaitTiming.long) } < WaitTiming.late)
+        async let waited = WaitTiming.elapsed { await s.wait(timeout: WaitTiming.long) }
         try? await Task.sleep(for: .milliseconds(50))
         s.signal()
-        #expect(await waited < Self.late)
+        #expect(await waited < WaitTiming.late)
         #expect(!s.consume(), "the signal was taken by the wait")
     }
 
     @Test func aLaterShortWaitStillTimesOut() async {
         let s = WakeSignal()
         // Ended early by a signal: its ten-minute timer stays armed.
-        async let first: Void = s.wait(timeout: Self.long)
+        async let first: Void = s.wait(timeout: WaitTiming.long)
         try? await Task.sleep(for: .milliseconds(20))
         s.signal()
         await first
-        let t = await Self.elapsed { await s.wait(timeout: .milliseconds(100)) }
-        #expect(t >= .milliseconds(100) && t < Self.late, "got its own, earlier timer")
+        let t = await WaitTiming.elapsed { await s.wait(timeout: .milliseconds(100)) }
+        #expect(t >= .milliseconds(100) && t < WaitTiming.late, "got its own, earlier timer")
     }
 
     @Test func anEarlierTimerDoesNotEndALaterLongerWait() async {
@@ -51,16 +41,16 @@ import Testing
         try? await Task.sleep(for: .milliseconds(20))
         s.signal()
         await first
-        let t = await Self.elapsed { await s.wait(timeout: .milliseconds(800)) }
+        let t = await WaitTiming.elapsed { await s.wait(timeout: .milliseconds(800)) }
         #expect(t >= .milliseconds(800), "the earlier timer re-armed for this wait's deadline instead of ending it")
-        #expect(t < Self.late)
+        #expect(t < WaitTiming.late)
     }
 
     @Test func cancellationEndsAWait() async {
         let s = WakeSignal()
-        let task = Task { await Self.elapsed { await s.wait(timeout: Self.long) } }
+        let task = Task { await WaitTiming.elapsed { await s.wait(timeout: WaitTiming.long) } }
         try? await Task.sleep(for: .milliseconds(50))
         task.cancel()
-        #expect(await task.value < Self.late)
+        #expect(await task.value < WaitTiming.late)
     }
 }
