@@ -365,7 +365,7 @@ public final class DatabaseEngine {
     private func committedLimit(_ h: WALHeader) throws -> (limit: Int64?, settled: Bool) {
         guard let conn = readLock?.heldConnection else { return (nil, true) }
         let index: (frames: UInt32, salt1: UInt32, salt2: UInt32)?
-        do { index = try conn.walIndexHeader() } catch let e as SQLiteError where e.isBusy { return (nil, false) }
+        do { index = try conn.walIndexHeader() } catch where error.isBusy { return (nil, false) }
         guard let index else { return (nil, true) }
         guard index.salt1 == h.salt1, index.salt2 == h.salt2 else { return (Int64(WALHeader.size), false) }
         return (Int64(WALHeader.size) + Int64(index.frames) * h.frameSize, true)

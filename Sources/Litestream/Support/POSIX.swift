@@ -180,7 +180,7 @@ enum POSIX {
         if path.hasPrefix("/") { return path }
         var buf = [CChar](repeating: 0, count: 4096)
         guard getcwd(&buf, buf.count) != nil else { return path }
-        let cwd = String(cString: buf)
+        let cwd = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         return cwd == "/" ? "/" + path : cwd + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
     }
 

@@ -38,7 +38,7 @@ import Testing
             try r.engine.sync()
             syncs.add(1, ordering: .relaxed)
             let size = (try? FileManager.default.attributesOfItem(atPath: dbPath + "-wal")[.size] as? Int64) ?? 0
-            sizes.append(size ?? 0)
+            sizes.append(size)
             if let h = try WALReader(path: dbPath + "-wal").readHeader() {
                 if let s = lastSalt, s != h.salt1 { restarts += 1 }
                 lastSalt = h.salt1
