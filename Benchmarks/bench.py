@@ -1225,7 +1225,8 @@ def report(ctx, res):
         secs, rate = ctx.args.steady_seconds, ctx.args.steady_rate
         row("steady %g tx/s for %g s: replicator CPU (s)" % (rate, secs), st["ours"]["cpu_s"],
             st["theirs"]["cpu_s"], 2)
-        row("steady: floor, one durable replica file + one local file per 100 ms, plain loop, CPU (s)",
+        row("steady: floor, one durable replica file + one local file per %d ms, plain loop, CPU (s)"
+            % (1000 // FLOOR_SYNCS_PER_SECOND),
             st["none"]["floor_cpu_s"], st["none"]["floor_cpu_s"], 2, "—")
         row("steady: replicator peak RSS, VmHWM (MB)", st["ours"]["rss_mb"], st["theirs"]["rss_mb"], 1)
         row("steady: lag commit → replica under the writer, median of %d probes (ms)" % ctx.args.lag_commits,

@@ -23,16 +23,7 @@ struct LitestreamCommand: AsyncParsableCommand {
     /// ArgumentParser's own entry point, after `limitMallocArenas`, which must run before any other thread exists.
     static func main() async {
         limitMallocArenas()
-        do {
-            var command = try parseAsRoot()
-            if var command = command as? any AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
+        await main(nil)
     }
 }
 

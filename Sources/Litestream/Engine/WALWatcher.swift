@@ -13,6 +13,8 @@ import Synchronization
 final class WALWatcher: @unchecked Sendable {
     private let walName: String
     private let walPath: String
+    /// The WAL's directory, which inotify watches.
+    private let directory: String
     private let pollInterval: Duration
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "litestream.wal-watcher")
@@ -32,11 +34,12 @@ final class WALWatcher: @unchecked Sendable {
 
     init(walPath: String, pollInterval: Duration = .milliseconds(50)) {
         self.walPath = walPath
+        self.directory = POSIX.dirname(walPath)
         self.walName = POSIX.basename(walPath)
         self.pollInterval = pollInterval
         #if os(Linux)
         let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        if fd >= 0, inotify_add_watch(fd, POSIX.dirname(walPath), Self.listeningMask) >= 0 {
+        if fd >= 0, inotify_add_watch(fd, directory, Self.listeningMask) >= 0 {
             inotifyFD = fd
             let src = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
             source = src
@@ -90,8 +93,7 @@ final class WALWatcher: @unchecked Sendable {
     /// writer then pays nothing for the watch meanwhile.
     func pause() {
         #if os(Linux)
-        guard source != nil else { return }
-        _ = inotify_add_watch(inotifyFD, POSIX.dirname(walPath), Self.pausedMask)
+        setMask(Self.pausedMask)
         #endif
     }
 
@@ -99,11 +101,18 @@ final class WALWatcher: @unchecked Sendable {
     /// after that sync goes unheard. Events queued before it are dropped: the caller syncs next anyway.
     func listen() {
         #if os(Linux)
-        guard source != nil else { return }
-        _ = inotify_add_watch(inotifyFD, POSIX.dirname(walPath), Self.listeningMask)
+        setMask(Self.listeningMask)
         _ = takeQueuedEvents()
         #endif
     }
+
+    #if os(Linux)
+    /// Replaces the watch's event mask (adding a watch on a watched directory updates it).
+    private func setMask(_ mask: UInt32) {
+        guard source != nil else { return }
+        _ = inotify_add_watch(inotifyFD, directory, mask)
+    }
+    #endif
 
     /// Whether changes are pushed by the kernel (false: polling).
     var isEventDriven: Bool { source != nil }
