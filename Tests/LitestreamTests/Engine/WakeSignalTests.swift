@@ -41,6 +41,9 @@ import Testing
         try? await Task.sleep(for: .milliseconds(20))
         s.signal()
         await first
+        // On a starved machine the 20 ms sleep can outlast the first wait's 200 ms; the signal is then left for
+        // the next wait ("wakes the current or the next wait"), which would end it at once. Not this test's case.
+        _ = s.consume()
         let t = await WaitTiming.elapsed { await s.wait(timeout: .milliseconds(800)) }
         #expect(t >= .milliseconds(800), "the earlier timer re-armed for this wait's deadline instead of ending it")
         #expect(t < WaitTiming.late)
