@@ -93,6 +93,11 @@ extension ReplicaClient {
     /// Copies a local LTX file into the replica, unchanged.
     @discardableResult
     public func upload(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo {
+        try await uploadByCopying(localPath: localPath, level: level, header: header)
+    }
+
+    /// The default ``upload(localPath:level:header:)``: streams the file through ``writeLTXFile``.
+    package func uploadByCopying(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo {
         let fd = try FileDescriptor(path: localPath, flags: O_RDONLY)
         return try await writeLTXFile(
             level: level, minTXID: header.minTXID, maxTXID: header.maxTXID, timestamp: header.timestamp
