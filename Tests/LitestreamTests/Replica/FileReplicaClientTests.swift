@@ -1,5 +1,6 @@
 import Foundation
 import LTX
+
 import Testing
 
 @testable import Litestream
@@ -12,15 +13,10 @@ import Testing
     }
 
     private static func inode(_ path: String) throws -> Inode {
-        var st = stat()
-        guard stat(path, &st) == 0 else { throw CompactionTestSupport.Failure("stat \(path): errno \(errno)") }
-        #if canImport(Glibc)
-        let mtime = Int64(st.st_mtim.tv_sec) * 1000 + Int64(st.st_mtim.tv_nsec) / 1_000_000
-        #else
-        let mtime = Int64(st.st_mtimespec.tv_sec) * 1000 + Int64(st.st_mtimespec.tv_nsec) / 1_000_000
-        #endif
-        return Inode(device: UInt64(st.st_dev), number: UInt64(st.st_ino), links: UInt64(st.st_nlink),
-            mtimeMilliseconds: mtime)
+        let a = try FileManager.default.attributesOfItem(atPath: path)
+        func number(_ key: FileAttributeKey) -> UInt64 { (a[key] as? NSNumber)?.uint64Value ?? 0 }
+        return Inode(device: number(.systemNumber), number: number(.systemFileNumber), links: number(.referenceCount),
+            mtimeMilliseconds: POSIX.modificationTimeMilliseconds(path) ?? -1)
     }
 
     /// A local LTX file of two pages, TXID 1, stamped `timestamp`.

@@ -106,4 +106,34 @@ import Testing
         #expect(ls.signer.accessKeyID == "L")
         #expect(throws: S3Configuration.Invalid.self) { try S3Client(configuration: S3Configuration(bucket: "b", path: "p"), environment: [:]) }
     }
+
+    /// Our own XML reader (no libxml2): what servers send parses, and anything not well-formed is rejected.
+    @Test func readerAcceptsWhatServersSendAndRejectsTheMalformed() throws {
+        let doc = Data("""
+            \u{FEFF}<?xml version="1.0" encoding="UTF-8"?>
+            <!DOCTYPE Error>
+            <!-- a comment <Error> -->
+            <s3:Error xmlns:s3="http://s3.amazonaws.com/doc/2006-03-01/" note='a > b'>
+              <s3:Code>Slow&#x44;own</s3:Code>
+              <Message>a &lt;b&gt; &amp; &quot;c&quot; &apos;d&apos; &#233;<![CDATA[ <raw> & ]]>!</Message>
+              <Empty/><Empty attr="1" />
+              <?processing instruction?>
+            </s3:Error>
+
+            """.utf8)
+        let root = try #require(S3XML.parse(doc))
+        #expect(root.name == "Error")
+        #expect(root.string("Code") == "SlowDown")
+        #expect(root.string("Message") == "a <b> & \"c\" 'd' é <raw> & !")
+        #expect(root.all("Empty").count == 2 && root.string("Empty") == "")
+        #expect(S3XML.parseError(doc)?.code == "SlowDown")
+        for bad in [
+            "<a><b></a></b>", "<a>", "<a></a><b></b>", "text<a/>", "<a/>text", "<a>&unknown;</a>", "<a>&amp</a>",
+            "<a x=1></a>", "<a x=\"1></a>", "<a><!-- open </a>", "<a><![CDATA[ open</a>", "</a>", "<a></a >x",
+            "<a>&#xZZ;</a>", "<a>&#1114112;</a>",
+        ] {
+            #expect(S3XML.parse(Data(bad.utf8)) == nil, "\(bad)")
+        }
+        #expect(S3XML.parse(Data("<a></a >".utf8))?.name == "a")
+    }
 }
