@@ -23,7 +23,27 @@ struct LitestreamCommand: AsyncParsableCommand {
     /// ArgumentParser's own entry point, after `limitMallocArenas`, which must run before any other thread exists.
     static func main() async {
         limitMallocArenas()
-        await main(nil)
+        await main(doubleDashed(Array(CommandLine.arguments.dropFirst())))
+    }
+
+    /// Go's flag package reads `-name` as one flag, never as a cluster of one-letter flags; ArgumentParser reads an
+    /// unknown `-name` as a cluster, so `restore -bogus x` became `-o x` and a complaint about a missing source.
+    /// Every multi-letter flag accepts two dashes too, so spelling them that way changes nothing for known flags
+    /// and makes an unknown one an error that names it. Nothing after `--` is touched; one-letter flags (`-o`,
+    /// `-f`) and negative numbers are left as they are.
+    static func doubleDashed(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        var flagsEnded = false
+        for a in arguments {
+            if a == "--" { flagsEnded = true }
+            let name = a.dropFirst().prefix { $0 != "=" }
+            if !flagsEnded, a.hasPrefix("-"), !a.hasPrefix("--"), name.count > 1, name.first?.isLetter == true {
+                out.append("-" + a)
+            } else {
+                out.append(a)
+            }
+        }
+        return out
     }
 }
 

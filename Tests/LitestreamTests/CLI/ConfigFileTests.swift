@@ -144,6 +144,30 @@ import Testing
         #expect(missing.status != 0 && missing.stderr.contains("nope.yml"))
     }
 
+    /// An unknown single-dash flag is named in a usage error (exit 64), as Go's flag package would: it is never
+    /// read as a cluster of one-letter flags (`restore -bogus x` used to set `-o x` and miss its source).
+    /// (ArgumentParser reports unknown options after a command's own validation: an invocation that also lacks,
+    /// say, its replica URL gets that message instead, with the same exit code.)
+    @Test func unknownFlagsAreNamed() throws {
+        let s = try Setup("unknown-flag")
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        for args in [["restore", "-bogus", "x"], ["restore", "-o", s.path("out.db"), "-ofx", "file:///nowhere"],
+                     ["replicate", "-once-only", s.path("app.db"), "file:///nowhere"],
+                     ["restore", "-o", s.path("out.db"), "-bogus=1", "file:///nowhere"]] {
+            let r = try TestEnvironment.run(s.litestream, args)
+            let flag = String(args.first { $0.hasPrefix("-") && $0 != "-o" }!.dropFirst().prefix { $0 != "=" })
+            #expect(r.status == 64, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains("Unknown option '--\(flag)'"), "\(args): \(r.stderr)")
+        }
+        // Known flags keep working with one dash or two.
+        let help = try TestEnvironment.run(s.litestream, ["restore", "-help"])
+        #expect(help.status == 0 && help.stdout.contains("-if-replica-exists"))
+        let missing = try TestEnvironment.run(s.litestream, [
+            "restore", "-if-replica-exists", "--o", s.path("out.db"), "file://" + s.path("no-replica"),
+        ])
+        #expect(missing.status == 0, "\(missing.stderr)")
+    }
+
     /// `socket:` and `addr:` from the file: the socket commands talk to the running replicate (`sync -wait`
     /// returns once the replica has the commit), `status -max-lag` works as a health check, and `/metrics`
     /// serves the replication metrics.
