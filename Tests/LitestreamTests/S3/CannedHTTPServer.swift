@@ -86,10 +86,11 @@ final class CannedHTTPServer: Sendable {
 
     var endpoint: String { "http://127.0.0.1:\(port)" }
 
-    /// Stops accepting connections.
+    /// Stops accepting connections. The accept loop closes the socket when it sees the shutdown: closing it
+    /// here let a parallel test's new socket take the same descriptor number while the loop could still call
+    /// `accept` on it, stealing that test's connections and answering them with this server's response.
     func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     private func acceptLoop() {
@@ -97,6 +98,7 @@ final class CannedHTTPServer: Sendable {
             let conn = accept(listener, nil, nil)
             if conn < 0 {
                 if errno == EINTR { continue }
+                close(listener)
                 return
             }
             let thread = Thread { [self] in serve(conn) }
