@@ -152,10 +152,8 @@ actor ReplicaWorker {
         var merger = try LTXMerger(decoders, contiguity: .strict)
         let tmp = temporaryPath("batch")
         defer { try? POSIX.remove(tmp) }
-        // A crash may have left it behind, hard-linked into a file replica: truncating it would damage that file.
-        try? POSIX.remove(tmp)
         do {
-            let out = try FileDescriptor(path: tmp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC)
+            let out = try FileDescriptor.creatingNew(path: tmp)
             try merger.merge { try POSIX.writeAll(out.fd, $0, path: tmp) }
         }
         withExtendedLifetime(descriptors) {}

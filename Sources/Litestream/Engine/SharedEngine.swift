@@ -75,8 +75,7 @@ final class SharedEngine: @unchecked Sendable {
             if minTXID == TXID(1), let last = try e.store.files().last, last.min == TXID(1), last.max == txid {
                 return (try e.store.header(min: last.min, max: last.max), e.store.path(min: last.min, max: last.max))
             }
-            try? POSIX.remove(tmp)  // never truncate it: a crash may have left it hard-linked into a file replica
-            let fd = try FileDescriptor(path: tmp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC)
+            let fd = try FileDescriptor.creatingNew(path: tmp)
             let header = try e.encodeSnapshot(at: txid, minTXID: minTXID) { bytes in
                 try POSIX.writeAll(fd.fd, bytes, path: tmp)
             }

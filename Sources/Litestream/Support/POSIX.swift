@@ -202,4 +202,12 @@ final class FileDescriptor: @unchecked Sendable {
         self.path = path
     }
     deinit { close(fd) }
+
+    /// A new, empty file at `path` for writing, whatever had the name removed first. For temporary files a crash can
+    /// leave behind: a file replica hard-links what it uploads, so a leftover may share its inode with a replica
+    /// file, and truncating or writing through it would damage that file.
+    static func creatingNew(path: String) throws(SystemError) -> FileDescriptor {
+        try POSIX.remove(path)
+        return try FileDescriptor(path: path, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC)
+    }
 }
