@@ -96,7 +96,10 @@ enum S3XML {
                     i = end
                     continue
                 }
-                if skip(over: "<?", to: "?>") || skip(over: "<!--", to: "-->") { continue }
+                if let closed = skip(over: "<?", to: "?>") ?? skip(over: "<!--", to: "-->") {
+                    guard closed else { return nil }
+                    continue
+                }
                 if starts(with: "<![CDATA[") {
                     let start = i + 9
                     guard let top = open.last, let end = find("]]>", from: start) else { return nil }
@@ -105,7 +108,7 @@ enum S3XML {
                     continue
                 }
                 if starts(with: "<!") {  // DOCTYPE, before the root
-                    guard root == nil, skip(over: "<!", to: ">") else { return nil }
+                    guard root == nil, skip(over: "<!", to: ">") == true else { return nil }
                     continue
                 }
                 if starts(with: "</") {
@@ -159,23 +162,13 @@ enum S3XML {
         }
 
         private func find(_ s: String, from start: Int) -> Int? {
-            let pattern = Array(s.utf8)
-            var j = start
-            while j + pattern.count <= bytes.count {
-                if bytes[j] == pattern[0], bytes[j..<(j + pattern.count)].elementsEqual(pattern) { return j }
-                j += 1
-            }
-            return nil
+            bytes[start...].firstRange(of: Array(s.utf8))?.lowerBound
         }
 
-        /// Skips `open … close` when the input is at `open`. False when it is not, or when `close` never comes:
-        /// then the input is left at its end, where the unclosed root makes the document malformed.
-        private mutating func skip(over open: String, to close: String) -> Bool {
-            guard starts(with: open) else { return false }
-            guard let end = find(close, from: i + open.utf8.count) else {
-                i = bytes.count
-                return false
-            }
+        /// Skips `open … close` when the input is at `open`: nil when it is not, false when `close` never comes.
+        private mutating func skip(over open: String, to close: String) -> Bool? {
+            guard starts(with: open) else { return nil }
+            guard let end = find(close, from: i + open.utf8.count) else { return false }
             i = end + close.utf8.count
             return true
         }
