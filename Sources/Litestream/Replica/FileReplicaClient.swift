@@ -87,6 +87,9 @@ public struct FileReplicaClient: ReplicaClient {
     private func link(localPath: String, level: Int, header: LTXHeader) throws -> LTXFileInfo? {
         let dir = levelDirectory(level)
         try POSIX.mkdirs(dir)
+        // Another file system: no link is possible, and fsyncing the local file first would be an fsync wasted on
+        // every upload.
+        guard let device = POSIX.device(localPath), device == POSIX.device(dir) else { return nil }
         let final = path(level: level, minTXID: header.minTXID, maxTXID: header.maxTXID)
         let fd = try FileDescriptor(path: localPath, flags: O_RDONLY)
         // The replica's mtime is the header's timestamp (point-in-time restore reads it); for the local file it

@@ -42,6 +42,13 @@ enum POSIX {
         return Int64(st.st_size)
     }
 
+    /// The ID of the file system holding `path`.
+    static func device(_ path: String) -> UInt64? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return UInt64(st.st_dev)
+    }
+
     static func fileSize(fd: Int32) throws(SystemError) -> Int64 {
         var st = stat()
         try check(fstat(fd, &st), "fstat", "fd \(fd)")

@@ -19,6 +19,15 @@ import Testing
             mtimeMilliseconds: POSIX.modificationTimeMilliseconds(path) ?? -1)
     }
 
+    /// `/dev/shm` when it is writable and not the temporary directory's file system.
+    static let otherFileSystem: String? = {
+        let shm = "/dev/shm"
+        guard FileManager.default.isWritableFile(atPath: shm),
+            let a = try? inode(shm), let b = try? inode(FileManager.default.temporaryDirectory.path), a.device != b.device
+        else { return nil }
+        return shm
+    }()
+
     /// A local LTX file of two pages, TXID 1, stamped `timestamp`.
     private static func writeLocalFile(_ path: String, timestamp: Int64) throws -> (LTXHeader, [UInt8]) {
         let header = CompactionTestSupport.header(min: 1, max: 1, commit: 2, timestamp: timestamp)
@@ -72,6 +81,26 @@ import Testing
         #expect(try Self.inode(local).links == 1)
         #expect(info.size == Int64(bytes.count))
         #expect(try FileManager.default.contentsOfDirectory(atPath: client.levelDirectory(0)).count == 1)
+    }
+
+    /// A replica on another file system gets a copy, and the local file is left alone: no link is tried, so its
+    /// mtime is not touched (nor is it fsynced for nothing on every upload).
+    @Test(.enabled(if: otherFileSystem != nil, "needs a writable /dev/shm on another file system than the temp directory"))
+    func uploadCopiesToAnotherFileSystemWithoutTouchingTheLocalFile() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("file-replica-cross-fs")
+        let other = "\(Self.otherFileSystem!)/litestream-tests-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: other) }
+        let local = dir.appendingPathComponent("local.ltx").path
+        let timestamp: Int64 = 1_700_000_123_456
+        let (header, bytes) = try Self.writeLocalFile(local, timestamp: timestamp)
+        let client = FileReplicaClient(path: other)
+        let written = try Self.inode(local)
+
+        _ = try await client.upload(localPath: local, level: 0, header: header)
+        let stored = client.path(level: 0, minTXID: header.minTXID, maxTXID: header.maxTXID)
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: stored))) == bytes)
+        #expect(try Self.inode(stored).mtimeMilliseconds == timestamp)
+        #expect(try Self.inode(local) == written, "the local file is untouched")
     }
 
     /// A crash can leave a merged upload's temporary file behind after it was linked into the replica: the next
