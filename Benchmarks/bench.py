@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Benchmark suite: litestream-swift ("ours") against the real Litestream 0.5.17, same machine, same run.
 
-    python3 Benchmarks/bench.py                         # build ours (release), run everything, print a table
+    python3 Benchmarks/bench.py                         # build ours (scripts/build-release.sh), run all, print a table
     python3 Benchmarks/bench.py --only restore,lag --runs 5
-    python3 Benchmarks/bench.py --ours .build/release/litestream --theirs /tmp/venv/bin/litestream
+    python3 Benchmarks/bench.py --ours .build-release/release/litestream --theirs /tmp/venv/bin/litestream
 
 Measurements (see Benchmarks/README.md for what each one means):
   snapshot  `replicate -once -force-snapshot` of a ~250 MB database: wall, CPU (user+sys), peak RSS, replica size
@@ -1133,19 +1133,24 @@ def find_swift():
 
 
 def build_ours(log_path):
-    cmd = [find_swift(), "build", "-c", "release", "--product", "litestream"]
-    print("building ours: (cd %s && %s)" % (REPO, " ".join(cmd)), flush=True)
+    """Builds ours the way it is deployed (scripts/build-release.sh); returns the binary's path."""
+    script = os.path.join(REPO, "scripts", "build-release.sh")
+    cmd = ["bash", script]
+    print("building ours: %s" % script, flush=True)
+    env = dict(os.environ)
+    if not shutil.which("swift"):
+        env["PATH"] = os.path.dirname(find_swift()) + os.pathsep + env.get("PATH", "")
     with open(log_path, "wb") as log:
-        p = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        p = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
         p.cmd, p.log_path = cmd, log_path
         _children.append(p)
-        p.wait()
+        out, _ = p.communicate()
         _forget(p)
     if p.returncode != 0:
         raise failure(p, "building ours failed")
-    path = os.path.join(REPO, ".build", "release", "litestream")
+    path = out.decode().strip().splitlines()[-1] if out.strip() else ""
     if not os.access(path, os.X_OK):
-        raise BenchError("the build succeeded but %s is missing" % path)
+        raise BenchError("the build succeeded but printed no runnable binary (%r)" % path)
     return path
 
 
@@ -1296,7 +1301,7 @@ def main():
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("--ours", help="our litestream binary (default: build %s/.build/release/litestream)" % REPO)
+    ap.add_argument("--ours", help="our litestream binary (default: build it with %s/scripts/build-release.sh)" % REPO)
     ap.add_argument("--ours-label", help="how the table header names ours (default: litestream-swift and the git "
                                          "revision of this checkout, or the --ours path if it is outside it)")
     ap.add_argument("--theirs", help="Litestream 0.5.17 binary (default: .venv/bin/litestream in the repo, "

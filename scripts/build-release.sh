@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds the `litestream` binary to deploy, and prints its path.
+#
+#   scripts/build-release.sh            # -> .build-release/release/litestream
+#
+# On Linux it is a plain `swift build -c release` plus link options that change no code, only how much memory the
+# running process maps (measured under a 500 tx/s writer: peak RSS 28 MB -> 20 MB):
+#   --static-swift-stdlib     the Swift runtime and Foundation linked in: only what we use, no dynamic symbol lookups
+#                             through their large symbol tables at start-up. The binary runs on any machine with the
+#                             same glibc or newer, without a Swift toolchain.
+#   lld, -z pack-relative-relocs
+#                             relative relocations as a bitmap (DT_RELR, glibc 2.36+) instead of 24-byte entries that
+#                             the loader reads, all of them, at every start. Skipped on an older glibc.
+#   --no-export-dynamic       SwiftPM exports every symbol of an executable; nothing looks ours up, so the dynamic
+#                             linker need not search them when it binds libc and libstdc++.
+# On macOS it is the plain release build (no static Swift standard library there).
+#
+# The build goes to its own scratch directory, so that it does not invalidate `swift build -c release` in .build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=lib.sh
+source scripts/lib.sh
+{ ensure_system_deps; ensure_swift; } >&2
+
+scratch=.build-release
+args=(build -c release --product litestream --scratch-path "$scratch")
+
+if [[ "$(uname -s)" == Linux ]]; then
+    args+=(--static-swift-stdlib -Xlinker --no-export-dynamic)
+    swift_bin="$(dirname "$(readlink -f "$(command -v swift)")")"
+    if [[ -x "$swift_bin/ld.lld" ]] || command -v ld.lld > /dev/null; then
+        args+=(-Xswiftc -use-ld=lld)
+        glibc="$(getconf GNU_LIBC_VERSION 2> /dev/null | awk '{print $2}')"
+        if [[ -n "$glibc" ]] && printf '2.36\n%s\n' "$glibc" | sort -V -C; then
+            args+=(-Xlinker -z -Xlinker pack-relative-relocs)
+        fi
+    fi
+fi
+
+echo "+ swift ${args[*]}" >&2
+swift "${args[@]}" >&2
+echo "$(swift build -c release --scratch-path "$scratch" --show-bin-path)/litestream"
