@@ -8,8 +8,8 @@
 # functions that `replicate` runs next to each other (lld --symbol-ordering-file; every function in its own
 # section) took its peak RSS under a 500 tx/s writer from 19-20 MB to 15.5-16 MB. The list is a profile: every
 # function executed (valgrind's callgrind) while `replicate` starts, syncs a database to a file replica under a
-# writer for 40 s (long enough for an L1 compaction, every 30 s), and stops. A stale list is harmless: names that no longer exist are skipped, and code that is
-# not in the list (e.g. S3) is laid out as before.
+# writer for 40 s (long enough for an L1 compaction, every 30 s), and stops. A stale list is harmless: names that
+# no longer exist are skipped, and code that is not in the list (e.g. S3) is laid out as before.
 #
 # Needs valgrind (apt-get install valgrind) and about 15 minutes (a full build with function sections).
 set -euo pipefail

@@ -6,8 +6,6 @@ import Litestream
 import Glibc
 #endif
 
-/// `litestream`: the same commands and flags as Litestream 0.5.17 (single- or double-dash), so its docs and
-/// scripts work unchanged.
 /// The process's entry point. Deliberately synchronous: an `async` main parks the main thread in `dispatch_main()`,
 /// which calls `pthread_exit()`, and glibc's forced unwind of that thread pages in the binary's unwind tables
 /// (0.8 MB of a 20 MB peak RSS, for nothing). Here the main thread just waits; the command runs on the
@@ -28,6 +26,8 @@ enum LitestreamMain {
     }
 }
 
+/// `litestream`: the same commands and flags as Litestream 0.5.17 (single- or double-dash), so its docs and
+/// scripts work unchanged.
 struct LitestreamCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "litestream",
