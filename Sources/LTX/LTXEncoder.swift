@@ -23,7 +23,9 @@ public struct LTXEncoder {
         self.header = header
         self.sink = sink
         self.scratch = [UInt8](repeating: 0, count: LZ4.compressBound(Int(header.pageSize)))
-        out.reserveCapacity(flushThreshold + scratch.count + 64)
+        // Most files a replicator writes are a sync's few pages: reserving the whole flush threshold up front
+        // cost every sync a fresh megabyte from malloc. Large files grow the buffer once, then reuse it.
+        out.reserveCapacity(64 << 10)
         let h = header.encoded()
         crc.update(h)
         out += h

@@ -43,6 +43,11 @@ final class WALReader {
     static let scanChunkBytes = 4 << 20
     /// How many frames past the committed end a scan reads first (it reads on while the frames stay valid).
     static let peekFrames: Int64 = 16
+    /// Scan buffers up to this size are kept for the next scan. A replicator scans ten times a second: a buffer
+    /// allocated per scan costs page faults every time when malloc maps it, and when malloc takes it from its heap
+    /// instead, the heap keeps the largest one the replicator ever needed.
+    static let keptScanBufferBytes = 1 << 20
+    private var keptScanBuffer: UnsafeMutableRawBufferPointer?
 
     init(path: String) {
         self.path = path
@@ -50,6 +55,7 @@ final class WALReader {
 
     deinit {
         close()
+        keptScanBuffer?.deallocate()
     }
 
     /// Closes the file descriptor, if open. The next read reopens the file.
@@ -94,6 +100,28 @@ final class WALReader {
             guard n == WALFrameHeader.size else { return nil }
             return WALFrameHeader(decoding: UnsafeRawPointer(buf.baseAddress!))
         }
+    }
+
+    /// A buffer of exactly `byteCount` bytes for one scan, from the kept one when it is small enough; hand it back
+    /// with `releaseScanBuffer`.
+    private func scanBuffer(byteCount: Int) -> UnsafeMutableRawBufferPointer {
+        guard byteCount <= Self.keptScanBufferBytes else {
+            return .allocate(byteCount: byteCount, alignment: 16)
+        }
+        if let kept = keptScanBuffer, kept.count >= byteCount {
+            return UnsafeMutableRawBufferPointer(rebasing: kept[..<byteCount])
+        }
+        keptScanBuffer?.deallocate()
+        // Powers of two: a writer whose transactions slowly grow reallocates a few times, not at every scan.
+        var size = 64 << 10
+        while size < byteCount { size <<= 1 }
+        let kept = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        keptScanBuffer = kept
+        return UnsafeMutableRawBufferPointer(rebasing: kept[..<byteCount])
+    }
+
+    private func releaseScanBuffer(_ buffer: UnsafeMutableRawBufferPointer) {
+        if buffer.baseAddress != keptScanBuffer?.baseAddress { buffer.deallocate() }
     }
 
     /// Scans committed frames starting at `offset` (32, or the end of a previously scanned commit frame).
@@ -158,8 +186,8 @@ final class WALReader {
         // The largest page number in `result.pages`.
         var maxPgnoBound: UInt32 = 0
 
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
-        defer { buffer.deallocate() }
+        let buffer = scanBuffer(byteCount: bufferSize)
+        defer { releaseScanBuffer(buffer) }
         let base = UnsafeRawPointer(buffer.baseAddress!)
 
         var chunkOffset = offset

@@ -539,6 +539,50 @@ private let hostIsBigEndian = UInt32(1).bigEndian == 1
         #expect(scan3.commit == (try db.pageCount()))
     }
 
+    /// A reader keeps its scan buffer between scans (up to `keptScanBufferBytes`, larger ones are temporary): every
+    /// scan must see only what it read itself, never bytes a bigger earlier scan left in the buffer.
+    @Test func keptScanBufferNeverLeaksAnEarlierScan() throws {
+        let dir = try TempDir()
+        var wal = SynthWAL(pageSize: 4096, bigEndian: false)
+        var boundaries: [Int64] = [32]
+        var pgno: UInt32 = 0
+        // ~1.6 MiB of frames, a commit every 7: the full scan needs more than the kept buffer holds.
+        for tx in 0..<56 {
+            for f in 0..<7 {
+                pgno = pgno % 90 + 1
+                wal.appendFrame(pgno: pgno, commit: f == 6 ? 90 + UInt32(tx) : 0, page: randomPage(4096))
+            }
+            boundaries.append(Int64(wal.bytes.count))
+        }
+        #expect(Int(boundaries.last! - 32) > WALReader.keptScanBufferBytes)
+        let path = try dir.write(wal.bytes, to: "db-wal")
+        let reader = WALReader(path: path)
+        let h = try #require(try reader.readHeader())
+
+        func expectSameAsFreshReader(from offset: Int64, _ what: String) throws {
+            let kept = try #require(try reader.scan(from: offset, header: h))
+            let fresh = try #require(try WALReader(path: path).scan(from: offset, header: h))
+            #expect(kept.endOffset == fresh.endOffset && kept.commit == fresh.commit, "\(what)")
+            #expect(kept.pages == fresh.pages && kept.frameCount == fresh.frameCount, "\(what)")
+        }
+        try expectSameAsFreshReader(from: 32, "whole WAL, temporary buffer")
+        try expectSameAsFreshReader(from: boundaries[50], "last six transactions, kept buffer")
+        try expectSameAsFreshReader(from: boundaries[20], "more than half a MiB, kept buffer grows")
+        try expectSameAsFreshReader(from: boundaries[54], "two transactions, from the grown buffer")
+        try expectSameAsFreshReader(from: boundaries[53], "three transactions")
+
+        // Cut the WAL in the middle of the commit frame of the last but one transaction: the scan from the same
+        // offset just above left that frame, valid, at the same place in the kept buffer, yet this scan must end
+        // at the commit before it.
+        let cut = boundaries[55] - h.frameSize / 2
+        #expect(truncate(path, off_t(cut)) == 0)
+        let shorter = try #require(try reader.scan(from: boundaries[53], header: h))
+        #expect(shorter.endOffset == boundaries[54])
+        #expect(shorter.commit == 90 + 53)
+        #expect(shorter.pages.values.allSatisfy { $0 < boundaries[54] })
+        try expectSameAsFreshReader(from: boundaries[53], "after the cut")
+    }
+
     @Test func maxBytesSplitsAtCommitBoundaries() throws {
         let db = try TestDB()
         var written: [Int64] = []
