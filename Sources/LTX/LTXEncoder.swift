@@ -14,7 +14,9 @@ public struct LTXEncoder {
     private var lastPgno: UInt32 = 0
     private var index: [UInt8] = []
     private var scratch: [UInt8]
-    private let flushThreshold = 1 << 20
+    /// Bytes buffered before they go to the sink (every chunk but the last is at least this large): large enough
+    /// that writes are few, small enough to cost little memory.
+    public static let flushThreshold = 256 << 10
     private var pageCount = 0
     private var finished = false
 
@@ -23,9 +25,9 @@ public struct LTXEncoder {
         self.header = header
         self.sink = sink
         self.scratch = [UInt8](repeating: 0, count: LZ4.compressBound(Int(header.pageSize)))
-        // Most files a replicator writes are a sync's few pages: reserving the whole flush threshold up front
-        // cost every sync a fresh megabyte from malloc. Large files grow the buffer once, then reuse it.
-        out.reserveCapacity(64 << 10)
+        // Reserved whole, never grown: growing by doubling copies, and briefly holds the old and the new buffer.
+        // Above malloc's mmap threshold the reservation is mapped, and only the pages a file fills are touched.
+        out.reserveCapacity(Self.flushThreshold + scratch.count + 64)
         let h = header.encoded()
         crc.update(h)
         out += h
@@ -73,7 +75,7 @@ public struct LTXEncoder {
         index.appendUvarint(UInt64(10 + n))
         lastPgno = pgno
         pageCount += 1
-        if out.count >= flushThreshold { try flush() }
+        if out.count >= Self.flushThreshold { try flush() }
     }
 
     public mutating func encodePage(_ pgno: UInt32, _ data: [UInt8]) throws {

@@ -115,8 +115,8 @@ struct RoundTripTests {
         #expect(d.pages.map(\.data) == pages.map(\.1))
     }
 
-    /// The encoder streams: a file over the 1 MiB flush threshold reaches the sink in several calls, whose
-    /// concatenation is the file.
+    /// The encoder streams: a file over the flush threshold reaches the sink in several calls, whose concatenation
+    /// is the file.
     @Test func encoderStreamsInChunks() throws {
         let pages = Self.pages(Array(1...40), pageSize: 65536, seed: 11).map { ($0.0, $0.1) }
         let header = LTXHeader(pageSize: 65536, commit: 40, minTXID: 1, maxTXID: 1, timestamp: 0)
@@ -125,7 +125,7 @@ struct RoundTripTests {
         for (pgno, data) in pages { try enc.encodePage(pgno, data) }
         let trailer = try enc.finish()
         #expect(chunks.count > 1)
-        #expect(chunks.dropLast().allSatisfy { $0.count >= 1 << 20 })
+        #expect(chunks.dropLast().allSatisfy { $0.count >= LTXEncoder.flushThreshold })
         let file = chunks.flatMap { $0 }
         let d = try decodeLTX(file)
         #expect(d.trailer == trailer)

@@ -186,7 +186,7 @@ struct SnapshotPageSequence {
 
 extension LTXDecoder where Input == LTXFileDescriptorInput {
     /// A merge input reading `fd`, with a read buffer no larger than the file (and at most `maxBufferSize`): a busy
-    /// database's L0 files are a few KiB, and up to 64 of them are open in one merge.
+    /// database's L0 files are a few KiB, and up to `Compactor.maxOpenInputs` of them are open in one merge.
     init(mergeInput fd: Int32, name: String, maxBufferSize: Int) {
         let size = (try? POSIX.fileSize(fd: fd)).map { Int(clamping: $0) } ?? maxBufferSize
         self.init(LTXFileDescriptorInput(fd: fd), name: name, bufferSize: min(maxBufferSize, size))
