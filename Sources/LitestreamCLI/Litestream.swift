@@ -71,7 +71,8 @@ struct LitestreamCommand: AsyncParsableCommand {
 ///   of every mapped block it frees, so after one compaction or large sync those blocks come from the heap, which
 ///   keeps its high-water mark. Under the writer that was 1-2 MiB of anonymous memory gained in steps over the
 ///   first minute, differing run to run; with the threshold fixed, large blocks go back to the system when freed.
-///   The buffers a sync needs every time are kept by their owners instead (`WALReader`'s scan buffer).
+///   `WALReader` keeps its scan buffer between syncs; an `LTXEncoder` maps its 264 KiB buffer afresh for each file
+///   and touches only the pages that file fills.
 private func tuneMalloc() {
     #if canImport(Glibc)
     // <malloc.h> is not in the Glibc module: look mallopt up. M_ARENA_MAX is -8 there, M_MMAP_THRESHOLD -3.
