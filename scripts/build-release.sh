@@ -28,6 +28,7 @@ source scripts/lib.sh
 
 scratch=.build-release
 args=(build -c release --product litestream --scratch-path "$scratch")
+order_args=()  # link-time only: kept out of the stamp below
 
 if [[ "$(uname -s)" == Linux ]]; then
     args+=(--static-swift-stdlib -Xlinker --no-export-dynamic)
@@ -35,7 +36,7 @@ if [[ "$(uname -s)" == Linux ]]; then
     order="${LITESTREAM_ORDER_FILE:-$PWD/scripts/litestream.order}"
     if [[ "$order" != none ]]; then
         [[ -f "$order" ]] || die "no order file at $order (LITESTREAM_ORDER_FILE=none builds without one)"
-        args+=(-Xlinker "--symbol-ordering-file=$order" -Xlinker --no-warn-symbol-ordering)
+        order_args+=(-Xlinker "--symbol-ordering-file=$order" -Xlinker --no-warn-symbol-ordering)
     fi
     swift_bin="$(dirname "$(readlink -f "$(command -v swift)")")"
     if [[ -x "$swift_bin/ld.lld" ]] || command -v ld.lld > /dev/null; then
@@ -49,14 +50,15 @@ fi
 
 # SwiftPM does not always recompile dependencies when only these flags change, and a dependency left without
 # function sections cannot be ordered (peak RSS ~2 MB higher, seen once). A build with other flags than the last
-# one starts from an empty scratch directory. The order file's content is not a flag: after regenerating it,
-# touch a source file so that the binary is linked again.
+# one starts from an empty scratch directory. The order file only changes the link (scripts/order-file.sh builds
+# without it, then with it), so it is not in the stamp; nor is its content: after regenerating it, touch a source
+# file so that the binary is linked again.
 stamp="$scratch/build-release.flags"
 if [[ -d "$scratch" && "$(cat "$stamp" 2> /dev/null)" != "${args[*]}" ]]; then
     echo "build-release.sh: flags differ from the last build in $scratch (or it predates this check); starting afresh" >&2
     rm -rf "$scratch"
 fi
-echo "+ swift ${args[*]}" >&2
-swift "${args[@]}" >&2
+echo "+ swift ${args[*]} ${order_args[*]-}" >&2
+swift "${args[@]}" ${order_args[@]+"${order_args[@]}"} >&2
 printf '%s\n' "${args[*]}" > "$stamp"
 echo "$(swift build -c release --scratch-path "$scratch" --show-bin-path)/litestream"
