@@ -15,7 +15,7 @@
 #                             linker need not search them when it binds libc and libstdc++.
 #   -function-sections, --symbol-ordering-file=scripts/litestream.order
 #                             the functions `replicate` runs, linked next to each other (19-20 MB -> 15.5-16 MB:
-#                             the kernel maps 64 KB around each page of code that runs). scripts/order-file.sh
+#                             the kernel maps 64 KB or more around each page of code that runs). scripts/order-file.sh
 #                             regenerates the list; LITESTREAM_ORDER_FILE=none builds without it.
 # On macOS it is the plain release build (no static Swift standard library there).
 #
@@ -55,7 +55,7 @@ fi
 # file so that the binary is linked again.
 stamp="$scratch/build-release.flags"
 if [[ -d "$scratch" && "$(cat "$stamp" 2> /dev/null)" != "${args[*]}" ]]; then
-    echo "build-release.sh: flags differ from the last build in $scratch (or it predates this check); starting afresh" >&2
+    echo "build-release.sh: flags differ from the last build in $scratch (or were not recorded); starting afresh" >&2
     rm -rf "$scratch"
 fi
 echo "+ swift ${args[*]} ${order_args[*]-}" >&2

@@ -3,7 +3,7 @@
 #
 #   scripts/order-file.sh
 #
-# Why: the kernel maps 64 KB of a binary around every page of code that runs (fault-around), so a replicator
+# Why: the kernel maps 64 KB or more of a binary around every page of code that runs (fault-around), so a replicator
 # that runs a few thousand functions scattered over 30 MB of code keeps most of that code resident. Linking the
 # functions that `replicate` runs next to each other (lld --symbol-ordering-file; every function in its own
 # section) took its peak RSS under a 500 tx/s writer from 19-20 MB to 15.5-16 MB. The list is a profile: every
