@@ -134,17 +134,21 @@ struct RestoreCommand: AsyncParsableCommand {
             throw CLIError("cannot restore, output path already exists and is not empty: \(output). Use -force to overwrite")
         }
         let restorer = Restorer(replica: replica)
-        let files = try await replica.allFilesByLevel()
-        if files.values.allSatisfy(\.isEmpty) {
+        let target = timestamp.flatMap(Self.parseTimestamp)
+        let targetTXID = txid.flatMap { TXID(hex: $0) }
+        // nil: the replica is empty.
+        let planned = try await restorer.planning { files -> [LTXFileInfo]? in
+            if files.values.allSatisfy(\.isEmpty) { return nil }
+            if let target { try RestorePlan.checkTimestamp(target, files: files) }
+            return try RestorePlan.make(files: files, txid: targetTXID, timestamp: target)
+        }
+        guard let plan = planned else {
             if ifReplicaExists {
                 logger.info("no matching backups found")
                 return
             }
             throw CLIError("no matching backup files available")
         }
-        let target = timestamp.flatMap(Self.parseTimestamp)
-        if let target { try RestorePlan.checkTimestamp(target, files: files) }
-        let plan = try RestorePlan.make(files: files, txid: txid.flatMap { TXID(hex: $0) }, timestamp: target)
         if dryRun {
             printPlan(plan, replica: replica, output: output)
             return
@@ -199,13 +203,15 @@ struct RestoreCommand: AsyncParsableCommand {
 
     /// Used by `replicate -restore-if-db-not-exists`: restores the latest state if the replica has any.
     static func restoreIfPossible(replica: any ReplicaClient, output: String, logger: Logger) async throws {
-        let files = try await replica.allFilesByLevel()
-        guard !files.values.allSatisfy(\.isEmpty) else {
+        let restorer = Restorer(replica: replica)
+        let planned = try await restorer.planning { files -> [LTXFileInfo]? in
+            files.values.allSatisfy(\.isEmpty) ? nil : try RestorePlan.make(files: files)
+        }
+        guard let plan = planned else {
             logger.info("no backup found, starting with a new database", metadata: ["db": "\(output)"])
             return
         }
-        let plan = try RestorePlan.make(files: files, txid: nil, timestamp: nil)
-        let r = try await Restorer(replica: replica).restore(to: output, plan: plan, integrityCheck: .quick)
+        let r = try await restorer.restore(to: output, plan: plan, integrityCheck: .quick)
         logger.info("database restored from replica", metadata: ["db": "\(output)", "txid": "\(r.txid)"])
     }
 }

@@ -28,8 +28,34 @@ public struct Restorer: Sendable {
 
     /// The files a restore to `txid` / `timestamp` (Unix ms; both nil for the latest state) would apply, in order.
     public func plan(txid: TXID? = nil, timestamp: Int64? = nil) async throws -> [LTXFileInfo] {
-        let files = try await replica.allFilesByLevel()
-        return try RestorePlan.make(files: files, txid: txid, timestamp: timestamp)
+        try await planning { try RestorePlan.make(files: $0, txid: txid, timestamp: timestamp) }
+    }
+
+    /// How many more times ``planning(_:)`` lists the replica when a plan finds the chain broken.
+    public static let relistings = 2
+
+    /// Lists the replica and hands the listing to `plan`. When `plan` finds the chain of files broken
+    /// (`nonContiguous` or `noMatchingBackupFiles`), the replica is listed again, up to ``relistings`` times,
+    /// before the error is believed.
+    ///
+    /// A listing taken while a replicator writes is not a snapshot: a directory read while files are added may
+    /// miss one and show a later one (ext4 returns names in hash order, and readdir promises nothing about entries
+    /// added meanwhile; about 2% of the listings of a 3,000-file directory growing every 2 ms did so here), and
+    /// files may be deleted between two levels' listings. A hole that a new listing no longer shows was never a
+    /// state of the replica. Litestream 0.5.17 fails on the first such listing ("non-contiguous ltx files").
+    public func planning<T>(_ plan: ([Int: [LTXFileInfo]]) throws -> T) async throws -> T {
+        var relisted = 0
+        while true {
+            let files = try await replica.allFilesByLevel()
+            do {
+                return try plan(files)
+            } catch let error as RestoreError
+                where relisted < Self.relistings && [.nonContiguous, .noMatchingBackupFiles].contains(error.code)
+                && !files.values.allSatisfy(\.isEmpty)
+            {
+                relisted += 1
+            }
+        }
     }
 
     /// Restores to `output`. Throws if `output` exists, unless `overwrite`, which replaces it (and removes its

@@ -23,7 +23,7 @@ import Testing
 
         // Nobody listening: exit 1.
         let unreachable = try await Self.litestream(["status", "-socket", f.socketPath])
-        #expect(unreachable.status == 1)
+        #expect(unreachable.status == 1, "\(unreachable.stderr)")
         #expect(unreachable.stderr.contains("cannot reach control socket"))
 
         try await f.withServers([f.configuration("a")]) { server, client in
@@ -36,7 +36,7 @@ import Testing
             #expect(healthy.stdout.contains(db))
 
             let json = try await Self.litestream(["status", "--socket", f.socketPath, "-json", db])
-            #expect(json.status == 0)
+            #expect(json.status == 0, "\(json.stderr)")
             let statuses = try JSONDecoder().decode([ReplicationStatus].self, from: Data(json.stdout.utf8))
             #expect(statuses.map(\.path) == [db])
             #expect(statuses[0].replicas[0].txid == statuses[0].localTXID)
@@ -49,14 +49,14 @@ import Testing
             #expect(try JSONDecoder().decode(ControlSyncResult.self, from: Data(sync.stdout.utf8)).path == db)
 
             let unknown = try await Self.litestream(["status", "-socket", f.socketPath, f.dbPath("nope")])
-            #expect(unknown.status == 1)
+            #expect(unknown.status == 1, "\(unknown.stderr)")
 
             // A stopped database is unhealthy for a health check: exit 2.
             let stop = try await Self.litestream(["stop", "-socket", f.socketPath, db])
-            #expect(stop.status == 0)
+            #expect(stop.status == 0, "\(stop.stderr)")
             #expect(stop.stdout.contains("stopped"))
             let unhealthy = try await Self.litestream(["status", "-socket", f.socketPath, "-max-lag", "1m"])
-            #expect(unhealthy.status == 2)
+            #expect(unhealthy.status == 2, "\(unhealthy.stderr)")
             #expect(unhealthy.stderr.contains("unhealthy"))
             // Without -max-lag, status only reports.
             #expect(try await Self.litestream(["status", "-socket", f.socketPath]).status == 0)
