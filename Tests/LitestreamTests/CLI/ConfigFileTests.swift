@@ -4,7 +4,7 @@ import Testing
 /// `litestream replicate -config FILE` end to end with the built binary: several replicas per database,
 /// directory mode picking up databases created while it runs, `exec:` from the file, and the DB_PATH forms of
 /// `restore` and `ltx`. Restores are checked with our binary and with litestream 0.5.17 where it is installed.
-@Suite struct ConfigFileTests {
+@Suite(.ownThreads) struct ConfigFileTests {
     struct Setup {
         let litestream: String
         let dir: URL

@@ -3,7 +3,7 @@ import Testing
 
 /// `replicate -exec CMD`: the command runs once replication has started, replicate exits when it exits, with its
 /// status, and the command's last writes are replicated by the final sync.
-@Suite struct ExecTests {
+@Suite(.ownThreads) struct ExecTests {
     @Test func childExitStatusAndFinalSync() throws {
         let litestream = try #require(TestEnvironment.ourBinary()?.path, "build the litestream executable first")
         let dir = try TestEnvironment.temporaryDirectory("exec")

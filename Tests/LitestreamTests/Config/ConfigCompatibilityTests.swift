@@ -7,7 +7,7 @@ import Testing
 /// exactly when we do, except where we are deliberately different (each case says why).
 ///
 /// Needs the reference binary (`LITESTREAM_BIN`, set by `scripts/test.sh`); without it the test is skipped.
-@Suite(.enabled(if: TestEnvironment.litestreamBinary != nil || TestEnvironment.isCI,
+@Suite(.ownThreads, .enabled(if: TestEnvironment.litestreamBinary != nil || TestEnvironment.isCI,
     "skipped: the reference litestream binary is missing (set LITESTREAM_BIN or run scripts/test.sh)"))
 struct ConfigCompatibilityTests {
     enum Verdict {

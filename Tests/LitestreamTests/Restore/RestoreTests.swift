@@ -1,5 +1,6 @@
 import Foundation
 import LTX
+import Synchronization
 import Testing
 
 @testable import Litestream
@@ -154,42 +155,6 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: out + ".tmp"))
     }
 
-    /// A file replica whose first `hiddenListings` listings of level 0 leave out one file, as a directory read
-    /// while the replicator adds files can (see ``Restorer/planning(_:)``).
-    final class HoleyListing: ReplicaClient, @unchecked Sendable {
-        let base: FileReplicaClient
-        let hidden: LTXFileInfo
-        let hiddenListings: Int
-        private let lock = NSLock()
-        private var _level0Listings = 0
-
-        init(_ base: FileReplicaClient, hiding hidden: LTXFileInfo, inFirst hiddenListings: Int) {
-            self.base = base
-            self.hidden = hidden
-            self.hiddenListings = hiddenListings
-        }
-
-        var level0Listings: Int { lock.withLock { _level0Listings } }
-        var type: String { base.type }
-        var location: String { base.location }
-
-        func ltxFiles(level: Int) async throws -> [LTXFileInfo] {
-            let files = try await base.ltxFiles(level: level)
-            guard level == hidden.level else { return files }
-            let n = lock.withLock { _level0Listings += 1; return _level0Listings }
-            return n <= hiddenListings ? files.filter { $0.name != hidden.name } : files
-        }
-        func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader { try await base.openLTXFile(file) }
-        func writeLTXFile(
-            level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
-            write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
-        ) async throws -> LTXFileInfo {
-            try await base.writeLTXFile(level: level, minTXID: minTXID, maxTXID: maxTXID, timestamp: timestamp, write: write)
-        }
-        func deleteLTXFiles(_ files: [LTXFileInfo]) async throws { try await base.deleteLTXFiles(files) }
-        func deleteAll() async throws { try await base.deleteAll() }
-    }
-
     /// A hole that the next listing no longer shows is not believed: the restore lists again and gets everything.
     /// A hole that stays is reported as Litestream reports it, after ``Restorer/relistings`` more listings.
     @Test(arguments: [1, Restorer.relistings, Restorer.relistings + 1])
@@ -202,19 +167,28 @@ import Testing
         #expect(hidden.maxTXID < l0.last!.maxTXID)
         let out = f.dir.appendingPathComponent("restored.db").path
 
-        let replica = HoleyListing(f.replica, hiding: hidden, inFirst: hiddenListings)
+        // The first `hiddenListings` listings of level 0 leave `hidden` out.
+        let replica = ProbeReplica(f.replica)
+        let level0Listings = Mutex(0)
+        replica.listingFilter.withLock {
+            $0 = { level, files in
+                guard level == hidden.level else { return files }
+                let n = level0Listings.withLock { $0 += 1; return $0 }
+                return n <= hiddenListings ? files.filter { $0 != hidden } : files
+            }
+        }
         let restorer = Restorer(replica: replica)
         if hiddenListings <= Restorer.relistings {
             let plan = try await restorer.plan()
             #expect(plan.contains(hidden))
-            #expect(replica.level0Listings == hiddenListings + 1)
+            #expect(level0Listings.withLock { $0 } == hiddenListings + 1)
             try await restorer.restore(to: out, plan: plan)
             #expect(try TestDatabase.contentDigest(path: out) == TestDatabase.contentDigest(path: f.dbPath))
         } else {
             let error = await #expect(throws: RestoreError.self) { try await restorer.plan() }
             #expect(error?.code == .nonContiguous)
             #expect(error?.message == "non-contiguous ltx files: have up to \(TXID(hidden.minTXID.rawValue - 1)) but next file starts at \(hidden.maxTXID.next)")
-            #expect(replica.level0Listings == Restorer.relistings + 1)
+            #expect(level0Listings.withLock { $0 } == Restorer.relistings + 1)
         }
     }
 }

@@ -5,7 +5,7 @@ import Testing
 @testable import Litestream
 
 /// The engine, our CLI and the real Litestream 0.5.17 against a real S3 server (moto).
-@Suite(.enabled(if: S3TestServer.enabled, "needs LITESTREAM_S3_ENDPOINT (scripts/test.sh)"))
+@Suite(.ownThreads, .enabled(if: S3TestServer.enabled, "needs LITESTREAM_S3_ENDPOINT (scripts/test.sh)"))
 struct S3EndToEndTests {
     @Test func replicatorThenRestorerFromS3() async throws {
         let dir = try TestEnvironment.temporaryDirectory("s3-engine")

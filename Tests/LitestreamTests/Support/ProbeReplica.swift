@@ -4,11 +4,13 @@ import Synchronization
 @testable import Litestream
 
 /// A real file replica that counts its listings and fails every call while `failing` is set: for tests of one
-/// replica's outage, and of how often the engine asks a replica anything.
+/// replica's outage, and of how often the engine asks a replica anything. `listingFilter` changes what a listing
+/// returns (given the level and the real files), as a listing taken during writes may.
 final class ProbeReplica: ReplicaClient {
     let inner: FileReplicaClient
     let failing = Mutex(false)
     let listings = Mutex(0)
+    let listingFilter = Mutex<(@Sendable (Int, [LTXFileInfo]) -> [LTXFileInfo])?>(nil)
 
     init(_ inner: FileReplicaClient) { self.inner = inner }
     convenience init(path: String) { self.init(FileReplicaClient(path: path)) }
@@ -22,7 +24,8 @@ final class ProbeReplica: ReplicaClient {
     func ltxFiles(level: Int) async throws -> [LTXFileInfo] {
         try check()
         listings.withLock { $0 += 1 }
-        return try await inner.ltxFiles(level: level)
+        let files = try await inner.ltxFiles(level: level)
+        return listingFilter.withLock { $0 }.map { $0(level, files) } ?? files
     }
 
     func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader {

@@ -335,7 +335,7 @@ private let hostIsBigEndian = UInt32(1).bigEndian == 1
 
 // MARK: - Reader
 
-@Suite struct WALReaderTests {
+@Suite(.ownThreads) struct WALReaderTests {
     @Test func scanCommittedTransactions() throws {
         let db = try TestDB()
         var boundaries: [Int64] = []
