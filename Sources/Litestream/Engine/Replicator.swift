@@ -98,102 +98,117 @@ public final class Replicator {
     /// A replica that cannot be listed now does not stop replication to the others: its uploader keeps trying.
     /// It fails only when no replica can be reached.
     public func open(until shutdown: ShutdownTrigger? = nil) async throws {
-        var warned = false
-        while !POSIX.exists(engine.path) {
-            if shutdown?.isTriggered == true { return }
-            if !warned { logger.info("waiting for database to be created", metadata: ["db": "\(engine.path)"]); warned = true }
-            try await Task.sleep(for: configuration.monitorInterval)
-        }
-        var remote: TXID?
-        // The slowest replica's position: local files after it may still be uploaded. Nil when one is unknown.
-        var slowest: TXID? = TXID(UInt64.max)
-        var firstError: (any Error)?
-        for w in workers {
-            do {
-                let p = try await w.listPosition()
-                remote = max(remote ?? .zero, p)
-                slowest = slowest.map { min($0, p) }
-            } catch {
-                slowest = nil
-                firstError = firstError ?? error
-                shared.monitor.replica(w.index, failed: error, at: POSIX.nowMilliseconds())
-                logger.error("cannot list replica; will keep trying",
-                    metadata: ["replica": "\(w.name)", "location": "\(w.client.location)", "error": "\(error)"])
+        try await onEngineThreads {
+            var warned = false
+            while !POSIX.exists(engine.path) {
+                if shutdown?.isTriggered == true { return }
+                if !warned { logger.info("waiting for database to be created", metadata: ["db": "\(engine.path)"]); warned = true }
+                try await Task.sleep(for: configuration.monitorInterval)
             }
+            var remote: TXID?
+            // The slowest replica's position: local files after it may still be uploaded. Nil when one is unknown.
+            var slowest: TXID? = TXID(UInt64.max)
+            var firstError: (any Error)?
+            for w in workers {
+                do {
+                    let p = try await w.listPosition()
+                    remote = max(remote ?? .zero, p)
+                    slowest = slowest.map { min($0, p) }
+                } catch {
+                    slowest = nil
+                    firstError = firstError ?? error
+                    shared.monitor.replica(w.index, failed: error, at: POSIX.nowMilliseconds())
+                    logger.error("cannot list replica; will keep trying",
+                        metadata: ["replica": "\(w.name)", "location": "\(w.client.location)", "error": "\(error)"])
+                }
+            }
+            guard let remote else { throw firstError! }
+            if shutdown?.isTriggered == true { return }
+            try engine.open(remoteMaxTXID: remote, verifyAfter: slowest)
+            isOpen = true
+            logger.info("replicating", metadata: [
+                "db": "\(engine.path)", "replicas": "\(configuration.replicas.map { "\($0.name)=\($0.client.location)" }.joined(separator: ", "))",
+                "local": "\(engine.position)", "remote": "\(remote)",
+            ])
         }
-        guard let remote else { throw firstError! }
-        if shutdown?.isTriggered == true { return }
-        try engine.open(remoteMaxTXID: remote, verifyAfter: slowest)
-        isOpen = true
-        logger.info("replicating", metadata: [
-            "db": "\(engine.path)", "replicas": "\(configuration.replicas.map { "\($0.name)=\($0.client.location)" }.joined(separator: ", "))",
-            "local": "\(engine.position)", "remote": "\(remote)",
-        ])
     }
 
     /// Syncs and uploads once. With `forceSnapshot`, also writes a level-9 snapshot to each replica.
     public func runOnce(forceSnapshot: Bool = false, enforceRetention: Bool = false) async throws {
-        try shared.sync()
-        try await upload()
-        if forceSnapshot { try await snapshot() }
-        if enforceRetention {
-            for w in workers { try await w.enforceRetention() }
-            await pruneLocalL0(force: true)
+        try await onEngineThreads {
+            try shared.sync()
+            try await upload()
+            if forceSnapshot { try await snapshot() }
+            if enforceRetention {
+                for w in workers { try await w.enforceRetention() }
+                await pruneLocalL0(force: true)
+            }
         }
     }
 
     /// Uploads to every replica what it does not have yet. Throws the first failure.
     public func upload() async throws {
-        for w in workers { try await w.upload(force: true) }
+        try await onEngineThreads {
+            for w in workers { try await w.upload(force: true) }
+        }
     }
 
     /// Writes a level-9 snapshot of the current state to every replica.
     public func snapshot() async throws {
-        for w in workers { try await w.snapshot() }
+        try await onEngineThreads {
+            for w in workers { try await w.snapshot() }
+        }
     }
 
     /// Runs until `shutdown` is triggered or the task is cancelled, then syncs and uploads one last time.
     public func run(until shutdown: ShutdownTrigger = ShutdownTrigger()) async throws {
-        guard isOpen else { return }  // stopped before it could open
-        let watcher = WALWatcher(walPath: engine.walPath, pollInterval: min(configuration.minSyncInterval, .milliseconds(100)))
-        shutdown.onTrigger { watcher.signal() }
-        let finalSynced = ShutdownTrigger()
-        let workers = self.workers
-        finalSynced.onTrigger { workers.forEach { $0.wake.signal() } }
-        // A sync request (`sync -wait`) also wakes the uploaders, which may be waiting out a backoff.
-        monitor.started {
-            watcher.signal()
-            workers.forEach { $0.wake.signal() }
-        }
-        defer { monitor.stopped() }
-        let monitorInterval = configuration.monitorInterval
-        let finalTimeout = configuration.shutdownSyncTimeout
-        await withTaskGroup(of: Void.self) { group in
-            for w in workers {
-                group.addTask {
-                    await w.run(monitorInterval: monitorInterval) { finalSynced.isTriggered || Task.isCancelled }
-                }
+        try await onEngineThreads {
+            guard isOpen else { return }  // stopped before it could open
+            let watcher = WALWatcher(walPath: engine.walPath, pollInterval: min(configuration.minSyncInterval, .milliseconds(100)))
+            shutdown.onTrigger { watcher.signal() }
+            let finalSynced = ShutdownTrigger()
+            let workers = self.workers
+            finalSynced.onTrigger { workers.forEach { $0.wake.signal() } }
+            // A sync request (`sync -wait`) also wakes the uploaders, which may be waiting out a backoff.
+            monitor.started {
+                watcher.signal()
+                workers.forEach { $0.wake.signal() }
             }
-            await self.syncLoop(watcher: watcher, shutdown: shutdown)
-            do { try finalSync() } catch { logger.error("final sync failed", metadata: ["error": "\(error)"]) }
-            finalSynced.trigger()
-        }
-        // The uploaders' last uploads, only now: when the task was cancelled, they stopped at once, possibly before
-        // the final sync wrote the last file.
-        let failures = await withTaskGroup(of: (any Error)?.self) { group in
-            for w in workers {
-                group.addTask {
-                    do { try await w.finalUpload(deadline: .now + finalTimeout) } catch { return error }
-                    return nil
+            defer { monitor.stopped() }
+            let monitorInterval = configuration.monitorInterval
+            let finalTimeout = configuration.shutdownSyncTimeout
+            await withTaskGroup(of: Void.self) { group in
+                for w in workers {
+                    group.addTask {
+                        await w.run(monitorInterval: monitorInterval) { finalSynced.isTriggered || Task.isCancelled }
+                    }
                 }
+                await self.syncLoop(watcher: watcher, shutdown: shutdown)
+                do { try finalSync() } catch { logger.error("final sync failed", metadata: ["error": "\(error)"]) }
+                finalSynced.trigger()
             }
-            var failures: [any Error] = []
-            for await case let e? in group { failures.append(e) }
-            return failures
+            // The uploaders' last uploads, only now: when the task was cancelled, they stopped at once, possibly before
+            // the final sync wrote the last file.
+            let failures = await withTaskGroup(of: (any Error)?.self) { group in
+                for w in workers {
+                    group.addTask {
+                        do { try await w.finalUpload(deadline: .now + finalTimeout) } catch { return error }
+                        return nil
+                    }
+                }
+                var failures: [any Error] = []
+                for await case let e? in group { failures.append(e) }
+                return failures
+            }
+            engine.close()
+            isOpen = false
+            if let first = failures.first { throw first }
         }
-        engine.close()
-        isOpen = false
-        if let first = failures.first { throw first }
+    }
+
+    /// Runs the engine's work on its own threads (see ``EngineExecutor``), off Swift concurrency's pool.
+    private func onEngineThreads<T>(_ body: () async throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(EngineExecutor.shared, operation: body)
     }
 
     private func syncLoop(watcher: WALWatcher, shutdown: ShutdownTrigger) async {
@@ -268,14 +283,16 @@ public final class Replicator {
 
     /// Final sync and upload (for callers that use `runOnce` rather than `run`), then closes the engine.
     public func shutdown() async throws {
-        guard isOpen else { return }
-        defer {
-            engine.close()
-            isOpen = false
+        try await onEngineThreads {
+            guard isOpen else { return }
+            defer {
+                engine.close()
+                isOpen = false
+            }
+            try finalSync()
+            let deadline = ContinuousClock.now + configuration.shutdownSyncTimeout
+            for w in workers { try await w.finalUpload(deadline: deadline) }
         }
-        try finalSync()
-        let deadline = ContinuousClock.now + configuration.shutdownSyncTimeout
-        for w in workers { try await w.finalUpload(deadline: deadline) }
     }
 
     /// Removes local L0 files that every replica has uploaded and compacted into L1, once older than

@@ -1,3 +1,4 @@
+import Foundation
 import LTX
 import Synchronization
 
@@ -11,6 +12,12 @@ final class ProbeReplica: ReplicaClient {
     let failing = Mutex(false)
     let listings = Mutex(0)
     let listingFilter = Mutex<(@Sendable (Int, [LTXFileInfo]) -> [LTXFileInfo])?>(nil)
+    /// How long each write blocks its thread first, as a write to a stalled disk would.
+    let writeStall = Mutex(Duration.zero)
+    /// Writes begun, and those whose thread was not one of the engine's (see `EngineExecutor`).
+    let writesBegun = Mutex(0)
+    let writesOffEngineThreads = Mutex(0)
+    let firstWriteBegan = Mutex<ContinuousClock.Instant?>(nil)
 
     init(_ inner: FileReplicaClient) { self.inner = inner }
     convenience init(path: String) { self.init(FileReplicaClient(path: path)) }
@@ -38,8 +45,18 @@ final class ProbeReplica: ReplicaClient {
         write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) async throws -> LTXFileInfo {
         try check()
+        noteWrite()
         return try await inner.writeLTXFile(
             level: level, minTXID: minTXID, maxTXID: maxTXID, timestamp: timestamp, write: write)
+    }
+
+    /// Synchronous, so that the stall holds the thread the write runs on.
+    private func noteWrite() {
+        if !EngineExecutor.isCurrentThread { writesOffEngineThreads.withLock { $0 += 1 } }
+        writesBegun.withLock { $0 += 1 }
+        firstWriteBegan.withLock { $0 = $0 ?? .now }
+        let stall = writeStall.withLock { $0 }
+        if stall > .zero { usleep(useconds_t(stall.wholeMilliseconds * 1000)) }
     }
 
     func deleteLTXFiles(_ files: [LTXFileInfo]) async throws {

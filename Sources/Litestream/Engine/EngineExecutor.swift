@@ -1,0 +1,116 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+@preconcurrency import Dispatch
+import Synchronization
+
+/// Threads of the engine's own, for its blocking work: SQLite calls, reading the WAL, encoding, writing and
+/// fsyncing files.
+///
+/// Swift concurrency's cooperative pool has one thread per core and assumes nobody blocks it. An fsync waiting on
+/// a slow disk there holds a thread that the control socket, the metrics endpoint and, in an app that embeds the
+/// engine, the app's own requests need: with two cores, two databases doing so stop all of them. `Replicator` runs
+/// every public entry point with this executor as its task's executor preference, so the engine's tasks and their
+/// child tasks run here.
+///
+/// Threads start when a job finds none idle, up to `maxThreads`, and then stay (a replicator's loop sleeps and wakes
+/// all day); one database usually keeps two or three busy.
+final class EngineExecutor: TaskExecutor {
+    /// Shared by every replicator of the process. 16 threads: enough for that many databases blocked at once on
+    /// the disk, with no cost until they are needed.
+    static let shared = EngineExecutor(maxThreads: 16)
+
+    private struct State {
+        var jobs: [UnownedJob] = []
+        var head = 0
+        var idle = 0
+        var threads = 0
+    }
+
+    let maxThreads: Int
+    private let state = Mutex(State())
+    /// Counts queued jobs: each `wait` of an idle thread takes one.
+    private let queued = DispatchSemaphore(value: 0)
+
+    init(maxThreads: Int) {
+        precondition(maxThreads > 0)
+        self.maxThreads = maxThreads
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let startThread = state.withLock { s -> Bool in
+            s.jobs.append(job)
+            // More jobs waiting than threads waiting for one: another thread, if allowed.
+            guard s.jobs.count - s.head > s.idle, s.threads < maxThreads else { return false }
+            s.threads += 1
+            return true
+        }
+        queued.signal()
+        if startThread { start() }
+    }
+
+    /// How many threads have started (tests).
+    var threadCount: Int { state.withLock { $0.threads } }
+
+    /// Marks the engine's threads (a non-nil value).
+    private static let marker: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "cannot create a thread-specific key")
+        return key
+    }()
+
+    /// Whether the calling thread is one of the engine's (tests use it).
+    static var isCurrentThread: Bool { pthread_getspecific(marker) != nil }
+
+    private func work() {
+        let executor = asUnownedTaskExecutor()
+        while true {
+            state.withLock { $0.idle += 1 }
+            queued.wait()
+            let job = state.withLock { s -> UnownedJob in
+                s.idle -= 1
+                let job = s.jobs[s.head]
+                s.head += 1
+                // Drop what was run once the queue is drained, or when the run part dominates.
+                if s.head == s.jobs.count || s.head >= 64 && s.head * 2 >= s.jobs.count {
+                    s.jobs.removeFirst(s.head)
+                    s.head = 0
+                }
+                return job
+            }
+            job.runSynchronously(on: executor)
+        }
+    }
+
+    private func start() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        #if canImport(Glibc)
+        var thread = pthread_t()
+        let body: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? = { context in
+            Unmanaged<EngineExecutor>.fromOpaque(context!).takeRetainedValue().run()
+            return nil
+        }
+        #else
+        var thread: pthread_t?
+        let body: @convention(c) (UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? = { context in
+            Unmanaged<EngineExecutor>.fromOpaque(context).takeRetainedValue().run()
+            return nil
+        }
+        #endif
+        let rc = pthread_create(&thread, nil, body, context)
+        precondition(rc == 0, "cannot start an engine thread: \(String(cString: strerror(rc)))")
+        #if canImport(Glibc)
+        pthread_detach(thread)
+        #else
+        pthread_detach(thread!)
+        #endif
+    }
+
+    private func run() {
+        pthread_setspecific(Self.marker, UnsafeRawPointer(bitPattern: 1))
+        work()
+    }
+}

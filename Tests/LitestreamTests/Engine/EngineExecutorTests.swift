@@ -1,0 +1,70 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Litestream
+
+/// The engine's blocking work runs on its own threads (`EngineExecutor`), never on Swift concurrency's
+/// cooperative pool, which the control socket, the metrics endpoint and an embedding app need.
+@Suite struct EngineExecutorTests {
+    /// A database with one row, and a replicator configuration on a probe replica.
+    static func setup(_ name: String) throws -> (configuration: Replicator.Configuration, probe: ProbeReplica, app: TestDatabase) {
+        let f = try EngineTests.Fixture(name)
+        let app = try TestDatabase(path: f.dbPath)
+        try app.exec("CREATE TABLE t (v); INSERT INTO t VALUES (1)")
+        let probe = ProbeReplica(f.replica)
+        var c = Replicator.Configuration(database: .init(path: f.dbPath), replica: probe)
+        c.minSyncInterval = .milliseconds(5)
+        return (c, probe, app)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func replicaWritesRunOnEngineThreads() async throws {
+        let (configuration, probe, app) = try Self.setup("executor-threads")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let r = Replicator(configuration: configuration)
+                try await r.open()
+                try await r.runOnce()
+                try await r.run()
+            }
+            while probe.writesBegun.withLock({ $0 }) < 1 { try await Task.sleep(for: .milliseconds(5)) }
+            try app.exec("INSERT INTO t VALUES (2)")
+            while probe.writesBegun.withLock({ $0 }) < 2 { try await Task.sleep(for: .milliseconds(5)) }
+            group.cancelAll()
+        }
+        #expect(probe.writesOffEngineThreads.withLock { $0 } == 0)
+        #expect(EngineExecutor.shared.threadCount >= 1)
+    }
+
+    /// More databases than the pool has threads, every one stuck in a replica write that blocks its thread for
+    /// 8 s: on the pool, the last of them could begin its write only once an earlier one ended; on the engine's
+    /// threads all are stuck at once (so the pool stays free for everything else).
+    @Test(.timeLimit(.minutes(2))) func stalledWritesDoNotQueueBehindEachOther() async throws {
+        let count = min(ProcessInfo.processInfo.activeProcessorCount + 1, EngineExecutor.shared.maxThreads - 1)
+        let stall = Duration.seconds(8)
+        let setups = try (0..<count).map { try Self.setup("executor-stall-\($0)") }
+        let probes = setups.map(\.probe)
+        for p in probes { p.writeStall.withLock { $0 = stall } }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (configuration, _, _) in setups {
+                group.addTask {
+                    let r = Replicator(configuration: configuration)
+                    try await r.open()
+                    try await r.run()
+                }
+            }
+            let deadline = ContinuousClock.now + stall * 3
+            while probes.contains(where: { $0.firstWriteBegan.withLock { $0 } == nil }) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            for p in probes { p.writeStall.withLock { $0 = .zero } }
+            group.cancelAll()
+        }
+        let starts = probes.compactMap { $0.firstWriteBegan.withLock { $0 } }
+        #expect(starts.count == count, "only \(starts.count) of \(count) databases began a write")
+        if let first = starts.min(), let last = starts.max() {
+            #expect(last - first < stall, "the first writes began \(last - first) apart: they queued for threads")
+        }
+        for p in probes { #expect(p.writesOffEngineThreads.withLock { $0 } == 0) }
+    }
+}
