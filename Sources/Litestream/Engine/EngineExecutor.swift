@@ -16,7 +16,7 @@ import Synchronization
 /// child tasks run here.
 ///
 /// Threads start when a job finds none idle, up to `maxThreads`, and then stay (a replicator's loop sleeps and wakes
-/// all day); one database usually keeps two or three busy.
+/// all day); one database keeps two (its sync loop and its uploader).
 final class EngineExecutor: TaskExecutor {
     /// Shared by every replicator of the process. 16 threads: enough for that many databases blocked at once on
     /// the disk, with no cost until they are needed.
@@ -26,6 +26,8 @@ final class EngineExecutor: TaskExecutor {
         var jobs: [UnownedJob] = []
         var head = 0
         var idle = 0
+        /// Started, and not yet waiting for their first job: as good as idle.
+        var starting = 0
         var threads = 0
     }
 
@@ -41,11 +43,21 @@ final class EngineExecutor: TaskExecutor {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
+        // From one of our threads, the job usually continues work that thread is about to leave (a hop, a
+        // resumed continuation): it runs there next, without waking another thread for it. Waking one for every
+        // hop cost 60% more context switches than the cooperative pool and 0.04 s more CPU per 20 s under a
+        // 500 tx/s writer. The price: a job that resumes another task and then blocks delays it; the engine's
+        // jobs resume others (WakeSignal) just before they suspend.
+        if let worker = Worker.current, worker.executor === self, worker.next == nil {
+            worker.next = job
+            return
+        }
         let startThread = state.withLock { s -> Bool in
             s.jobs.append(job)
             // More jobs waiting than threads waiting for one: another thread, if allowed.
-            guard s.jobs.count - s.head > s.idle, s.threads < maxThreads else { return false }
+            guard s.jobs.count - s.head > s.idle + s.starting, s.threads < maxThreads else { return false }
             s.threads += 1
+            s.starting += 1
             return true
         }
         queued.signal()
@@ -55,18 +67,37 @@ final class EngineExecutor: TaskExecutor {
     /// How many threads have started (tests).
     var threadCount: Int { state.withLock { $0.threads } }
 
-    /// Marks the engine's threads (a non-nil value).
-    private static let marker: pthread_key_t = {
-        var key = pthread_key_t()
-        precondition(pthread_key_create(&key, nil) == 0, "cannot create a thread-specific key")
-        return key
-    }()
-
     /// Whether the calling thread is one of the engine's (tests use it).
-    static var isCurrentThread: Bool { pthread_getspecific(marker) != nil }
+    static var isCurrentThread: Bool { Worker.current != nil }
 
+    /// A thread's own state, reachable from the thread alone.
+    private final class Worker {
+        unowned let executor: EngineExecutor
+        /// The job to run after the current one.
+        var next: UnownedJob?
+
+        init(executor: EngineExecutor) { self.executor = executor }
+
+        private static let key: pthread_key_t = {
+            var key = pthread_key_t()
+            precondition(pthread_key_create(&key, nil) == 0, "cannot create a thread-specific key")
+            return key
+        }()
+
+        static var current: Worker? {
+            pthread_getspecific(key).map { Unmanaged<Worker>.fromOpaque($0).takeUnretainedValue() }
+        }
+
+        /// Makes this the calling thread's worker, for as long as the thread lives.
+        func install() { pthread_setspecific(Self.key, Unmanaged.passRetained(self).toOpaque()) }
+    }
+
+    /// A thread's life: take a job, run it and whatever it left for this thread, wait for the next.
     private func work() {
         let executor = asUnownedTaskExecutor()
+        let worker = Worker(executor: self)
+        worker.install()
+        state.withLock { $0.starting -= 1 }
         while true {
             state.withLock { $0.idle += 1 }
             queued.wait()
@@ -81,7 +112,12 @@ final class EngineExecutor: TaskExecutor {
                 }
                 return job
             }
-            job.runSynchronously(on: executor)
+            var next: UnownedJob? = job
+            while let job = next {
+                job.runSynchronously(on: executor)
+                next = worker.next
+                worker.next = nil
+            }
         }
     }
 
@@ -90,13 +126,13 @@ final class EngineExecutor: TaskExecutor {
         #if canImport(Glibc)
         var thread = pthread_t()
         let body: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? = { context in
-            Unmanaged<EngineExecutor>.fromOpaque(context!).takeRetainedValue().run()
+            Unmanaged<EngineExecutor>.fromOpaque(context!).takeRetainedValue().work()
             return nil
         }
         #else
         var thread: pthread_t?
         let body: @convention(c) (UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? = { context in
-            Unmanaged<EngineExecutor>.fromOpaque(context).takeRetainedValue().run()
+            Unmanaged<EngineExecutor>.fromOpaque(context).takeRetainedValue().work()
             return nil
         }
         #endif
@@ -109,8 +145,4 @@ final class EngineExecutor: TaskExecutor {
         #endif
     }
 
-    private func run() {
-        pthread_setspecific(Self.marker, UnsafeRawPointer(bitPattern: 1))
-        work()
-    }
 }

@@ -67,4 +67,28 @@ import Testing
         }
         for p in probes { #expect(p.writesOffEngineThreads.withLock { $0 } == 0) }
     }
+
+    /// Many tasks hopping, yielding and finishing on an executor of two threads: every job runs (a job left in a
+    /// thread's next-job slot and never run would hang this test), and no more than two threads start.
+    @Test(.timeLimit(.minutes(1))) func everyJobRunsWithinTheThreadLimit() async throws {
+        let executor = EngineExecutor(maxThreads: 2)
+        let total = try await withTaskExecutorPreference(executor) {
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for i in 0..<50 {
+                    group.addTask {
+                        var n = 0
+                        for _ in 0..<200 {
+                            await Task.yield()
+                            n += 1
+                        }
+                        if i % 10 == 0 { usleep(20_000) }  // some block their thread a while
+                        return n
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+        }
+        #expect(total == 50 * 200)
+        #expect(executor.threadCount <= 2)
+    }
 }
