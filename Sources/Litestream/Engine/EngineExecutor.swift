@@ -47,7 +47,9 @@ final class EngineExecutor: TaskExecutor {
         // resumed continuation): it runs there next, without waking another thread for it. Waking one for every
         // hop cost 60% more context switches than the cooperative pool and 0.04 s more CPU per 20 s under a
         // 500 tx/s writer. The price: a job that resumes another task and then blocks delays it; the engine's
-        // jobs resume others (WakeSignal) just before they suspend.
+        // jobs resume others (WakeSignal) just before they suspend. So engine code must never block waiting for
+        // an engine task it resumed (it may sit in this very slot): blocking producers, like the S3 body writer
+        // feeding `PartHandoff`, run on threads of their own.
         if let worker = Worker.current, worker.executor === self, worker.next == nil {
             worker.next = job
             return
