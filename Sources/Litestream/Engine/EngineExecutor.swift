@@ -25,9 +25,8 @@ final class EngineExecutor: TaskExecutor {
     private struct State {
         var jobs: [UnownedJob] = []
         var head = 0
+        /// Threads waiting for a job, or started and about to.
         var idle = 0
-        /// Started, and not yet waiting for their first job: as good as idle.
-        var starting = 0
         var threads = 0
     }
 
@@ -57,9 +56,9 @@ final class EngineExecutor: TaskExecutor {
         let startThread = state.withLock { s -> Bool in
             s.jobs.append(job)
             // More jobs waiting than threads waiting for one: another thread, if allowed.
-            guard s.jobs.count - s.head > s.idle + s.starting, s.threads < maxThreads else { return false }
+            guard s.jobs.count - s.head > s.idle, s.threads < maxThreads else { return false }
             s.threads += 1
-            s.starting += 1
+            s.idle += 1
             return true
         }
         queued.signal()
@@ -99,9 +98,7 @@ final class EngineExecutor: TaskExecutor {
         let executor = asUnownedTaskExecutor()
         let worker = Worker(executor: self)
         worker.install()
-        state.withLock { $0.starting -= 1 }
         while true {
-            state.withLock { $0.idle += 1 }
             queued.wait()
             let job = state.withLock { s -> UnownedJob in
                 s.idle -= 1
@@ -120,6 +117,7 @@ final class EngineExecutor: TaskExecutor {
                 next = worker.next
                 worker.next = nil
             }
+            state.withLock { $0.idle += 1 }
         }
     }
 
@@ -146,5 +144,4 @@ final class EngineExecutor: TaskExecutor {
         pthread_detach(thread!)
         #endif
     }
-
 }
