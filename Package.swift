@@ -10,7 +10,15 @@ let package = Package(
     name: "litestream-swift",
     platforms: [.macOS(.v15)],
     products: [
+        // Everything below in one import: the engine, the S3 replica, the configuration file and the server side.
         .library(name: "Litestream", targets: ["Litestream"]),
+        // The narrower pieces, for an app that links only what it uses.
+        .library(name: "LitestreamCore", targets: ["LitestreamCore"]),
+        .library(name: "LitestreamS3", targets: ["LitestreamS3"]),
+        .library(name: "LitestreamConfig", targets: ["LitestreamConfig"]),
+        .library(name: "LitestreamServer", targets: ["LitestreamServer"]),
+        // For supervisors and health checks: the control-socket client and the status types, nothing of the engine.
+        .library(name: "LitestreamClient", targets: ["LitestreamClient"]),
         .library(name: "LTX", targets: ["LTX"]),
         .executable(name: "litestream", targets: ["LitestreamCLI"]),
     ],
@@ -28,30 +36,49 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.0"),
     ],
     targets: [
-        // The system's SQLite: one copy per process, shared with GRDB-based apps (see docs/design.md).
+        // The system's SQLite: one copy per process, shared with GRDB-based apps (see docs/design.md). The C
+        // targets carry the package's name so that they cannot clash with an app's own `CSQLite`.
         .systemLibrary(
-            name: "CSQLite",
+            name: "CLitestreamSQLite",
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
         // The reference LZ4 library, for LTX page blocks and legacy per-page frames.
         .systemLibrary(
-            name: "CLZ4",
+            name: "CLitestreamLZ4",
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]
         ),
-        // The LTX file format: encoder, decoder, CRC-64/ISO, page index. No I/O policy, no SQLite.
+        // The LTX file format: encoder, decoder, CRC-64/ISO, page index, merge rules. No I/O policy, no SQLite.
         .target(
             name: "LTX",
-            dependencies: ["CLZ4"],
+            dependencies: ["CLitestreamLZ4"],
             swiftSettings: swiftSettings
         ),
-        // The replication engine, replica clients and restore.
+        // The control socket's client and the status and message types: what a supervisor or a health check
+        // needs, with nothing of the engine, S3 or NIO (a test builds an executable that imports only this).
         .target(
-            name: "Litestream",
+            name: "LitestreamClient",
+            dependencies: ["LTX"],
+            swiftSettings: swiftSettings
+        ),
+        // The engine: WAL, database, syncing, restore, compaction and the file replica.
+        .target(
+            name: "LitestreamCore",
             dependencies: [
                 "LTX",
-                "CSQLite",
+                "LitestreamClient",
+                "CLitestreamSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The S3 replica client (and S3-compatible stores): SigV4, HTTP, streaming uploads.
+        .target(
+            name: "LitestreamS3",
+            dependencies: [
+                "LTX",
+                "LitestreamCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -59,8 +86,41 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // litestream.yml: the typed, strictly checked model, and the replica clients it describes.
+        .target(
+            name: "LitestreamConfig",
+            dependencies: [
+                "LitestreamCore",
+                "LitestreamS3",
                 .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Many databases at once, directory mode, the control socket's server, metrics and the heartbeat.
+        .target(
+            name: "LitestreamServer",
+            dependencies: [
+                "LTX",
+                "LitestreamClient",
+                "LitestreamCore",
+                "LitestreamConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The umbrella module: re-exports the modules above.
+        .target(
+            name: "Litestream",
+            dependencies: [
+                "LTX", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamConfig", "LitestreamServer",
             ],
             swiftSettings: swiftSettings
         ),
@@ -83,7 +143,8 @@ let package = Package(
         .testTarget(
             name: "LitestreamTests",
             dependencies: [
-                "Litestream", "LTX", "CSQLite",
+                "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamConfig",
+                "LitestreamServer", "LTX", "CLitestreamSQLite",
                 // The fault-injecting S3 proxy of the S3 tests (S3/FaultProxy.swift).
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

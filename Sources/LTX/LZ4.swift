@@ -1,4 +1,4 @@
-import CLZ4
+import CLitestreamLZ4
 
 /// Thin wrappers over liblz4: the raw block format used by current LTX pages, and the frame format of the legacy
 /// per-page encoding (Litestream 0.5.0 – 0.5.15).

@@ -1,4 +1,4 @@
-import CLZ4
+import CLitestreamLZ4
 import Foundation
 import LTX
 import Testing

@@ -1,7 +1,11 @@
 import Foundation
 import LTX
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// Helpers shared by the compaction, retention and restore-plan tests (namespaced to stay clear of other suites).
 enum CompactionTestSupport {

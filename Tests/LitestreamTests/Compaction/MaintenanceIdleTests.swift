@@ -4,7 +4,11 @@ import Logging
 import Synchronization
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 private typealias S = CompactionTestSupport
 

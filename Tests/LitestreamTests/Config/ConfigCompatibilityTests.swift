@@ -1,7 +1,11 @@
 import Foundation
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// Side by side with the real Litestream 0.5.17: `litestream databases -config <file>` accepts a configuration
 /// exactly when we do, except where we are deliberately different (each case says why).

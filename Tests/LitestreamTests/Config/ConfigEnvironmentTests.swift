@@ -1,7 +1,11 @@
 import Foundation
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// `$VAR` expansion as Go's os.Expand (what Litestream does), plus our `$$` escape.
 struct ConfigEnvironmentTests {

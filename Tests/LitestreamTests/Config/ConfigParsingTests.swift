@@ -1,7 +1,11 @@
 import Foundation
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// Parsing valid configurations: defaults, the documented examples, inheritance, several replicas, directory mode.
 struct ConfigParsingTests {

@@ -1,7 +1,11 @@
 import Foundation
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// Credentials never appear when a configuration is printed, described, dumped or turned into YAML.
 struct ConfigSecretsTests {

@@ -8,7 +8,11 @@ import NIOPosix
 import Synchronization
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// A real `ReplicationServer` with file replicas, driven through the control socket the CLI uses.
 @Suite struct ControlServerTests {
@@ -98,7 +102,7 @@ import Testing
             #expect(info.socketPath == f.socketPath)
 
             let list = try await client.list()
-            #expect(list.map(\.path) == [POSIX.absolutePath(f.dbPath("a"))])
+            #expect(list.map(\.path) == [absolutePath(f.dbPath("a"))])
             #expect(list.first?.replicas.map(\.type) == ["file"])
 
             try await Self.waitFor("the replicator to run") { server.monitor(for: f.dbPath("a"))?.isRunning == true }
@@ -120,7 +124,7 @@ import Testing
 
             // Every running database without a path.
             let all = try await client.sync(path: nil)
-            #expect(all.map(\.path) == [POSIX.absolutePath(f.dbPath("a"))])
+            #expect(all.map(\.path) == [absolutePath(f.dbPath("a"))])
 
             // Unknown database, unknown endpoint, bad timeout.
             await #expect(throws: ControlClient.Failure.self) { try await client.status(path: f.dbPath("nope")) }
@@ -186,7 +190,7 @@ import Testing
             }
 
             #expect(try await client.unregister(path: f.dbPath("b")).status == "unregistered")
-            #expect(try await client.list().map(\.path) == [POSIX.absolutePath(f.dbPath("a"))])
+            #expect(try await client.list().map(\.path) == [absolutePath(f.dbPath("a"))])
             do {
                 _ = try await client.unregister(path: f.dbPath("b"))
                 Issue.record("unregistering an unknown database succeeded")
@@ -256,7 +260,7 @@ import Testing
                 #expect(response.status == .ok)
                 #expect(response.headers.first(name: "Content-Type")?.hasPrefix("text/plain") == true)
                 let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-                let db = POSIX.absolutePath(f.dbPath("a"))
+                let db = absolutePath(f.dbPath("a"))
                 let status = try #require(server.statuses().first)
                 #expect(text.contains("# TYPE litestream_db_txid gauge"))
                 #expect(text.contains("litestream_db_txid{db=\"\(db)\"} \(status.localTXID.rawValue)\n"))

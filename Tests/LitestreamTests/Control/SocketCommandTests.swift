@@ -3,7 +3,11 @@ import LTX
 import NIOPosix
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// The built `litestream` binary's socket commands against an in-process server: output shapes and the exit
 /// codes that supervisors rely on (docs/status.md).
@@ -22,7 +26,7 @@ import Testing
         let f = try ControlServerTests.Fixture("cli")
         let app = try f.makeDatabase("a")
         try app.exec("INSERT INTO t (v) VALUES ('x')")
-        let db = POSIX.absolutePath(f.dbPath("a"))
+        let db = absolutePath(f.dbPath("a"))
 
         // Nobody listening: exit 1.
         let unreachable = try await Self.litestream(["status", "-socket", f.socketPath])

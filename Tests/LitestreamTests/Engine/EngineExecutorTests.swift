@@ -2,7 +2,11 @@ import Foundation
 import Synchronization
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// The engine's blocking work runs on its own threads (`EngineExecutor`), never on Swift concurrency's
 /// cooperative pool, which the control socket, the metrics endpoint and an embedding app need.

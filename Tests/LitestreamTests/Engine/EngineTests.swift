@@ -2,7 +2,11 @@ import Foundation
 import LTX
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// The engine and file replica end to end, in-process: the application writes through the system SQLite, the
 /// engine syncs, uploads and restores, and the restore must equal the source.

@@ -2,7 +2,11 @@ import Foundation
 import LTX
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// A database that grows past 1 GiB, where SQLite's lock page (the page holding the PENDING byte) sits: it is never
 /// stored in LTX files and must read back as zeros. Slow (it writes over 2 GiB), but it runs in CI.

@@ -3,7 +3,11 @@ import LTX
 import Synchronization
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// Several replicas per database: each has its own position and backoff, a failing one never holds back the
 /// others, and every replica restores to the same content once it recovers.

@@ -3,7 +3,11 @@ import LTX
 import Synchronization
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// Under a steady writer the engine's read mark always trails the newest frame. Its checkpoints must still let the
 /// WAL restart, or the WAL grows and the app's auto-checkpoint runs (and fsyncs) inside every commit.

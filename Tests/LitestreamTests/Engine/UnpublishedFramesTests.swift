@@ -2,7 +2,11 @@ import Foundation
 import LTX
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// A writer that dies after writing a commit frame but before publishing it in SQLite's WAL index leaves a valid
 /// frame that is not committed: the next writer overwrites it. The engine must follow the index, not the file.

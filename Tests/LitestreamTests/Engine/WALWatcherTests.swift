@@ -6,7 +6,11 @@ import Darwin
 import Foundation
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// The watcher ends a wait when the WAL changes, including changes made while nobody waited (a steady writer
 /// writes between the sync loop's waits), and not for other files in the directory.

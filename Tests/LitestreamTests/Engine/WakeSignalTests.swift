@@ -1,6 +1,10 @@
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// WakeSignal shares one timer between waits; a timer armed for an earlier wait must neither end a later wait
 /// early nor leave it without a timeout.

@@ -2,7 +2,11 @@ import Foundation
 import LTX
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 extension Integration {
     /// `replicate -once -force-snapshot` on a fresh replica: the level-9 snapshot is the first L0 file itself

@@ -3,7 +3,11 @@ import LTX
 
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// A file replica on the database's file system gets hard links to the local L0 files instead of copies: the same
 /// bytes, no data copied, no inode allocated. Nothing may ever write into a linked file again.

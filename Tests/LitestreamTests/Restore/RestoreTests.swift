@@ -3,7 +3,11 @@ import LTX
 import Synchronization
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// The restore path: pages are decoded into large buffers, written and hashed on other threads, and every file's
 /// checksum is verified (from those page hashes) before the database is renamed into place.

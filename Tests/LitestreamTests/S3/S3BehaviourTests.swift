@@ -2,7 +2,11 @@ import Foundation
 import LTX
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// The engine's whole life cycle against a real S3 server (moto): compaction, snapshots and retention on short
 /// intervals, point-in-time restores, follow mode and multipart uploads, each checked with our restore and with

@@ -2,7 +2,11 @@ import Foundation
 import LTX
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// The engine, our CLI and the real Litestream 0.5.17 against a real S3 server (moto).
 @Suite(.ownThreads, .enabled(if: S3TestServer.enabled, "needs LITESTREAM_S3_ENDPOINT (scripts/test.sh)"))

@@ -2,7 +2,11 @@ import Foundation
 import LTX
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// Replication to S3 through ``FaultProxy``: injected errors, lost responses, cut downloads, delays and an S3 that
 /// is down for a while must never lose or reorder a committed transaction.

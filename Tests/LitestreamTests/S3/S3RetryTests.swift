@@ -1,7 +1,11 @@
 import Foundation
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// The retry loop: transient failures are retried in order, permanent ones reported at once.
 @Suite struct S3RetryTests {

@@ -1,7 +1,11 @@
 import Foundation
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// SigV4 against the AWS documentation example and against goldens computed offline by botocore
 /// (`Fixtures/make-sigv4-goldens.py` → `Fixtures/sigv4-goldens.json`).

@@ -1,7 +1,11 @@
 import Foundation
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// `checkAccess()` turns the real AWS error answers into one line naming the bucket, the endpoint and what to fix,
 /// without a secret. The answers come from a canned server (moto does not check credentials).

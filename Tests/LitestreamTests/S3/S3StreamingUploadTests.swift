@@ -3,7 +3,11 @@ import LTX
 import Synchronization
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 #if canImport(Glibc)
 import Glibc

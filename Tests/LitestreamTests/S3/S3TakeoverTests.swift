@@ -2,7 +2,11 @@ import Foundation
 import LTX
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// Takeover over S3 with the real litestream 0.5.17: one implementation replicates a live database to a bucket
 /// and is stopped, the other continues the same database and replica path; restores by both tools hold every row.

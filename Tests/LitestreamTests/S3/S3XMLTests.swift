@@ -1,7 +1,11 @@
 import Foundation
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 @Suite struct S3XMLTests {
     @Test func listObjectsV2WithURLEncoding() throws {

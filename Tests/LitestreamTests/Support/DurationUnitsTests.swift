@@ -1,6 +1,10 @@
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 @Suite struct DurationUnitsTests {
     @Test func wholeUnitsRoundTowardZero() {

@@ -2,7 +2,11 @@ import Foundation
 import LTX
 import Synchronization
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 /// A real file replica that counts its listings and fails every call while `failing` is set: for tests of one
 /// replica's outage, and of how often the engine asks a replica anything. `listingFilter` changes what a listing

@@ -1,4 +1,4 @@
-import CSQLite
+import CLitestreamSQLite
 import Foundation
 import LTX
 

@@ -1,8 +1,12 @@
-import CSQLite
+import CLitestreamSQLite
 import Foundation
 import Testing
 
-@testable import Litestream
+@testable import LitestreamClient
+@testable import LitestreamConfig
+@testable import LitestreamCore
+@testable import LitestreamS3
+@testable import LitestreamServer
 
 #if canImport(Glibc)
 import Glibc

@@ -1,0 +1,81 @@
+import LitestreamCore
+import LitestreamS3
+import Foundation
+
+extension ReplicaConfiguration {
+    /// The S3 settings of an `s3` replica: the `url` (with its query options) first, then every key written in the
+    /// file (or inherited from the top level) on top, as Litestream does.
+    public func s3Configuration() throws -> S3Configuration {
+        guard type == .s3 else {
+            throw ConfigurationError(.invalidValue, "replica '\(name)' is a \(type.rawValue) replica, not s3", line: line)
+        }
+        var c: S3Configuration
+        do {
+            if let url {
+                c = try S3Configuration.parse(url: url)
+                if let bucket = settings.bucket { c.bucket = bucket }
+                if let path { c.path = path }
+            } else {
+                c = S3Configuration(bucket: settings.bucket ?? "", path: path ?? "")
+            }
+        } catch {
+            throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line,
+                underlying: error)
+        }
+        let s = settings
+        if let v = s.region { c.region = v }
+        if let v = s.endpoint { c.endpoint = v.isEmpty ? nil : v }
+        if let v = s.forcePathStyle { c.forcePathStyle = v }
+        if let v = s.skipVerify { c.skipVerify = v }
+        if let v = s.storageClass { c.storageClass = v }
+        if let v = s.sseKMSKeyID { c.sseKMSKeyID = v }
+        if let v = s.partSize { c.partSize = Int(v) }
+        if let v = s.accessKeyID { c.accessKeyID = v }
+        if let v = s.secretAccessKey { c.secretAccessKey = v.value }
+        if let key = try sseCustomerKey() {
+            c.sseCustomerKey = key.value
+            c.sseCustomerAlgorithm = s.sseCustomerAlgorithm ?? "AES256"
+        } else if let algorithm = s.sseCustomerAlgorithm {
+            c.sseCustomerAlgorithm = algorithm
+        }
+        if let v = s.concurrency { c.concurrency = v }
+        do {
+            try c.validate()
+        } catch {
+            throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line,
+                underlying: error)
+        }
+        return c
+    }
+
+    /// The SSE-C key: `sse-customer-key`, or the contents of `sse-customer-key-path` (surrounding whitespace
+    /// dropped), base64 as Litestream expects. Nil when neither is set.
+    public func sseCustomerKey() throws -> Secret? {
+        if let key = settings.sseCustomerKey { return key }
+        guard let path = settings.sseCustomerKeyPath else { return nil }
+        do {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            return Secret(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        } catch {
+            throw ConfigurationError(.io, "cannot read sse-customer-key-path \(path) of replica '\(name)': \(error.localizedDescription)",
+                line: line, underlying: error)
+        }
+    }
+
+    /// A client for this replica: a ``FileReplicaClient`` on ``path``, or an ``S3ReplicaClient`` on
+    /// ``s3Configuration()`` (credentials and region missing from the file are read from `environment`, as the S3
+    /// client does).
+    public func makeClient(environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> any ReplicaClient
+    {
+        switch type {
+        case .file:
+            guard let path else {
+                throw ConfigurationError(.missingValue, "file replica '\(name)' has no path", line: line)
+            }
+            return FileReplicaClient(path: path)
+        case .s3:
+            return try S3ReplicaClient(configuration: s3Configuration(), environment: environment)
+        }
+    }
+}

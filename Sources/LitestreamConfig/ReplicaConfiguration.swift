@@ -1,0 +1,158 @@
+import LitestreamS3
+import Foundation
+import Yams
+
+/// One replica of a database: where its LTX files go and how.
+///
+/// Written as `replica:` (one) or `replicas:` (a list) under a database. Unlike Litestream 0.5, which allows one
+/// replica per database, a database may have several; each then has a ``name`` for status output.
+public struct ReplicaConfiguration: Sendable, Equatable {
+    /// The replica backends implemented here. Litestream also has gs, abs, sftp, webdav, nats and oss; those are
+    /// rejected with ``ConfigurationError/Code-swift.enum/unsupported``.
+    public enum Kind: String, Sendable, Equatable, CaseIterable {
+        case file, s3
+    }
+
+    /// `type`, else inferred from the `url` scheme, else `file`.
+    public var type: Kind
+    /// `name`: unique within the database. Default: the type, made unique with a suffix (`s3`, `s3-2`).
+    public var name: String
+    /// `url` as written (`s3://bucket/path?endpoint=…`, `file:///var/backups/db`).
+    public var url: String?
+    /// `path`: for `file`, the absolute replica directory (from `path` or the `url`); for `s3`, the key prefix as
+    /// written (Litestream uses it verbatim) or nil when the `url` gives it.
+    public var path: String?
+    /// Everything else, the replica's own settings over the top-level defaults.
+    public var settings: ReplicaSettings
+
+    /// The line of the replica in the file, for messages (not part of equality).
+    public var line: Int?
+
+    public init(type: Kind, name: String? = nil, url: String? = nil, path: String? = nil, settings: ReplicaSettings = .init()) {
+        self.type = type
+        self.name = name ?? type.rawValue
+        self.url = url
+        self.path = path
+        self.settings = settings
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.type == b.type && a.name == b.name && a.url == b.url && a.path == b.path && a.settings == b.settings
+    }
+
+    // MARK: Effective values (defaults applied)
+
+    /// Default 1 s.
+    public var syncInterval: Duration { settings.syncInterval ?? Self.defaultSyncInterval }
+    /// Default 256.
+    public var maxSyncLTXFiles: Int { settings.maxSyncLTXFiles ?? Self.defaultMaxSyncLTXFiles }
+    /// Default false.
+    public var autoRecover: Bool { settings.autoRecover ?? false }
+
+    public static let defaultSyncInterval: Duration = .seconds(1)
+    public static let defaultMaxSyncLTXFiles = 256
+
+    /// The keys of a replica mapping (besides ``ReplicaSettings/keys``).
+    static let ownKeys: Set<String> = ["type", "url", "path", "name"]
+
+    /// 0.3 keys with what replaces them.
+    static let removedKeys: [String: String] = [
+        "retention": "removed in 0.5: retention is global now, see `snapshot.retention`",
+        "retention-check-interval": "removed in 0.5: retention is global now, see `snapshot.retention`",
+        "snapshot-interval": "removed in 0.5: snapshots are global now, see the top-level `snapshot.interval`",
+        "age": "removed in 0.5: age encryption is not supported by Litestream 0.5 (use v0.3.x if you need it)",
+        "encryption": "removed in 0.5: age encryption is not supported by Litestream 0.5 (use v0.3.x if you need it)",
+    ]
+
+    /// Litestream's other backends, recognised so the error is "not supported yet" rather than "unknown".
+    static let unsupportedTypes: Set<String> = ["gs", "gcs", "abs", "sftp", "webdav", "webdavs", "nats", "oss"]
+}
+
+extension ReplicaConfiguration {
+    /// Reads one replica mapping and applies the top-level `defaults`. `name` is filled in later (uniqueness is
+    /// per database).
+    init(reading m: ConfigMapping, defaults: ReplicaSettings, home: String) throws {
+        try m.checkKeys(allowed: Self.ownKeys.union(ReplicaSettings.keys).union(ReplicaSettings.unsupportedKeys),
+            removed: Self.removedKeys)
+        let settings = try ReplicaSettings(reading: m, home: home).inheriting(defaults)
+        let url = try m.string("url").flatMap { $0.isEmpty ? nil : $0 }
+        let rawPath = try m.string("path").flatMap { $0.isEmpty ? nil : $0 }
+        let name = try m.string("name")
+        if let name, name.isEmpty || name.contains(where: { $0.isWhitespace || $0 == "/" }) {
+            throw m.error(.invalidValue,
+                "replica name '\(name)' \(m.place)\(ConfigMapping.atLine(m.location("name"))) must be non-empty, without spaces or '/'",
+                at: m.location("name"))
+        }
+
+        var scheme: String?
+        if let url {
+            guard let r = url.range(of: "://") else {
+                throw m.error(.invalidValue,
+                    "replica url '\(Redaction.url(url))' \(m.place)\(ConfigMapping.atLine(m.location("url"))) needs a scheme, e.g. s3://bucket/path or file:///path",
+                    at: m.location("url"))
+            }
+            scheme = url[..<r.lowerBound].lowercased()
+        }
+        let typeName = try m.string("type")?.lowercased()
+        for t in [typeName, scheme].compactMap({ $0 }) where Self.unsupportedTypes.contains(t) {
+            throw m.error(.unsupported,
+                "replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location(typeName == t ? "type" : "url"))) is not supported yet (supported: file, s3)",
+                at: m.location(typeName == t ? "type" : "url"))
+        }
+        let schemeKind = try scheme.map { s -> Kind in
+            guard let k = Kind(rawValue: s) else {
+                throw m.error(.invalidValue,
+                    "unknown replica url scheme '\(s)' \(m.place)\(ConfigMapping.atLine(m.location("url"))) (supported: file, s3)",
+                    at: m.location("url"))
+            }
+            return k
+        }
+        let typeKind = try typeName.map { t -> Kind in
+            guard let k = Kind(rawValue: t) else {
+                var message = "unknown replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location("type"))) (supported: file, s3)"
+                if let s = KeySuggestion.closest(to: t, in: Kind.allCases.map(\.rawValue)) { message += "; did you mean '\(s)'?" }
+                throw m.error(.invalidValue, message, at: m.location("type"))
+            }
+            return k
+        }
+        if let typeKind, let schemeKind, typeKind != schemeKind {
+            // Litestream quietly lets the url win; a contradiction is more likely a mistake.
+            throw m.error(.invalidValue,
+                "replica type '\(typeKind.rawValue)' contradicts the url scheme '\(schemeKind.rawValue)' \(m.place)\(ConfigMapping.atLine(m.location("type")))",
+                at: m.location("type"))
+        }
+        let type = typeKind ?? schemeKind ?? .file
+
+        var path = rawPath
+        switch type {
+        case .file:
+            if let url, url.lowercased().hasPrefix("file://") {
+                guard rawPath == nil else {
+                    throw m.error(.invalidValue, "give either 'url' or 'path' for a file replica \(m.place)\(ConfigMapping.atLine(m.location("path")))",
+                        at: m.location("path"))
+                }
+                let p = String(url.dropFirst("file://".count))
+                path = p.removingPercentEncoding ?? p
+            }
+            guard let p = path, !p.isEmpty else {
+                var message = "a replica needs 'url' or 'path' \(m.place)\(ConfigMapping.atLine(m.node))"
+                if settings.bucket != nil { message += " (for an S3 bucket, also set 'type: s3' or use an s3:// url)" }
+                throw m.error(.missingValue, message)
+            }
+            path = PathExpansion.expand(p, home: home)
+        case .s3:
+            if let url {
+                do {
+                    _ = try S3Configuration.parse(url: url)
+                } catch {
+                    throw m.error(.invalidValue, "\(error) \(m.place)\(ConfigMapping.atLine(m.location("url")))", at: m.location("url"))
+                }
+            } else if settings.bucket == nil {
+                throw m.error(.missingValue,
+                    "an s3 replica needs a 'bucket' (or an s3://bucket/path url) \(m.place)\(ConfigMapping.atLine(m.node))")
+            }
+        }
+        self.init(type: type, name: name ?? type.rawValue, url: url, path: path, settings: settings)
+        self.line = m.node.mark?.line
+    }
+}

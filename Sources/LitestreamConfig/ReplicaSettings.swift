@@ -1,0 +1,129 @@
+import LitestreamS3
+/// The replica settings that can be given once at the top level of the file and are then inherited by every
+/// replica that does not set them itself (Litestream's `ReplicaSettings.SetDefaults`). Every field is optional:
+/// nil means "not written here"; ``ReplicaConfiguration`` supplies the defaults.
+public struct ReplicaSettings: Sendable, Equatable {
+    /// `sync-interval`: how often new L0 files are uploaded. Default 1 s.
+    public var syncInterval: Duration?
+    /// `max-sync-ltx-files`: at most this many L0 files per upload pass. Default 256.
+    public var maxSyncLTXFiles: Int?
+    /// `auto-recover`: reset local state and re-snapshot when the replica is found inconsistent. Default false.
+    public var autoRecover: Bool?
+    /// `validation-interval`: accepted (Litestream parses it but does not use it either).
+    public var validationInterval: Duration?
+
+    // S3
+    public var accessKeyID: String?
+    public var secretAccessKey: Secret?
+    public var region: String?
+    public var bucket: String?
+    public var endpoint: String?
+    public var forcePathStyle: Bool?
+    /// Accepted for compatibility; our client always signs the payload hash.
+    public var signPayload: Bool?
+    /// Accepted for compatibility; our client sends Content-MD5 where S3 requires it.
+    public var requireContentMD5: Bool?
+    public var skipVerify: Bool?
+    public var storageClass: String?
+    /// `part-size` in bytes (`10MiB`); at least 5 MiB.
+    public var partSize: Int64?
+    /// Accepted for compatibility; uploads of one replica are sequential here.
+    public var concurrency: Int?
+    /// SSE-C: the algorithm, `AES256`.
+    public var sseCustomerAlgorithm: String?
+    /// SSE-C: the key, base64-encoded as Litestream expects.
+    public var sseCustomerKey: Secret?
+    /// SSE-C: a file holding the base64 key (read when the client is made).
+    public var sseCustomerKeyPath: String?
+    /// SSE-KMS key id.
+    public var sseKMSKeyID: String?
+
+    public init() {}
+
+    /// `self` with every unset field taken from `defaults`.
+    public func inheriting(_ defaults: ReplicaSettings) -> ReplicaSettings {
+        var r = self
+        r.syncInterval = syncInterval ?? defaults.syncInterval
+        r.maxSyncLTXFiles = maxSyncLTXFiles ?? defaults.maxSyncLTXFiles
+        r.autoRecover = autoRecover ?? defaults.autoRecover
+        r.validationInterval = validationInterval ?? defaults.validationInterval
+        r.accessKeyID = accessKeyID ?? defaults.accessKeyID
+        r.secretAccessKey = secretAccessKey ?? defaults.secretAccessKey
+        r.region = region ?? defaults.region
+        r.bucket = bucket ?? defaults.bucket
+        r.endpoint = endpoint ?? defaults.endpoint
+        r.forcePathStyle = forcePathStyle ?? defaults.forcePathStyle
+        r.signPayload = signPayload ?? defaults.signPayload
+        r.requireContentMD5 = requireContentMD5 ?? defaults.requireContentMD5
+        r.skipVerify = skipVerify ?? defaults.skipVerify
+        r.storageClass = storageClass ?? defaults.storageClass
+        r.partSize = partSize ?? defaults.partSize
+        r.concurrency = concurrency ?? defaults.concurrency
+        // The SSE-C key and its path are one setting: a replica giving either does not inherit the other.
+        if sseCustomerKey == nil && sseCustomerKeyPath == nil {
+            r.sseCustomerKey = defaults.sseCustomerKey
+            r.sseCustomerKeyPath = defaults.sseCustomerKeyPath
+        }
+        r.sseCustomerAlgorithm = sseCustomerAlgorithm ?? defaults.sseCustomerAlgorithm
+        r.sseKMSKeyID = sseKMSKeyID ?? defaults.sseKMSKeyID
+        return r
+    }
+
+    /// The keys that may appear at the top level or in a replica.
+    static let keys: Set<String> = [
+        "sync-interval", "max-sync-ltx-files", "auto-recover", "validation-interval",
+        "access-key-id", "secret-access-key", "region", "bucket", "endpoint", "force-path-style", "sign-payload",
+        "require-content-md5", "skip-verify", "storage-class", "part-size", "concurrency",
+        "sse-customer-algorithm", "sse-customer-key", "sse-customer-key-path", "sse-kms-key-id",
+    ]
+
+    /// Keys of replica types we do not implement: recognised, so the error can say so instead of "unknown key".
+    static let unsupportedKeys: Set<String> = [
+        "account-name", "account-key", "sas-token",  // abs
+        "host", "user", "password", "key-path", "host-key", "concurrent-writes",  // sftp
+        "webdav-url", "webdav-username", "webdav-password",  // webdav
+        "jwt", "seed", "creds", "nkey", "username", "token", "tls", "root-cas", "client-cert", "client-key",
+        "max-reconnects", "reconnect-wait", "timeout",  // nats
+    ]
+
+    /// Reads the settings present in `m` (keys must have been checked).
+    init(reading m: ConfigMapping, home: String) throws {
+        for key in Self.unsupportedKeys where m.has(key) {
+            throw m.error(.unsupported,
+                "key '\(key)' \(m.place)\(ConfigMapping.atLine(m.location(key))) belongs to a replica type that is not supported yet (supported: file, s3)",
+                at: m.location(key))
+        }
+        syncInterval = try m.duration("sync-interval")
+        maxSyncLTXFiles = try m.int("max-sync-ltx-files", range: 0...Int.max)
+        autoRecover = try m.bool("auto-recover")
+        validationInterval = try m.duration("validation-interval")
+        accessKeyID = try m.string("access-key-id")
+        secretAccessKey = try m.string("secret-access-key").map(Secret.init)
+        region = try m.string("region")
+        bucket = try m.string("bucket")
+        endpoint = try m.string("endpoint")
+        forcePathStyle = try m.bool("force-path-style")
+        signPayload = try m.bool("sign-payload")
+        requireContentMD5 = try m.bool("require-content-md5")
+        skipVerify = try m.bool("skip-verify")
+        storageClass = try m.string("storage-class")
+        if let size = try m.size("part-size"), size != 0 {  // 0: the default, as in Litestream
+            guard size >= Int64(S3Configuration.minimumPartSize) else {
+                throw m.error(.invalidValue,
+                    "part-size must be at least 5MiB (S3's minimum part size), got \(ByteSize.format(size)) \(m.place)\(ConfigMapping.atLine(m.location("part-size")))",
+                    at: m.location("part-size"))
+            }
+            partSize = size
+        }
+        concurrency = try m.int("concurrency", range: 0...Int.max)
+        sseCustomerAlgorithm = try m.string("sse-customer-algorithm")
+        sseCustomerKey = try m.string("sse-customer-key").map(Secret.init)
+        sseCustomerKeyPath = try m.string("sse-customer-key-path").map { PathExpansion.expand($0, home: home) }
+        sseKMSKeyID = try m.string("sse-kms-key-id")
+        if sseCustomerKey != nil && sseCustomerKeyPath != nil {
+            throw m.error(.invalidValue,
+                "set only one of 'sse-customer-key' and 'sse-customer-key-path' \(m.place)\(ConfigMapping.atLine(m.location("sse-customer-key-path")))",
+                at: m.location("sse-customer-key-path"))
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import LitestreamClient
+import LTX
+import Logging
+
+/// A replica's housekeeping: level-9 snapshots on their interval, L1...Ln compaction on wall-clock boundaries, and
+/// retention, with Litestream 0.5.17's rules and defaults.
+///
+/// It remembers the newest TXID of each level, so that an idle database costs no listing at all: a level is only
+/// looked at when the level below it has something newer and its boundary has passed.
+public struct Maintenance: Sendable {
+    public struct Configuration: Sendable {
+        /// Compaction levels (`levels:`). Default L1 30 s, L2 5 min, L3 1 h.
+        public var levels: [CompactionLevel] = CompactionLevel.defaults
+        /// Snapshot every this long, aligned like Litestream's (daily snapshots at 00:00 UTC). Default 24 h.
+        public var snapshotInterval: Duration = .seconds(24 * 3600)
+        /// Keep snapshots this long; the newest is always kept. Default 24 h.
+        public var snapshotRetention: Duration = Retention.defaultSnapshotRetention
+        /// Delete L0 files this long after L1 covers them. Default 5 min; zero keeps them.
+        public var l0Retention: Duration = Retention.defaultL0Retention
+        /// How often L0 retention runs at most. Default 15 s.
+        public var l0RetentionCheckInterval: Duration = Retention.defaultL0RetentionCheckInterval
+        /// Whether files are deleted from the replica at all (`retention.enabled`). Local files are cleaned anyway.
+        public var retentionEnabled = true
+        public init() {}
+    }
+
+    let configuration: Configuration
+    let replica: any ReplicaClient
+    let logger: Logger
+    /// Newest known MaxTXID per level (nil: not listed yet).
+    private var levelMax: [Int: TXID] = [:]
+    private var nextCompaction: [Int: Int64] = [:]
+    private var lastSnapshotAt: Int64?
+    private var lastL0RetentionAt: Int64 = 0
+    /// L0 retention has dealt with every L0 file up to this TXID.
+    private var l0RetainedThrough: TXID = .zero
+    /// When the next L0 retention listing can delete something (Unix ms), given what the last one saw.
+    private var l0RetentionDueAt: Int64 = 0
+    private var l1MaxAtLastRetention: TXID = .zero
+
+    init(configuration: Configuration, replica: any ReplicaClient, logger: Logger) {
+        self.configuration = configuration
+        self.replica = replica
+        self.logger = logger
+    }
+
+    /// The newest TXID the replica's L1 is known to cover.
+    var compactedThrough: TXID { levelMax[1] ?? .zero }
+
+    /// Tells maintenance that L0 now reaches `txid` (after an upload).
+    mutating func uploaded(through txid: TXID) {
+        if txid > (levelMax[0] ?? .zero) { levelMax[0] = txid }
+    }
+
+    /// Runs whatever is due at `now` (Unix ms).
+    mutating func run(
+        now: Int64, snapshot: @Sendable () async throws -> Void, deleteLocalL0: @escaping @Sendable (LTXFileInfo) -> Void,
+        localL0Path: @escaping @Sendable (LTXFileInfo) -> String?
+    ) async throws {
+        // Snapshots: when none exists yet, or a boundary passed since the newest.
+        let interval = configuration.snapshotInterval.wholeMilliseconds
+        if lastSnapshotAt == nil {
+            lastSnapshotAt = try await replica.ltxFiles(level: LTXLevel.snapshot).map(\.createdAt).max() ?? 0
+        }
+        if interval > 0, let last = lastSnapshotAt, last == 0 || last < now - now % interval {
+            try await snapshot()
+            lastSnapshotAt = now
+            if configuration.retentionEnabled {
+                let plan = try await Retention.enforceSnapshotRetention(
+                    client: replica, now: now, retention: configuration.snapshotRetention,
+                    levels: configuration.levels.map(\.level))
+                if !plan.all.isEmpty {
+                    logger.info("snapshot retention", metadata: ["deleted": "\(plan.all.count)", "floor": "\(plan.floor)"])
+                }
+            }
+        }
+
+        // Compaction, lowest level first, each only when the level below has moved on.
+        let compactor = Compactor(client: replica, levels: configuration.levels, localL0Path: localL0Path)
+        for level in configuration.levels.sorted(by: { $0.level < $1.level }) {
+            let k = level.level
+            if levelMax[k - 1] == nil { levelMax[k - 1] = try await replica.ltxFiles(level: k - 1).map(\.maxTXID).max() ?? .zero }
+            if levelMax[k] == nil { levelMax[k] = try await replica.ltxFiles(level: k).map(\.maxTXID).max() ?? .zero }
+            guard levelMax[k - 1]! > levelMax[k]!, now >= nextCompaction[k, default: 0] else { continue }
+            switch try await compactor.compactIfDue(level: level, now: now) {
+            case .compacted(let info):
+                levelMax[k] = info.maxTXID
+                logger.debug("compaction complete", metadata: ["level": "\(k)", "min": "\(info.minTXID)", "max": "\(info.maxTXID)"])
+            case .tooEarly, .nothingToCompact:
+                break
+            }
+            nextCompaction[k] = level.nextBoundary(after: now)
+        }
+
+        // L0 retention: files covered by L1 and older than l0Retention; the local copies go with them. Once every
+        // covered file is old enough to have been considered, nothing is listed again until L1 moves on.
+        let l1Max = levelMax[1] ?? .zero
+        let retention = configuration.l0Retention.wholeMilliseconds
+        if retention > 0, l1Max > l0RetainedThrough,
+            now - lastL0RetentionAt >= configuration.l0RetentionCheckInterval.wholeMilliseconds,
+            now >= l0RetentionDueAt || l1Max > l1MaxAtLastRetention
+        {
+            lastL0RetentionAt = now
+            let l0 = try await replica.ltxFiles(level: 0)
+            let l1 = try await replica.ltxFiles(level: 1)
+            let deleted = Retention.planL0Retention(l0: l0, l1: l1, now: now, retention: configuration.l0Retention)
+            try await Retention.apply(
+                deleted, client: replica, deleteRemote: configuration.retentionEnabled, deleteLocal: deleteLocalL0)
+            let coveredMax = l1.map(\.maxTXID).max() ?? .zero
+            let young = l0.filter { $0.maxTXID <= coveredMax && $0.createdAt > now - retention }
+            if young.isEmpty { l0RetainedThrough = coveredMax }
+            // Nothing covered becomes old enough before the youngest-but-oldest of those does: no listing (no
+            // request) until then, unless L1 moves on.
+            l0RetentionDueAt = (young.map(\.createdAt).min() ?? now) + retention
+            l1MaxAtLastRetention = l1Max
+        }
+    }
+
+    /// Applies snapshot and L0 retention now (`replicate -once -enforce-retention`).
+    func enforceRetention(now: Int64, deleteLocalL0: @escaping @Sendable (LTXFileInfo) -> Void) async throws {
+        guard configuration.retentionEnabled else { return }
+        try await Retention.enforceSnapshotRetention(
+            client: replica, now: now, retention: configuration.snapshotRetention, levels: configuration.levels.map(\.level))
+        try await Retention.enforceL0Retention(
+            client: replica, now: now, retention: configuration.l0Retention, deleteLocal: deleteLocalL0)
+    }
+}

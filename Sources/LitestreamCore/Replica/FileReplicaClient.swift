@@ -1,0 +1,125 @@
+import LitestreamClient
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import LTX
+
+/// A replica in a local directory, laid out as Litestream's `file` replica: `<root>/ltx/<level>/<min>-<max>.ltx`,
+/// each file written to a temporary name, fsynced, renamed, its directory fsynced, and its mtime set to the LTX
+/// header timestamp (point-in-time restore reads it).
+public struct FileReplicaClient: ReplicaClient {
+    public let root: String
+    public var type: String { "file" }
+    public var location: String { "file://\(root)" }
+
+    public init(path: String) {
+        var p = absolutePath(path)
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        self.root = p
+    }
+
+    public func levelDirectory(_ level: Int) -> String { "\(root)/ltx/\(level)" }
+
+    public func path(level: Int, minTXID: TXID, maxTXID: TXID) -> String {
+        "\(levelDirectory(level))/\(LTXFileName.format(min: minTXID, max: maxTXID))"
+    }
+
+    public func ltxFiles(level: Int) async throws -> [LTXFileInfo] {
+        let dir = levelDirectory(level)
+        var files: [LTXFileInfo] = []
+        for name in try POSIX.listDirectory(dir) {
+            guard let (min, max) = LTXFileName.parse(name) else { continue }
+            let p = "\(dir)/\(name)"
+            guard let size = POSIX.fileSize(p), let mtime = POSIX.modificationTimeMilliseconds(p) else { continue }
+            files.append(LTXFileInfo(level: level, minTXID: min, maxTXID: max, size: size, createdAt: mtime))
+        }
+        return files.sorted { ($0.minTXID, $0.maxTXID) < ($1.minTXID, $1.maxTXID) }
+    }
+
+    public func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader {
+        let p = path(level: file.level, minTXID: file.minTXID, maxTXID: file.maxTXID)
+        return ReplicaFileReader(descriptor: try FileDescriptor(path: p, flags: O_RDONLY), file: file)
+    }
+
+    @discardableResult
+    public func writeLTXFile(
+        level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
+        write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) async throws -> LTXFileInfo {
+        let dir = levelDirectory(level)
+        try POSIX.mkdirs(dir)
+        let final = path(level: level, minTXID: minTXID, maxTXID: maxTXID)
+        let tmp = final + ".tmp"
+        var size: Int64 = 0
+        do {
+            let fd = try FileDescriptor(path: tmp, flags: O_WRONLY | O_CREAT | O_TRUNC)
+            try write { bytes in
+                try POSIX.writeAll(fd.fd, bytes, path: tmp)
+                size += Int64(bytes.count)
+            }
+            try POSIX.fsync(fd.fd, path: tmp)
+        } catch {
+            try? POSIX.remove(tmp)
+            throw error
+        }
+        try POSIX.setModificationTime(tmp, milliseconds: timestamp)
+        try POSIX.rename(tmp, final)
+        try POSIX.fsyncDirectory(dir)
+        return LTXFileInfo(level: level, minTXID: minTXID, maxTXID: maxTXID, size: size, createdAt: timestamp)
+    }
+
+    /// Hard-links the local file into the replica when both are on one file system, and copies it otherwise (or
+    /// when the name exists, or the file system has no hard links).
+    ///
+    /// A link writes no data and allocates no inode: under a steady writer a sync's copy and its new inode were most
+    /// of the replicator's CPU after the fsyncs themselves (on ext4 without a journal, allocating an inode scans
+    /// past every one freed in the last minutes). The local file is fsynced before its replica name exists, so a
+    /// crash never leaves a replica name over data that is not on disk, and no temporary name is ever linked.
+    /// Sharing the inode is safe because no LTX file is ever written again once it has its name: both tools write
+    /// a new temporary file and rename it, and remove local files with `unlink`.
+    @discardableResult
+    public func upload(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo {
+        if let info = try link(localPath: localPath, level: level, header: header) { return info }
+        return try await uploadByCopying(localPath: localPath, level: level, header: header)
+    }
+
+    private func link(localPath: String, level: Int, header: LTXHeader) throws -> LTXFileInfo? {
+        let dir = levelDirectory(level)
+        try POSIX.mkdirs(dir)
+        // Another file system: no link is possible, and fsyncing the local file first would be an fsync wasted on
+        // every upload.
+        guard let device = POSIX.device(localPath), device == POSIX.device(dir) else { return nil }
+        let final = path(level: level, minTXID: header.minTXID, maxTXID: header.maxTXID)
+        let fd = try FileDescriptor(path: localPath, flags: O_RDONLY)
+        // The replica's mtime is the header's timestamp (point-in-time restore reads it); for the local file it
+        // only dates its L0 retention, and the timestamp is when it was written.
+        try POSIX.setModificationTime(localPath, milliseconds: header.timestamp)
+        try POSIX.fsync(fd.fd, path: localPath)
+        #if canImport(Glibc)
+        guard Glibc.link(localPath, final) == 0 else { return nil }
+        #else
+        guard Darwin.link(localPath, final) == 0 else { return nil }
+        #endif
+        try POSIX.fsyncDirectory(dir)
+        return LTXFileInfo(level: level, minTXID: header.minTXID, maxTXID: header.maxTXID,
+            size: try POSIX.fileSize(fd: fd.fd), createdAt: header.timestamp)
+    }
+
+    public func deleteLTXFiles(_ files: [LTXFileInfo]) async throws {
+        var dirs = Set<Int>()
+        for f in files {
+            try POSIX.remove(path(level: f.level, minTXID: f.minTXID, maxTXID: f.maxTXID))
+            dirs.insert(f.level)
+        }
+        for level in dirs { try? POSIX.fsyncDirectory(levelDirectory(level)) }
+    }
+
+    public func deleteAll() async throws {
+        for level in LTXLevel.all {
+            let files = try await ltxFiles(level: level)
+            try await deleteLTXFiles(files)
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import LTX
+
+/// One LTX file stored in a replica.
+public struct LTXFileInfo: Sendable, Hashable, CustomStringConvertible {
+    public var level: Int
+    public var minTXID: TXID
+    public var maxTXID: TXID
+    public var size: Int64
+    /// When the file was created: the LTX header timestamp (file mtime, or S3 metadata), Unix milliseconds.
+    public var createdAt: Int64
+
+    public init(level: Int, minTXID: TXID, maxTXID: TXID, size: Int64, createdAt: Int64) {
+        self.level = level
+        self.minTXID = minTXID
+        self.maxTXID = maxTXID
+        self.size = size
+        self.createdAt = createdAt
+    }
+
+    public var name: String { LTXFileName.format(min: minTXID, max: maxTXID) }
+    public var description: String { "L\(level)/\(name)" }
+}
+
+/// The levels Litestream uses: 0 for per-sync files, 1...8 for compactions, 9 for snapshots.
+public enum LTXLevel {
+    public static let snapshot = 9
+    public static let all = Array(0...9)
+}
+
+/// Storage for a replica's LTX files: a directory, an S3 bucket, ….
+///
+/// Implementations write atomically (a reader never sees a partial file) and list files in TXID order.
+public protocol ReplicaClient: Sendable {
+    /// `file`, `s3`, …
+    var type: String { get }
+    /// A description safe to log (never a secret).
+    var location: String { get }
+
+    /// The files of one level, sorted by MinTXID (names that are not LTX names are ignored).
+    func ltxFiles(level: Int) async throws -> [LTXFileInfo]
+
+    /// Opens a file for reading. The returned handle reads from the file's start.
+    func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader
+
+    /// Stores a file; `write` streams its bytes to the given sink. Returns the stored file's info.
+    ///
+    /// `write` is called exactly once, before this returns, and never at the same time as the caller's code; an
+    /// implementation may call it on another thread (the S3 client does, to upload parts while later ones are
+    /// produced). An error thrown by the sink (the upload failed or was cancelled) must be let through.
+    @discardableResult
+    func writeLTXFile(
+        level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
+        write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) async throws -> LTXFileInfo
+
+    /// Copies a local LTX file into the replica, unchanged. The default streams it through ``writeLTXFile``.
+    @discardableResult
+    func upload(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo
+
+    /// Deletes files; files already gone are not an error.
+    func deleteLTXFiles(_ files: [LTXFileInfo]) async throws
+
+    /// Deletes every file of the replica.
+    func deleteAll() async throws
+}
+
+/// A readable stored file, as a file descriptor (a local file, or a downloaded copy) that closes itself.
+public final class ReplicaFileReader: @unchecked Sendable {
+    package let descriptor: FileDescriptor
+    public let file: LTXFileInfo
+
+    package init(descriptor: FileDescriptor, file: LTXFileInfo) {
+        self.descriptor = descriptor
+        self.file = file
+    }
+
+    public var fd: Int32 { descriptor.fd }
+
+    /// A decoder over the whole file, from its start.
+    public func decoder() -> LTXDecoder<LTXFileDescriptorInput> {
+        LTXDecoder(LTXFileDescriptorInput(fd: descriptor.fd), name: file.description)
+    }
+}
+
+extension ReplicaClient {
+    /// The files of every level, in level order.
+    public func allFilesByLevel() async throws -> [Int: [LTXFileInfo]] {
+        var out: [Int: [LTXFileInfo]] = [:]
+        for level in LTXLevel.all { out[level] = try await ltxFiles(level: level) }
+        return out
+    }
+
+    /// Copies a local LTX file into the replica, unchanged.
+    @discardableResult
+    public func upload(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo {
+        try await uploadByCopying(localPath: localPath, level: level, header: header)
+    }
+
+    /// The default ``upload(localPath:level:header:)``: streams the file through ``writeLTXFile``.
+    package func uploadByCopying(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo {
+        let fd = try FileDescriptor(path: localPath, flags: O_RDONLY)
+        return try await writeLTXFile(
+            level: level, minTXID: header.minTXID, maxTXID: header.maxTXID, timestamp: header.timestamp
+        ) { sink in
+            // No larger than the file: a 1 MiB buffer zeroed for each small L0 file was a visible share of CPU.
+            let size = (try? POSIX.fileSize(fd: fd.fd)).map { Int(max(min($0, 1 << 20), 4096)) } ?? (1 << 20)
+            var buffer = [UInt8](repeating: 0, count: size)
+            while true {
+                let n = try buffer.withUnsafeMutableBytes { b throws -> Int in
+                    let n = read(fd.fd, b.baseAddress, b.count)
+                    if n < 0 { throw SystemError(operation: "read", path: localPath, errno: errno) }
+                    return n
+                }
+                if n == 0 { break }
+                try buffer.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0.prefix(n))) }
+            }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension LTXDecoder where Input == LTXFileDescriptorInput {
+    /// A merge input reading `fd`, with a read buffer no larger than the file (and at most `maxBufferSize`): a busy
+    /// database's L0 files are a few KiB, and up to `Compactor.maxOpenInputs` of them are open in one merge.
+    package init(mergeInput fd: Int32, name: String, maxBufferSize: Int) {
+        let size = (try? POSIX.fileSize(fd: fd)).map { Int(clamping: $0) } ?? maxBufferSize
+        self.init(LTXFileDescriptorInput(fd: fd), name: name, bufferSize: min(maxBufferSize, size))
+    }
+}
