@@ -134,6 +134,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Built by the tests: a supervisor that links LitestreamClient alone (ClientModuleTests runs it).
+        .executableTarget(
+            name: "ClientOnlyExample",
+            dependencies: ["LitestreamClient"],
+            path: "Examples/ClientOnly",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "LTXTests",
             dependencies: ["LTX"],
