@@ -120,14 +120,17 @@ def main(argv=None):
         if "snapshot" in chosen or "restore" in chosen or "s3" in chosen:
             ctx.source_db, ctx.source_meta = db.ensure_source_db(ctx.workdir, args.db_size_mb)
         res = {}
+        seconds = {}  # wall time of each suite, in the JSON file only
         for name in suites.ALL:
             if name not in chosen:
                 continue
             suite = suites.MODULES[name]
+            t_suite = time.time()
             if hasattr(suite, "prepare"):
                 suite.prepare(ctx)
             print("%s ..." % suites.TITLES.get(name, name), flush=True)
             res[name] = suite.run(ctx)
+            seconds[name] = round(time.time() - t_suite, 1)
 
         table = report.table(ctx, res)
         print("\n" + table + "\n")
@@ -135,7 +138,8 @@ def main(argv=None):
         raw = os.path.join(ctx.workdir, "results-%s.json" % ctx.started.strftime("%Y%m%dT%H%M%SZ"))
         with open(raw, "w") as f:
             json.dump({"started": ctx.started.isoformat(), "machine": ctx.machine, "version": ctx.version,
-                       "binaries": ctx.bin, "args": vars(args), "results": res, "table": table}, f, indent=1)
+                       "binaries": ctx.bin, "args": vars(args), "results": res, "table": table,
+                       "suite_seconds": seconds, "total_seconds": round(time.time() - t_start, 1)}, f, indent=1)
         print("per-run values: %s" % raw)
         if args.output:
             with open(args.output, "w") as f:
