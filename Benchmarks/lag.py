@@ -1,17 +1,25 @@
 #!/usr/bin/env python3
 """Commit-to-replica lag of one binary: how long after a commit its LTX file is in a file replica.
 
-The measurement itself is bench.py's `lag` suite (measure_lag there); this is a shortcut to run it for a single
-binary. `python3 Benchmarks/bench.py --only lag` runs it for ours and Litestream 0.5.17 side by side.
+The measurement itself is the `lag` suite's (litebench/suites/lag.py, measure_lag); this is a shortcut to run it
+for a single binary. `python3 Benchmarks/bench.py --only lag` runs it for ours and Litestream 0.5.17 side by side.
 
     python3 Benchmarks/lag.py --binary .build/release/litestream --commits 40
     python3 Benchmarks/lag.py --binary .venv/bin/litestream
 """
-import argparse, os, shlex, shutil, statistics, sys, tempfile
+import argparse
+import os
+import shlex
+import shutil
+import statistics
+import sys
+import tempfile
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench  # noqa: E402
+
+from litebench import BenchError, procs  # noqa: E402
+from litebench.suites.lag import measure_lag  # noqa: E402
 
 
 def main():
@@ -24,15 +32,15 @@ def main():
 
     work = tempfile.mkdtemp(prefix="lag-")
     try:
-        lags = bench.measure_lag(os.path.abspath(args.binary), shlex.split(args.extra), os.path.join(work, "lag"),
-                                 commits=args.commits, interval=args.interval,
-                                 log_path=os.path.join(work, "replicate.log"))
+        lags = measure_lag(os.path.abspath(args.binary), shlex.split(args.extra), os.path.join(work, "lag"),
+                           commits=args.commits, interval=args.interval,
+                           log_path=os.path.join(work, "replicate.log"))
         print("%s: median %.1f ms, max %.1f ms over %d commits" % (
             os.path.basename(args.binary), statistics.median(lags) * 1000, max(lags) * 1000, len(lags)))
-    except bench.BenchError as e:
+    except BenchError as e:
         sys.exit("lag failed: %s" % e)
     finally:
-        bench._cleanup_children()
+        procs.cleanup_children()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -4,7 +4,7 @@
 #   scripts/build-release.sh            # -> .build-release/release/litestream
 #
 # On Linux it is a plain `swift build -c release` plus link options that change no code, only how much memory the
-# running process maps (measured under a 500 tx/s writer: peak RSS 28 MB -> 20 MB):
+# running process maps (measured in Benchmarks/RESULTS.md):
 #   --static-swift-stdlib     the Swift runtime and Foundation linked in: only what we use, no dynamic symbol lookups
 #                             through their large symbol tables at start-up. The binary runs on any machine with the
 #                             same glibc or newer, without a Swift toolchain.
@@ -14,9 +14,9 @@
 #   --no-export-dynamic       SwiftPM exports every symbol of an executable; nothing looks ours up, so the dynamic
 #                             linker need not search them when it binds libc and libstdc++.
 #   -function-sections, --symbol-ordering-file=scripts/litestream.order
-#                             the functions `replicate` runs, linked next to each other (19-20 MB -> 15.5-16 MB:
-#                             the kernel maps 64 KB or more around each page of code that runs). scripts/order-file.sh
-#                             regenerates the list; LITESTREAM_ORDER_FILE=none builds without it.
+#                             the functions `replicate` runs, linked next to each other (the kernel maps 64 KB or
+#                             more around each page of code that runs, so scattered code costs memory).
+#                             scripts/order-file.sh regenerates the list; LITESTREAM_ORDER_FILE=none builds without it.
 # On macOS it is the plain release build (no static Swift standard library there).
 #
 # The build goes to its own scratch directory, so that it does not invalidate `swift build -c release` in .build.

@@ -110,58 +110,35 @@ ensure_venv() {
     info "litestream (reference): $("$VENV_DIR/bin/litestream" version 2>&1)"
 }
 
-# free_port: print a TCP port that is free on 127.0.0.1 right now.
-free_port() {
-    python3 - <<'EOF'
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
-EOF
-}
-
-# http_answers URL: true when something answers HTTP there (any status code counts).
-http_answers() {
-    python3 - "$1" <<'EOF' >/dev/null 2>&1
-import sys, urllib.request, urllib.error
-try:
-    urllib.request.urlopen(sys.argv[1], timeout=2)
-except urllib.error.HTTPError:
-    pass
-sys.exit(0)
-EOF
-}
-
 MOTO_PID=""
 MOTO_PORT=""
 MOTO_LOG=""
 
-# start_moto: start moto_server on a free loopback port and wait until it answers.
-# Sets MOTO_PID, MOTO_PORT, MOTO_LOG. Retries with a new port if the chosen one
-# was taken in the meantime. Call stop_moto (e.g. from an EXIT trap) to stop it.
+# start_moto: start moto_server on a free loopback port and wait until it answers, with scripts/start-moto.py
+# (which the benchmark's s3 suite uses too; it retries with a new port if the chosen one was taken meanwhile).
+# Sets MOTO_PORT, MOTO_LOG, and MOTO_PID: the pid of start-moto.py, which stops moto when it gets SIGTERM.
+# Call stop_moto (e.g. from an EXIT trap) to stop it.
 start_moto() {
-    local attempt
+    local port_file="$VENV_DIR/moto_server.port" line
     MOTO_LOG="${MOTO_LOG:-$VENV_DIR/moto_server.log}"
-    for attempt in 1 2 3; do
-        MOTO_PORT="$(free_port)"
-        "$VENV_DIR/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$MOTO_LOG" 2>&1 </dev/null &
-        MOTO_PID=$!
-        for _ in $(seq 1 100); do
-            if ! kill -0 "$MOTO_PID" 2>/dev/null; then
-                break
-            fi
-            if http_answers "http://127.0.0.1:$MOTO_PORT/"; then
-                info "moto_server answering on http://127.0.0.1:$MOTO_PORT (pid $MOTO_PID, log $MOTO_LOG)"
-                return 0
-            fi
-            sleep 0.2
-        done
-        info "moto_server did not come up on port $MOTO_PORT (attempt $attempt); log:"
-        sed 's/^/    /' "$MOTO_LOG" >&2 || true
-        stop_moto
+    MOTO_PORT=""
+    rm -f "$port_file"
+    python3 "$REPO_ROOT/scripts/start-moto.py" --exe "$VENV_DIR/bin/moto_server" --log "$MOTO_LOG" \
+        >"$port_file" </dev/null &
+    MOTO_PID=$!
+    while [ -z "$MOTO_PORT" ]; do
+        if ! kill -0 "$MOTO_PID" 2>/dev/null; then
+            wait "$MOTO_PID" 2>/dev/null || true  # it printed why on stderr
+            MOTO_PID=""
+            die "could not start moto_server (log: $MOTO_LOG)"
+        fi
+        sleep 0.1
+        # A whole line only: read fails on a line without its newline yet.
+        if read -r line <"$port_file" 2>/dev/null; then
+            MOTO_PORT="$line"
+        fi
     done
-    die "could not start moto_server"
+    info "moto_server answering on http://127.0.0.1:$MOTO_PORT (pid $MOTO_PID, log $MOTO_LOG)"
 }
 
 # stop_process PID [SIGNAL...]: send each signal in turn (default INT, then TERM),

@@ -3,7 +3,7 @@ import Synchronization
 /// CRC-64/GO-ISO, as Go's `hash/crc64` computes it with `crc64.ISO`: reflected polynomial `0xD800000000000000`,
 /// initial value and final xor all ones. LTX uses it for the file checksum (with bit 63 set on top).
 ///
-/// Slicing-by-8: eight 256-entry tables let the loop fold eight input bytes per step, about four times faster than
+/// Slicing-by-8: eight 256-entry tables let the loop fold eight input bytes per step, several times faster than
 /// the byte-wise form on 4 KiB pages.
 public struct CRC64: Sendable {
     /// The running register, already inverted (so `value` is the finished checksum at any point).

@@ -8,7 +8,7 @@ import Glibc
 
 /// The process's entry point. Deliberately synchronous: an `async` main parks the main thread in `dispatch_main()`,
 /// which calls `pthread_exit()`, and glibc's forced unwind of that thread pages in the binary's unwind tables
-/// (0.8 MB of a 20 MB peak RSS, for nothing). Here the main thread just waits; the command runs on the
+/// (resident memory for nothing). Here the main thread just waits; the command runs on the
 /// concurrency pool, as it did. Nothing of ours runs on the main actor or the main queue.
 @main
 enum LitestreamMain {
@@ -65,12 +65,11 @@ struct LitestreamCommand: AsyncParsableCommand {
 /// arena). The environment still wins: `MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_`, or either in `GLIBC_TUNABLES`.
 ///
 /// - At most two arenas: glibc gives each thread that allocates under contention its own arena, and an arena keeps
-///   its peak. Under a steady writer a replicator grew by ~8 MiB that way (500 tx/s: peak RSS 38 MiB by default,
-///   30 MiB with two arenas). Two are plenty for its few threads.
+///   its peak, and under a steady writer a replicator's peak RSS grew that way. Two are plenty for its few threads.
 /// - A fixed mmap threshold of 128 KiB (glibc's starting value): by default glibc raises the threshold to the size
 ///   of every mapped block it frees, so after one compaction or large sync those blocks come from the heap, which
-///   keeps its high-water mark. Under the writer that was 1-2 MiB of anonymous memory gained in steps over the
-///   first minute, differing run to run; with the threshold fixed, large blocks go back to the system when freed.
+///   keeps its high-water mark: under a writer anonymous memory grew in steps over the first minute, differing
+///   run to run. With the threshold fixed, large blocks go back to the system when freed.
 ///   `WALReader` keeps its scan buffer between syncs; an `LTXEncoder` maps its 264 KiB buffer afresh for each file
 ///   and touches only the pages that file fills.
 private func tuneMalloc() {

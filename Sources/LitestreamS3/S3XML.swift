@@ -62,7 +62,7 @@ enum S3XML {
     /// Parses a document into a tree; nil when it is not well-formed XML.
     ///
     /// Our own small reader, not FoundationXML's `XMLParser`: that one loads libxml2 and the system's ICU into
-    /// every process at start-up (about 1.5 MB resident, and their relocations), S3 or not, for five small
+    /// every process at start-up (resident memory and relocations), S3 or not, for five small
     /// response shapes. It reads what S3-compatible servers send: a declaration, comments, processing
     /// instructions, a DOCTYPE without an internal subset, elements with attributes (ignored), the predefined and
     /// numeric character references, CDATA. An element's `text` is all character data directly inside it.

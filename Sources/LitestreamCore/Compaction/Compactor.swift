@@ -93,9 +93,8 @@ public struct Compactor: Sendable {
     /// database's L0 files over a 30 s window — are first merged in consecutive groups into temporary local files,
     /// so memory stays bounded however many files a window holds. The result is the same file.
     ///
-    /// Both defaults were 4× larger: under a 500 tx/s writer the L1 compaction of ~300 L0 files then took 1.5 MiB
-    /// above the replicator's steady state for a few milliseconds, which was its peak RSS; now ~0.8 MiB. Those files
-    /// share most of their pages, so the extra merge level is cheap.
+    /// Both defaults were 4× larger, and the L1 compaction of a busy database's L0 files was then the replicator's
+    /// peak RSS. Those files share most of their pages, so the extra merge level is cheap.
     public var maxOpenInputs: Int = 16
     /// Where those intermediate files go (removed when the compaction ends). Default: `$TMPDIR`, else `/tmp`.
     public var temporaryDirectory: String?

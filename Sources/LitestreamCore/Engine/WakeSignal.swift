@@ -7,7 +7,7 @@ import Synchronization
 /// (inside `WALWatcher`).
 ///
 /// Cheap because it runs for every sync: a wait is one continuation, no child tasks (a task group per wait, two
-/// child tasks and a cancelled sleep, cost a third of the context switches), and timeouts share one dispatch
+/// child tasks and a cancelled sleep, cost many context switches), and timeouts share one dispatch
 /// timer: a wait that a signal ends early leaves its timer armed, and the next wait, whose deadline is later,
 /// reuses it (when it fires it re-arms for the current waiter's deadline). Under steady writes that is about one
 /// timer a second instead of one per sync.

@@ -41,7 +41,7 @@ public struct Restorer: Sendable {
     ///
     /// A listing taken while a replicator writes is not a snapshot: a directory read while files are added may
     /// miss one and show a later one (ext4 returns names in hash order, and readdir promises nothing about entries
-    /// added meanwhile; about 2% of the listings of a 3,000-file directory growing every 2 ms did so here), and
+    /// added meanwhile; listings of a directory of thousands of files growing every few ms did so here), and
     /// files may be deleted between two levels' listings. A hole that a new listing no longer shows was never a
     /// state of the replica. Litestream 0.5.17 fails on the first such listing ("non-contiguous ltx files").
     public func planning<T>(_ plan: ([Int: [LTXFileInfo]]) throws -> T) async throws -> T {

@@ -166,7 +166,7 @@ final class WALReader {
         // Size the buffer to what is there now (the scan still reads on if the file grows), capped at ~4 MiB. A
         // restarted WAL keeps its old size, and frames past `endLimit` are stale or not yet published: read only
         // a little past it, enough to see a commit frame that a writer has not published yet (`stoppedAtLimit`).
-        // Reading to the end of the file every sync was a sixth of the steady-state CPU (copying stale frames).
+        // Reading to the end of the file every sync was a visible share of the steady-state CPU (stale frames).
         var end = try fileSizeOfDescriptor()
         if let endLimit { end = min(end, max(endLimit, offset) + WALReader.peekFrames * frameSize) }
         let available = max(end - offset, 0)
