@@ -26,7 +26,7 @@ extension LitestreamConfiguration {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ConfigurationError(.io, "cannot read configuration file: \(error.localizedDescription)", source: path,
-                underlying: error)
+                cause: error)
         }
         return try parse(yaml: text, source: path, expandEnvironment: expandEnvironment, environment: environment)
     }
