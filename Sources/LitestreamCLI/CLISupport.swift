@@ -1,4 +1,6 @@
+import ArgumentParser
 import Foundation
+import Litestream
 
 // What every command uses: the error and its printing, files and paths, JSON strings and tables.
 
@@ -9,6 +11,16 @@ struct CLIError: Error, CustomStringConvertible {
 
 func printError(_ message: String) {
     FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+}
+
+/// A duration flag's value: Go's syntax (`500ms`, `1m30s`; with `bareSeconds`, `30` is 30s), not negative. Else
+/// a usage error naming the flag.
+func durationFlag(_ flag: String, _ value: String, bareSeconds: Bool = false) throws(ValidationError) -> Duration {
+    guard let d = GoDuration.parse(value, bareSeconds: bareSeconds), d >= .zero else {
+        let want = (bareSeconds ? "seconds or " : "") + "a duration such as 500ms, 30s or 1h30m, from 0 to 2562047h"
+        throw ValidationError("invalid -\(flag) \(value): want \(want)")
+    }
+    return d
 }
 
 func fileExists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }

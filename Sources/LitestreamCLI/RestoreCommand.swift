@@ -74,7 +74,7 @@ struct RestoreCommand: AsyncParsableCommand {
         if output == nil && ReplicaURL.isURL(source) {
             throw ValidationError("-o PATH is required when restoring from a replica URL")
         }
-        if DurationParser.parse(followInterval) == nil { throw ValidationError("invalid -follow-interval \(followInterval)") }
+        _ = try durationFlag("follow-interval", followInterval)
     }
 
     static func parseTimestamp(_ s: String) -> Int64? {
@@ -172,7 +172,7 @@ struct RestoreCommand: AsyncParsableCommand {
             logger.info("restore complete", metadata: ["txid": "\(result.txid)", "path": "\(output)", "duration": "\(elapsed)"])
         }
         if follow {
-            let interval = DurationParser.parse(followInterval)!
+            let interval = GoDuration.parse(followInterval)!
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     try await Follower(replica: replica, output: absolute(output), txid: result.txid, logger: logger)

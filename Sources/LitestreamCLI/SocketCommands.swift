@@ -15,11 +15,9 @@ struct SocketOptions: ParsableArguments {
     @Flag(name: .litestream("json"), help: "Print JSON (shapes documented in docs/status.md).")
     var json = false
 
-    func validate() throws {
-        if ControlDuration.parse(timeout) == nil { throw ValidationError("invalid -timeout \(timeout)") }
-    }
+    func validate() throws { _ = try durationFlag("timeout", timeout, bareSeconds: true) }
 
-    var timeoutDuration: Duration { ControlDuration.parse(timeout) ?? .seconds(30) }
+    var timeoutDuration: Duration { GoDuration.parse(timeout, bareSeconds: true) ?? .seconds(30) }
 
     var client: ControlClient { ControlClient(socketPath: socket, timeout: timeoutDuration + .seconds(5)) }
 
@@ -192,7 +190,7 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var configOptions: ConfigOptions
 
     func validate() throws {
-        if let maxLag, ControlDuration.parse(maxLag) == nil { throw ValidationError("invalid -max-lag \(maxLag)") }
+        if let maxLag { _ = try durationFlag("max-lag", maxLag, bareSeconds: true) }
         if maxLag != nil && configOptions.config != nil {
             throw ValidationError("-max-lag needs the running replicate (-socket), not -config")
         }
@@ -220,7 +218,7 @@ struct StatusCommand: AsyncParsableCommand {
             }
             printTable(rows)
         }
-        if let maxLag, let limit = ControlDuration.parse(maxLag) {
+        if let maxLag, let limit = GoDuration.parse(maxLag, bareSeconds: true) {
             let problems = Self.problems(statuses, maxLag: limit)
             if !problems.isEmpty {
                 for p in problems { printError("unhealthy: \(p)") }
