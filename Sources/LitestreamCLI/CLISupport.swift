@@ -25,10 +25,6 @@ func durationFlag(_ flag: String, _ value: String, bareSeconds: Bool = false) th
 
 func fileExists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
-func absolute(_ path: String) -> String {
-    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-}
-
 func jsonString(_ s: String) -> String {
     var out = "\""
     for c in s.unicodeScalars {

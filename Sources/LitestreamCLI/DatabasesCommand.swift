@@ -51,7 +51,8 @@ struct ResetCommand: AsyncParsableCommand {
         do {
             let config = try configOptions.loadIfPresent()
             let db = config?.database(at: path)
-            let engine = db?.engineConfiguration(path: absolute(path)) ?? DatabaseEngine.Configuration(path: absolute(path))
+            let full = POSIX.absolutePath(path)
+            let engine = db?.engineConfiguration(path: full) ?? DatabaseEngine.Configuration(path: full)
             let dir = DatabaseEngine(configuration: engine).localLTXDirectory
             let root = (dir as NSString).deletingLastPathComponent  // <meta>/ltx
             if dryRun {

@@ -121,7 +121,7 @@ struct ReplicateCommand: AsyncParsableCommand {
                     guard let db = config.database(at: path) else {
                         throw CLIError("\(path) is not in the configuration file; give -replica URL")
                     }
-                    return try config.replicatorConfiguration(for: db, path: db.directory == nil ? nil : absolute(path))
+                    return try config.replicatorConfiguration(for: db, path: db.directory == nil ? nil : POSIX.absolutePath(path))
                 },
                 logger: logger)
             group.addTask {

@@ -161,7 +161,7 @@ struct RestoreCommand: AsyncParsableCommand {
             let ms = elapsed.wholeMilliseconds
             print("""
                 {
-                  "db_path": \(jsonString(absolute(output))),
+                  "db_path": \(jsonString(POSIX.absolutePath(output))),
                   "replica": \(jsonString(replica.type)),
                   "txid": "\(result.txid)",
                   "duration_ms": \(ms),
@@ -175,7 +175,7 @@ struct RestoreCommand: AsyncParsableCommand {
             let interval = GoDuration.parse(followInterval)!
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await Follower(replica: replica, output: absolute(output), txid: result.txid, logger: logger)
+                    try await Follower(replica: replica, output: POSIX.absolutePath(output), txid: result.txid, logger: logger)
                         .run(interval: interval)
                 }
                 group.addTask { _ = await Signals.wait() }
@@ -188,7 +188,7 @@ struct RestoreCommand: AsyncParsableCommand {
     private func printPlan(_ plan: [LTXFileInfo], replica: any ReplicaClient, output: String) {
         print("Restore plan:")
         print("  source: \(ReplicaURL.redacted(source))")
-        print("  target: \(absolute(output))")
+        print("  target: \(POSIX.absolutePath(output))")
         print("  replica: \(replica.type)")
         if let first = plan.first, let last = plan.last {
             print("  txid range: \(first.minTXID) - \(last.maxTXID)")

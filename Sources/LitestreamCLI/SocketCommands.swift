@@ -235,7 +235,7 @@ struct StatusCommand: AsyncParsableCommand {
         }
         var rows: [(database: String, status: String, txid: String, wal: String)] = []
         for db in config.databases {
-            guard let dbPath = db.path, path.map({ absolute($0) == absolute(dbPath) }) ?? true else { continue }
+            guard let dbPath = db.path, path.map({ POSIX.absolutePath($0) == POSIX.absolutePath(dbPath) }) ?? true else { continue }
             let engine = db.engineConfiguration(path: dbPath)
             let ltxDir = DatabaseEngine(configuration: engine).localLTXDirectory
             let newest = (try? FileManager.default.contentsOfDirectory(atPath: ltxDir))?

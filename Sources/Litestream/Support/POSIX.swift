@@ -17,7 +17,7 @@ public struct SystemError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Small POSIX helpers. Every write path goes temp file → fsync → rename → fsync directory.
-enum POSIX {
+package enum POSIX {
     static func check(_ result: Int32, _ op: String, _ path: String) throws(SystemError) {
         if result < 0 { throw SystemError(operation: op, path: path, errno: errno) }
     }
@@ -183,12 +183,14 @@ enum POSIX {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
-    static func absolutePath(_ path: String) -> String {
+    /// `path` against the working directory, without a leading `./` (the engine, the server and the CLI all key
+    /// databases by this).
+    package static func absolutePath(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
         var buf = [CChar](repeating: 0, count: 4096)
         guard getcwd(&buf, buf.count) != nil else { return path }
         let cwd = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        return cwd == "/" ? "/" + path : cwd + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+        return (cwd == "/" ? "" : cwd) + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
     }
 
     private static func platformOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 {
