@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Litestream
 
-// What every command uses: the error and its printing, files and paths, JSON strings and tables.
+// What every command uses: the error and its printing, duration flags, files, JSON and tables.
 
 struct CLIError: Error, CustomStringConvertible {
     var description: String
@@ -25,32 +25,38 @@ func durationFlag(_ flag: String, _ value: String, bareSeconds: Bool = false) th
 
 func fileExists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for c in s.unicodeScalars {
-        switch c {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-            if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
-        }
-    }
-    return out + "\""
+/// Our own JSON shapes (docs/status.md), pretty-printed with sorted keys.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
-/// Left-aligned columns separated by two spaces, like Go's tabwriter as Litestream uses it.
+/// Litestream's listings byte for byte, as Go's `json.MarshalIndent(rows, "", "  ")` prints them: keys in the
+/// order given and `"key": value`, neither of which JSONEncoder keeps. Values are JSON text (`jsonString`, numbers).
+func goJSON(_ rows: [KeyValuePairs<String, String>]) -> String {
+    let objects = rows.map { "  {\n" + $0.map { "    \"\($0.key)\": \($0.value)" }.joined(separator: ",\n") + "\n  }" }
+    return objects.isEmpty ? "[]" : "[\n" + objects.joined(separator: ",\n") + "\n]"
+}
+
+/// `s` as a JSON string, escaped by Foundation; for output that must keep its key order (`goJSON`, log records).
+func jsonString(_ s: String) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .withoutEscapingSlashes
+    return (try? encoder.encode(s)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+}
+
+/// Left-aligned columns separated by two spaces, like Go's tabwriter as Litestream uses it (widths in runes).
 enum Table {
     static func render(_ rows: [[String]]) -> String {
         guard let n = rows.map(\.count).max() else { return "" }
         var widths = [Int](repeating: 0, count: n)
-        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.unicodeScalars.count) } }
         var out = ""
         for r in rows {
             var line = ""
             for (i, c) in r.enumerated() {
-                line += i == r.count - 1 ? c : c.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0)
+                line += i == r.count - 1 ? c : c + String(repeating: " ", count: widths[i] + 2 - c.unicodeScalars.count)
             }
             out += line + "\n"
         }

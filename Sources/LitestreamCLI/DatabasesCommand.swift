@@ -25,8 +25,7 @@ struct DatabasesCommand: AsyncParsableCommand {
             if db.replicas.isEmpty { rows.append((db.path ?? db.displayName, "")) }
         }
         if json {
-            let items = rows.map { "  {\n    \"path\": \(jsonString($0.path)),\n    \"replica\": \(jsonString($0.replica))\n  }" }
-            print(items.isEmpty ? "[]" : "[\n" + items.joined(separator: ",\n") + "\n]")
+            print(goJSON(rows.map { ["path": jsonString($0.path), "replica": jsonString($0.replica)] }))
         } else {
             print(Table.render([["path", "replica"]] + rows.map { [$0.path, $0.replica] }), terminator: "")
         }

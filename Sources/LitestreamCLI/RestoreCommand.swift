@@ -158,16 +158,8 @@ struct RestoreCommand: AsyncParsableCommand {
         let result = try await restorer.restore(to: output, plan: plan, integrityCheck: mode, overwrite: force)
         let elapsed = ContinuousClock.now - start
         if json {
-            let ms = elapsed.wholeMilliseconds
-            print("""
-                {
-                  "db_path": \(jsonString(POSIX.absolutePath(output))),
-                  "replica": \(jsonString(replica.type)),
-                  "txid": "\(result.txid)",
-                  "duration_ms": \(ms),
-                  "integrity_check": \(jsonString(integrityCheck))
-                }
-                """)
+            try printJSON(Summary(dbPath: POSIX.absolutePath(output), replica: replica.type, txid: "\(result.txid)",
+                durationMS: elapsed.wholeMilliseconds, integrityCheck: integrityCheck))
         } else {
             logger.info("restore complete", metadata: ["txid": "\(result.txid)", "path": "\(output)", "duration": "\(elapsed)"])
         }
@@ -182,6 +174,16 @@ struct RestoreCommand: AsyncParsableCommand {
                 try await group.next()
                 group.cancelAll()
             }
+        }
+    }
+
+    /// What `-json` prints: Litestream's `RestoreResult`.
+    private struct Summary: Encodable {
+        var dbPath, replica, txid: String
+        var durationMS: Int64
+        var integrityCheck: String
+        enum CodingKeys: String, CodingKey {
+            case dbPath = "db_path", replica, txid, durationMS = "duration_ms", integrityCheck = "integrity_check"
         }
     }
 

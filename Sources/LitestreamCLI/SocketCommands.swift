@@ -30,25 +30,6 @@ struct SocketOptions: ParsableArguments {
             throw ExitCode.failure
         }
     }
-
-    func printJSON(_ value: some Encodable) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
-    }
-}
-
-/// Prints rows as space-aligned columns (the first row is the header).
-func printTable(_ rows: [[String]]) {
-    guard let width = rows.map(\.count).max() else { return }
-    var widths = [Int](repeating: 0, count: width)
-    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-    for row in rows {
-        let cells = row.enumerated().map { i, cell in
-            i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count)
-        }
-        print(cells.joined(separator: "  "))
-    }
 }
 
 enum Format {
@@ -77,7 +58,7 @@ struct InfoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let info = try await socket.call { try await $0.info() }
-        if socket.json { return try socket.printJSON(info) }
+        if socket.json { return try printJSON(info) }
         print("version:    \(info.version)")
         print("pid:        \(info.pid)")
         print("started:    \(Format.time(info.startedAt))")
@@ -93,13 +74,13 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let statuses = try await socket.call { try await $0.list() }
-        if socket.json { return try socket.printJSON(statuses) }
+        if socket.json { return try printJSON(statuses) }
         var rows = [["PATH", "STATE", "LOCAL TXID", "LAST SYNC", "REPLICAS"]]
         for s in statuses {
             rows.append([s.path, Format.state(s), s.localTXID.description, Format.time(s.lastSyncAt),
                          s.replicas.map(\.name).joined(separator: ",")])
         }
-        printTable(rows)
+        print(Table.render(rows), terminator: "")
     }
 }
 
@@ -113,7 +94,7 @@ struct SyncCommand: AsyncParsableCommand {
 
     func run() async throws {
         let results = try await socket.call { try await $0.sync(path: path, wait: wait, timeout: socket.timeoutDuration) }
-        if socket.json { return try path == nil ? socket.printJSON(results) : socket.printJSON(results[0]) }
+        if socket.json { return try path == nil ? printJSON(results) : printJSON(results[0]) }
         for r in results { print("\(r.path): synced to TXID \(r.txid)\(wait ? " on every replica" : "")") }
     }
 }
@@ -125,7 +106,7 @@ struct StartCommand: AsyncParsableCommand {
 
     func run() async throws {
         let r = try await socket.call { try await $0.start(path: path) }
-        if socket.json { return try socket.printJSON(r) }
+        if socket.json { return try printJSON(r) }
         print("\(r.path): \(r.status)")
     }
 }
@@ -138,7 +119,7 @@ struct StopCommand: AsyncParsableCommand {
 
     func run() async throws {
         let r = try await socket.call { try await $0.stop(path: path) }
-        if socket.json { return try socket.printJSON(r) }
+        if socket.json { return try printJSON(r) }
         print("\(r.path): \(r.status)")
     }
 }
@@ -151,7 +132,7 @@ struct RegisterCommand: AsyncParsableCommand {
 
     func run() async throws {
         let r = try await socket.call { try await $0.register(path: path, replica: replica) }
-        if socket.json { return try socket.printJSON(r) }
+        if socket.json { return try printJSON(r) }
         print("\(r.path): \(r.status)")
     }
 }
@@ -167,12 +148,12 @@ struct UnregisterCommand: AsyncParsableCommand {
         if dryRun {
             let s = try await socket.call { try await $0.status(path: path) }
             let r = ControlActionResult(path: s.path, status: "would unregister")
-            if socket.json { return try socket.printJSON(r) }
+            if socket.json { return try printJSON(r) }
             print("\(r.path): \(r.status)")
             return
         }
         let r = try await socket.call { try await $0.unregister(path: path) }
-        if socket.json { return try socket.printJSON(r) }
+        if socket.json { return try printJSON(r) }
         print("\(r.path): \(r.status)")
     }
 }
@@ -204,7 +185,7 @@ struct StatusCommand: AsyncParsableCommand {
             return try await client.list()
         }
         if socket.json {
-            try socket.printJSON(statuses)
+            try printJSON(statuses)
         } else {
             var rows = [["DATABASE", "REPLICA", "LOCAL TXID", "REPLICA TXID", "LAG", "LAST UPLOAD", "ERROR"]]
             for s in statuses {
@@ -216,7 +197,7 @@ struct StatusCommand: AsyncParsableCommand {
                                  Format.lag(r.lagSeconds), Format.time(r.lastUploadAt), r.lastError ?? "-"])
                 }
             }
-            printTable(rows)
+            print(Table.render(rows), terminator: "")
         }
         if let maxLag, let limit = GoDuration.parse(maxLag, bareSeconds: true) {
             let problems = Self.problems(statuses, maxLag: limit)
@@ -250,11 +231,10 @@ struct StatusCommand: AsyncParsableCommand {
             }
         }
         if socket.json {
-            let items = rows.map {
-                "  {\n    \"database\": \(jsonString($0.database)),\n    \"status\": \(jsonString($0.status)),\n"
-                    + "    \"local_txid\": \(jsonString($0.txid)),\n    \"wal_size\": \(jsonString($0.wal))\n  }"
-            }
-            print(items.isEmpty ? "[]" : "[\n" + items.joined(separator: ",\n") + "\n]")
+            print(goJSON(rows.map {
+                ["database": jsonString($0.database), "status": jsonString($0.status), "local_txid": jsonString($0.txid),
+                 "wal_size": jsonString($0.wal)]
+            }))
         } else {
             print(Table.render([["database", "status", "local txid", "wal size"]] + rows.map { [$0.database, $0.status, $0.txid, $0.wal] }),
                 terminator: "")
