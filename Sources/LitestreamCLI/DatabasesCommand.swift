@@ -25,8 +25,7 @@ struct DatabasesCommand: AsyncParsableCommand {
             if db.replicas.isEmpty { rows.append((db.path ?? db.displayName, "")) }
         }
         if json {
-            let items = rows.map { "  {\n    \"path\": \(jsonString($0.path)),\n    \"replica\": \(jsonString($0.replica))\n  }" }
-            print(items.isEmpty ? "[]" : "[\n" + items.joined(separator: ",\n") + "\n]")
+            print(goJSON(rows.map { ["path": jsonString($0.path), "replica": jsonString($0.replica)] }))
         } else {
             print(Table.render([["path", "replica"]] + rows.map { [$0.path, $0.replica] }), terminator: "")
         }
@@ -51,7 +50,8 @@ struct ResetCommand: AsyncParsableCommand {
         do {
             let config = try configOptions.loadIfPresent()
             let db = config?.database(at: path)
-            let engine = db?.engineConfiguration(path: absolute(path)) ?? DatabaseEngine.Configuration(path: absolute(path))
+            let full = absolutePath(path)
+            let engine = db?.engineConfiguration(path: full) ?? DatabaseEngine.Configuration(path: full)
             let dir = DatabaseEngine(configuration: engine).localLTXDirectory
             let root = (dir as NSString).deletingLastPathComponent  // <meta>/ltx
             if dryRun {

@@ -37,18 +37,10 @@ struct LTXCommand: AsyncParsableCommand {
             var files: [LTXFileInfo] = []
             for l in levels { files += try await replica.ltxFiles(level: l) }
             if json {
-                let items = files.map {
-                    """
-                      {
-                        "level": \($0.level),
-                        "min_txid": "\($0.minTXID)",
-                        "max_txid": "\($0.maxTXID)",
-                        "size": \($0.size),
-                        "timestamp": "\(RestoreCommand.formatTimestamp($0.createdAt))"
-                      }
-                    """
-                }
-                print(items.isEmpty ? "[]" : "[\n" + items.joined(separator: ",\n") + "\n]")
+                print(goJSON(files.map {
+                    ["level": "\($0.level)", "min_txid": jsonString("\($0.minTXID)"), "max_txid": jsonString("\($0.maxTXID)"),
+                     "size": "\($0.size)", "timestamp": jsonString(RestoreCommand.formatTimestamp($0.createdAt))]
+                }))
             } else {
                 let rows = [["level", "min_txid", "max_txid", "size", "created"]] + files.map {
                     ["\($0.level)", "\($0.minTXID)", "\($0.maxTXID)", "\($0.size)", RestoreCommand.formatTimestamp($0.createdAt)]

@@ -53,7 +53,7 @@ struct ReplicateCommand: AsyncParsableCommand {
         if dbPath != nil && configOptions.config != nil {
             throw ValidationError("cannot specify a replica URL and the -config flag")
         }
-        if let m = minSyncInterval, DurationParser.parse(m) == nil { throw ValidationError("invalid -min-sync-interval \(m)") }
+        if let m = minSyncInterval { _ = try durationFlag("min-sync-interval", m) }
     }
 
     func run() async throws {
@@ -121,7 +121,7 @@ struct ReplicateCommand: AsyncParsableCommand {
                     guard let db = config.database(at: path) else {
                         throw CLIError("\(path) is not in the configuration file; give -replica URL")
                     }
-                    return try config.replicatorConfiguration(for: db, path: db.directory == nil ? nil : absolute(path))
+                    return try config.replicatorConfiguration(for: db, path: db.directory == nil ? nil : absolutePath(path))
                 },
                 logger: logger)
             group.addTask {
@@ -165,7 +165,7 @@ struct ReplicateCommand: AsyncParsableCommand {
 
     private func makePlan(_ config: LitestreamConfiguration?) throws -> Plan {
         var plan = Plan()
-        let minSync = minSyncInterval.flatMap(DurationParser.parse)
+        let minSync = minSyncInterval.flatMap { GoDuration.parse($0) }
         func add(_ c: Replicator.Configuration, restore: Bool) {
             var c = c
             if let minSync { c.minSyncInterval = minSync }
@@ -196,7 +196,7 @@ struct ReplicateCommand: AsyncParsableCommand {
         let trigger = ShutdownTrigger()
         let server = ReplicationServer(logger: logger)
         let child = (exec ?? config?.exec).map(ChildProcess.init(command:))
-        let minSync = minSyncInterval.flatMap(DurationParser.parse)
+        let minSync = minSyncInterval.flatMap { GoDuration.parse($0) }
         try await withThrowingTaskGroup(of: Ended.self) { group in
             group.addTask {
                 await server.run(databases: plan.databases, until: trigger)
@@ -259,44 +259,5 @@ struct ReplicateCommand: AsyncParsableCommand {
             }
         }
         return child?.status
-    }
-}
-
-/// Go-style durations: `500ms`, `1s`, `1m30s`, `2h`.
-enum DurationParser {
-    static func parse(_ s: String) -> Duration? {
-        var total = Duration.zero
-        var number = ""
-        var unit = ""
-        var any = false
-        func flush() -> Bool {
-            guard let v = Double(number) else { return false }
-            let d: Duration
-            switch unit {
-            case "ns": d = .nanoseconds(Int64(v))
-            case "us", "µs": d = .microseconds(v)
-            case "ms": d = .milliseconds(v)
-            case "s": d = .seconds(v)
-            case "m": d = .seconds(v * 60)
-            case "h": d = .seconds(v * 3600)
-            default: return false
-            }
-            total += d
-            number = ""
-            unit = ""
-            any = true
-            return true
-        }
-        for ch in s {
-            if ch.isNumber || ch == "." {
-                if !unit.isEmpty { guard flush() else { return nil } }
-                number.append(ch)
-            } else {
-                unit.append(ch)
-            }
-        }
-        if s == "0" { return .zero }
-        guard !number.isEmpty, flush(), any else { return nil }
-        return total
     }
 }

@@ -74,7 +74,7 @@ struct RestoreCommand: AsyncParsableCommand {
         if output == nil && ReplicaURL.isURL(source) {
             throw ValidationError("-o PATH is required when restoring from a replica URL")
         }
-        if DurationParser.parse(followInterval) == nil { throw ValidationError("invalid -follow-interval \(followInterval)") }
+        _ = try durationFlag("follow-interval", followInterval)
     }
 
     static func parseTimestamp(_ s: String) -> Int64? {
@@ -158,24 +158,16 @@ struct RestoreCommand: AsyncParsableCommand {
         let result = try await restorer.restore(to: output, plan: plan, integrityCheck: mode, overwrite: force)
         let elapsed = ContinuousClock.now - start
         if json {
-            let ms = elapsed.wholeMilliseconds
-            print("""
-                {
-                  "db_path": \(jsonString(absolute(output))),
-                  "replica": \(jsonString(replica.type)),
-                  "txid": "\(result.txid)",
-                  "duration_ms": \(ms),
-                  "integrity_check": \(jsonString(integrityCheck))
-                }
-                """)
+            try printJSON(Summary(dbPath: absolutePath(output), replica: replica.type, txid: "\(result.txid)",
+                durationMS: elapsed.wholeMilliseconds, integrityCheck: integrityCheck))
         } else {
             logger.info("restore complete", metadata: ["txid": "\(result.txid)", "path": "\(output)", "duration": "\(elapsed)"])
         }
         if follow {
-            let interval = DurationParser.parse(followInterval)!
+            let interval = GoDuration.parse(followInterval)!
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await Follower(replica: replica, output: absolute(output), txid: result.txid, logger: logger)
+                    try await Follower(replica: replica, output: absolutePath(output), txid: result.txid, logger: logger)
                         .run(interval: interval)
                 }
                 group.addTask { _ = await Signals.wait() }
@@ -185,10 +177,20 @@ struct RestoreCommand: AsyncParsableCommand {
         }
     }
 
+    /// What `-json` prints: Litestream's `RestoreResult`.
+    private struct Summary: Encodable {
+        var dbPath, replica, txid: String
+        var durationMS: Int64
+        var integrityCheck: String
+        enum CodingKeys: String, CodingKey {
+            case dbPath = "db_path", replica, txid, durationMS = "duration_ms", integrityCheck = "integrity_check"
+        }
+    }
+
     private func printPlan(_ plan: [LTXFileInfo], replica: any ReplicaClient, output: String) {
         print("Restore plan:")
         print("  source: \(ReplicaURL.redacted(source))")
-        print("  target: \(absolute(output))")
+        print("  target: \(absolutePath(output))")
         print("  replica: \(replica.type)")
         if let first = plan.first, let last = plan.last {
             print("  txid range: \(first.minTXID) - \(last.maxTXID)")
@@ -213,53 +215,5 @@ struct RestoreCommand: AsyncParsableCommand {
         }
         let r = try await restorer.restore(to: output, plan: plan, integrityCheck: .quick)
         logger.info("database restored from replica", metadata: ["db": "\(output)", "txid": "\(r.txid)"])
-    }
-}
-
-struct CLIError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
-}
-
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
-}
-
-func fileExists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
-
-func absolute(_ path: String) -> String {
-    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-}
-
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for c in s.unicodeScalars {
-        switch c {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-            if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
-        }
-    }
-    return out + "\""
-}
-
-/// Left-aligned columns separated by two spaces, like Go's tabwriter as Litestream uses it.
-enum Table {
-    static func render(_ rows: [[String]]) -> String {
-        guard let n = rows.map(\.count).max() else { return "" }
-        var widths = [Int](repeating: 0, count: n)
-        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
-        var out = ""
-        for r in rows {
-            var line = ""
-            for (i, c) in r.enumerated() {
-                line += i == r.count - 1 ? c : c.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0)
-            }
-            out += line + "\n"
-        }
-        return out
     }
 }

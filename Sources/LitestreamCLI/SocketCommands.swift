@@ -15,11 +15,9 @@ struct SocketOptions: ParsableArguments {
     @Flag(name: .litestream("json"), help: "Print JSON (shapes documented in docs/status.md).")
     var json = false
 
-    func validate() throws {
-        if ControlDuration.parse(timeout) == nil { throw ValidationError("invalid -timeout \(timeout)") }
-    }
+    func validate() throws { _ = try durationFlag("timeout", timeout, bareSeconds: true) }
 
-    var timeoutDuration: Duration { ControlDuration.parse(timeout) ?? .seconds(30) }
+    var timeoutDuration: Duration { GoDuration.parse(timeout, bareSeconds: true) ?? .seconds(30) }
 
     var client: ControlClient { ControlClient(socketPath: socket, timeout: timeoutDuration + .seconds(5)) }
 
@@ -31,25 +29,6 @@ struct SocketOptions: ParsableArguments {
             printError("\(e)")
             throw ExitCode.failure
         }
-    }
-
-    func printJSON(_ value: some Encodable) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
-    }
-}
-
-/// Prints rows as space-aligned columns (the first row is the header).
-func printTable(_ rows: [[String]]) {
-    guard let width = rows.map(\.count).max() else { return }
-    var widths = [Int](repeating: 0, count: width)
-    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-    for row in rows {
-        let cells = row.enumerated().map { i, cell in
-            i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count)
-        }
-        print(cells.joined(separator: "  "))
     }
 }
 
@@ -79,7 +58,7 @@ struct InfoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let info = try await socket.call { try await $0.info() }
-        if socket.json { return try socket.printJSON(info) }
+        if socket.json { return try printJSON(info) }
         print("version:    \(info.version)")
         print("pid:        \(info.pid)")
         print("started:    \(Format.time(info.startedAt))")
@@ -95,13 +74,13 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let statuses = try await socket.call { try await $0.list() }
-        if socket.json { return try socket.printJSON(statuses) }
+        if socket.json { return try printJSON(statuses) }
         var rows = [["PATH", "STATE", "LOCAL TXID", "LAST SYNC", "REPLICAS"]]
         for s in statuses {
             rows.append([s.path, Format.state(s), s.localTXID.description, Format.time(s.lastSyncAt),
                          s.replicas.map(\.name).joined(separator: ",")])
         }
-        printTable(rows)
+        print(Table.render(rows), terminator: "")
     }
 }
 
@@ -115,7 +94,7 @@ struct SyncCommand: AsyncParsableCommand {
 
     func run() async throws {
         let results = try await socket.call { try await $0.sync(path: path, wait: wait, timeout: socket.timeoutDuration) }
-        if socket.json { return try path == nil ? socket.printJSON(results) : socket.printJSON(results[0]) }
+        if socket.json { return try path == nil ? printJSON(results) : printJSON(results[0]) }
         for r in results { print("\(r.path): synced to TXID \(r.txid)\(wait ? " on every replica" : "")") }
     }
 }
@@ -127,7 +106,7 @@ struct StartCommand: AsyncParsableCommand {
 
     func run() async throws {
         let r = try await socket.call { try await $0.start(path: path) }
-        if socket.json { return try socket.printJSON(r) }
+        if socket.json { return try printJSON(r) }
         print("\(r.path): \(r.status)")
     }
 }
@@ -140,7 +119,7 @@ struct StopCommand: AsyncParsableCommand {
 
     func run() async throws {
         let r = try await socket.call { try await $0.stop(path: path) }
-        if socket.json { return try socket.printJSON(r) }
+        if socket.json { return try printJSON(r) }
         print("\(r.path): \(r.status)")
     }
 }
@@ -153,7 +132,7 @@ struct RegisterCommand: AsyncParsableCommand {
 
     func run() async throws {
         let r = try await socket.call { try await $0.register(path: path, replica: replica) }
-        if socket.json { return try socket.printJSON(r) }
+        if socket.json { return try printJSON(r) }
         print("\(r.path): \(r.status)")
     }
 }
@@ -169,12 +148,12 @@ struct UnregisterCommand: AsyncParsableCommand {
         if dryRun {
             let s = try await socket.call { try await $0.status(path: path) }
             let r = ControlActionResult(path: s.path, status: "would unregister")
-            if socket.json { return try socket.printJSON(r) }
+            if socket.json { return try printJSON(r) }
             print("\(r.path): \(r.status)")
             return
         }
         let r = try await socket.call { try await $0.unregister(path: path) }
-        if socket.json { return try socket.printJSON(r) }
+        if socket.json { return try printJSON(r) }
         print("\(r.path): \(r.status)")
     }
 }
@@ -192,7 +171,7 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var configOptions: ConfigOptions
 
     func validate() throws {
-        if let maxLag, ControlDuration.parse(maxLag) == nil { throw ValidationError("invalid -max-lag \(maxLag)") }
+        if let maxLag { _ = try durationFlag("max-lag", maxLag, bareSeconds: true) }
         if maxLag != nil && configOptions.config != nil {
             throw ValidationError("-max-lag needs the running replicate (-socket), not -config")
         }
@@ -206,7 +185,7 @@ struct StatusCommand: AsyncParsableCommand {
             return try await client.list()
         }
         if socket.json {
-            try socket.printJSON(statuses)
+            try printJSON(statuses)
         } else {
             var rows = [["DATABASE", "REPLICA", "LOCAL TXID", "REPLICA TXID", "LAG", "LAST UPLOAD", "ERROR"]]
             for s in statuses {
@@ -218,9 +197,9 @@ struct StatusCommand: AsyncParsableCommand {
                                  Format.lag(r.lagSeconds), Format.time(r.lastUploadAt), r.lastError ?? "-"])
                 }
             }
-            printTable(rows)
+            print(Table.render(rows), terminator: "")
         }
-        if let maxLag, let limit = ControlDuration.parse(maxLag) {
+        if let maxLag, let limit = GoDuration.parse(maxLag, bareSeconds: true) {
             let problems = Self.problems(statuses, maxLag: limit)
             if !problems.isEmpty {
                 for p in problems { printError("unhealthy: \(p)") }
@@ -237,7 +216,7 @@ struct StatusCommand: AsyncParsableCommand {
         }
         var rows: [(database: String, status: String, txid: String, wal: String)] = []
         for db in config.databases {
-            guard let dbPath = db.path, path.map({ absolute($0) == absolute(dbPath) }) ?? true else { continue }
+            guard let dbPath = db.path, path.map({ absolutePath($0) == absolutePath(dbPath) }) ?? true else { continue }
             let engine = db.engineConfiguration(path: dbPath)
             let ltxDir = DatabaseEngine(configuration: engine).localLTXDirectory
             let newest = (try? FileManager.default.contentsOfDirectory(atPath: ltxDir))?
@@ -252,11 +231,10 @@ struct StatusCommand: AsyncParsableCommand {
             }
         }
         if socket.json {
-            let items = rows.map {
-                "  {\n    \"database\": \(jsonString($0.database)),\n    \"status\": \(jsonString($0.status)),\n"
-                    + "    \"local_txid\": \(jsonString($0.txid)),\n    \"wal_size\": \(jsonString($0.wal))\n  }"
-            }
-            print(items.isEmpty ? "[]" : "[\n" + items.joined(separator: ",\n") + "\n]")
+            print(goJSON(rows.map {
+                ["database": jsonString($0.database), "status": jsonString($0.status), "local_txid": jsonString($0.txid),
+                 "wal_size": jsonString($0.wal)]
+            }))
         } else {
             print(Table.render([["database", "status", "local txid", "wal size"]] + rows.map { [$0.database, $0.status, $0.txid, $0.wal] }),
                 terminator: "")

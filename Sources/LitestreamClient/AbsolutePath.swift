@@ -11,5 +11,5 @@ package func absolutePath(_ path: String) -> String {
     var buf = [CChar](repeating: 0, count: 4096)
     guard getcwd(&buf, buf.count) != nil else { return path }
     let cwd = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    return cwd == "/" ? "/" + path : cwd + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+    return (cwd == "/" ? "" : cwd) + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
 }

@@ -66,29 +66,3 @@ public struct ControlErrorBody: Sendable, Equatable, Codable {
     public var error: String
     public init(error: String) { self.error = error }
 }
-
-/// Go-style durations for the socket's `timeout` parameter and the CLI: `500ms`, `30s`, `1m30s`, `2h`, or a bare
-/// number of seconds.
-public enum ControlDuration {
-    public static func parse(_ s: String) -> Duration? {
-        if let seconds = Double(s), seconds >= 0 { return .milliseconds(Int64((seconds * 1000).rounded())) }
-        var total = 0.0
-        var rest = Substring(s)
-        guard !rest.isEmpty else { return nil }
-        while !rest.isEmpty {
-            let number = rest.prefix { $0.isNumber || $0 == "." }
-            guard let value = Double(number) else { return nil }
-            rest = rest.dropFirst(number.count)
-            let unit = rest.prefix { $0.isLetter }
-            rest = rest.dropFirst(unit.count)
-            switch unit {
-            case "ms": total += value / 1000
-            case "s": total += value
-            case "m": total += value * 60
-            case "h": total += value * 3600
-            default: return nil
-            }
-        }
-        return .milliseconds(Int64((total * 1000).rounded()))
-    }
-}

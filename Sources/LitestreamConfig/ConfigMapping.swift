@@ -1,3 +1,4 @@
+import LitestreamClient
 import Foundation
 import Yams
 

@@ -1,24 +1,30 @@
+import LTX
+
 /// Why a configuration file was rejected, with where in the file.
 ///
 /// The ``description`` is a single line in the compiler style, `config.yml:4:3: unknown key …`, so that editors and
 /// terminals can jump to the spot.
-public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+public struct ConfigurationError: CodedError, Sendable {
     /// The kind of problem.
-    public enum Code: String, Sendable, Equatable {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value { case unknownKey, removedKey, invalidValue, missingValue, unsupported, io, yaml }
+        private let value: Value
+        public var description: String { "\(value)" }
+
         /// A key that is not part of the schema (Litestream would silently ignore it; we do not).
-        case unknownKey
+        public static let unknownKey = Code(value: .unknownKey)
         /// A key that existed in an older Litestream and was removed; the message says what replaces it.
-        case removedKey
+        public static let removedKey = Code(value: .removedKey)
         /// A value of the wrong type or out of range.
-        case invalidValue
+        public static let invalidValue = Code(value: .invalidValue)
         /// A required value is absent.
-        case missingValue
+        public static let missingValue = Code(value: .missingValue)
         /// Valid for Litestream, but not implemented here (yet).
-        case unsupported
+        public static let unsupported = Code(value: .unsupported)
         /// The file could not be read.
-        case io
+        public static let io = Code(value: .io)
         /// The text is not valid YAML.
-        case yaml
+        public static let yaml = Code(value: .yaml)
     }
 
     public var code: Code
@@ -31,18 +37,18 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     /// The file name (or `<config>` for a string).
     public var source: String
     /// The lower-level error, if any (a file system or YAML error).
-    public var underlying: (any Error & Sendable)?
+    public var cause: (any Error)?
 
     public init(
         _ code: Code, _ message: String, line: Int? = nil, column: Int? = nil, source: String = "<config>",
-        underlying: (any Error & Sendable)? = nil
+        cause: (any Error)? = nil
     ) {
         self.code = code
         self.message = message
         self.line = line
         self.column = column
         self.source = source
-        self.underlying = underlying
+        self.cause = cause
     }
 
     public var description: String {

@@ -1,3 +1,4 @@
+import LitestreamClient
 import LitestreamCore
 import Foundation
 import Yams
@@ -27,7 +28,7 @@ extension LitestreamConfiguration {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ConfigurationError(.io, "cannot read configuration file: \(error.localizedDescription)", source: path,
-                underlying: error)
+                cause: error)
         }
         return try parse(yaml: text, source: path, expandEnvironment: expandEnvironment, environment: environment)
     }

@@ -1,3 +1,4 @@
+import LitestreamClient
 import LitestreamCore
 import Foundation
 

@@ -20,7 +20,7 @@ extension ReplicaConfiguration {
             }
         } catch {
             throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line,
-                underlying: error)
+                cause: error)
         }
         let s = settings
         if let v = s.region { c.region = v }
@@ -43,7 +43,7 @@ extension ReplicaConfiguration {
             try c.validate()
         } catch {
             throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line,
-                underlying: error)
+                cause: error)
         }
         return c
     }
@@ -58,7 +58,7 @@ extension ReplicaConfiguration {
             return Secret(text.trimmingCharacters(in: .whitespacesAndNewlines))
         } catch {
             throw ConfigurationError(.io, "cannot read sse-customer-key-path \(path) of replica '\(name)': \(error.localizedDescription)",
-                line: line, underlying: error)
+                line: line, cause: error)
         }
     }
 

@@ -8,7 +8,7 @@ import Yams
 /// replica per database, a database may have several; each then has a ``name`` for status output.
 public struct ReplicaConfiguration: Sendable, Equatable {
     /// The replica backends implemented here. Litestream also has gs, abs, sftp, webdav, nats and oss; those are
-    /// rejected with ``ConfigurationError/Code-swift.enum/unsupported``.
+    /// rejected with ``ConfigurationError/Code-swift.struct/unsupported``.
     public enum Kind: String, Sendable, Equatable, CaseIterable {
         case file, s3
     }

@@ -1,11 +1,12 @@
 import Foundation
+import LTX
 
 /// A failed S3 request, as one line a user can act on. Never contains a credential.
 ///
 /// The description names the operation, bucket and endpoint, the server's code and message, and a hint for the
 /// mistakes users make at start-up: wrong credentials, a missing bucket, the wrong region (naming the bucket's
 /// real region), a skewed clock (naming the skew) or an unreachable endpoint (naming the cause).
-public struct S3Error: Error, Sendable, CustomStringConvertible {
+public struct S3Error: CodedError, Sendable {
     /// The S3 error code (`NoSuchBucket`, `SignatureDoesNotMatch`, …), `HTTP <status>` for a body-less error,
     /// or `ConnectionFailed` when no response arrived.
     public var code: String

@@ -5,11 +5,13 @@ import Glibc
 import Darwin
 #endif
 import CLitestreamSQLite
+import LTX
 
 /// An error reported by SQLite, with its result code and message.
-public struct SQLiteError: Error, Sendable, CustomStringConvertible {
+public struct SQLiteError: CodedError, Sendable {
     public var code: Int32
     public var message: String
+    public var cause: (any Error)? { nil }
     public var description: String { "sqlite error \(code): \(message)" }
     public var isBusy: Bool { code & 0xff == SQLITE_BUSY || code & 0xff == SQLITE_LOCKED }
 }

@@ -1,23 +1,26 @@
+import LTX
+
 /// An error from the replication engine, with a code a supervisor can act on.
-public struct EngineError: Error, Sendable, CustomStringConvertible {
+public struct EngineError: CodedError, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private let raw: String
-        private init(_ raw: String) { self.raw = raw }
-        public var description: String { raw }
+        private enum Value { case databaseNotFound, notWALMode, sqlite, localState, io, timeout, notRunning }
+        private let value: Value
+        public var description: String { "\(value)" }
+
         /// The database file does not exist (yet).
-        public static let databaseNotFound = Code("databaseNotFound")
+        public static let databaseNotFound = Code(value: .databaseNotFound)
         /// The database is not in WAL mode and could not be switched.
-        public static let notWALMode = Code("notWALMode")
+        public static let notWALMode = Code(value: .notWALMode)
         /// SQLite reported an error.
-        public static let sqlite = Code("sqlite")
+        public static let sqlite = Code(value: .sqlite)
         /// The local state directory is damaged.
-        public static let localState = Code("localState")
+        public static let localState = Code(value: .localState)
         /// Reading or writing a file failed.
-        public static let io = Code("io")
+        public static let io = Code(value: .io)
         /// A wait (`sync -wait`) ran out of time.
-        public static let timeout = Code("timeout")
+        public static let timeout = Code(value: .timeout)
         /// The replicator is not running.
-        public static let notRunning = Code("notRunning")
+        public static let notRunning = Code(value: .notRunning)
     }
 
     public var code: Code
@@ -28,9 +31,5 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         self.code = code
         self.message = message
         self.cause = cause
-    }
-
-    public var description: String {
-        cause.map { "\(message): \($0)" } ?? message
     }
 }

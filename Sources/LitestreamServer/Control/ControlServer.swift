@@ -217,7 +217,7 @@ public struct ControlServer: Sendable {
             let wait = ["true", "1", "yes"].contains(query["wait"]?.lowercased() ?? "")
             var timeout = Duration.seconds(30)
             if let t = query["timeout"] {
-                guard let d = ControlDuration.parse(t) else { throw Failure(status: .badRequest, message: "invalid timeout \(t)") }
+                guard let d = GoDuration.parse(t, bareSeconds: true), d >= .zero else { throw Failure(status: .badRequest, message: "invalid timeout \(t)") }
                 timeout = d
             }
             if query["path"] == nil {
