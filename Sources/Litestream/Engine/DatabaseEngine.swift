@@ -58,8 +58,8 @@ public final class DatabaseEngine {
     /// Where the last L0 file left off.
     struct Cursor: Equatable {
         var txid: TXID
-        var salt1: UInt32
-        var salt2: UInt32
+        /// The WAL generation `offset` belongs to.
+        var salts: WALHeader.Salts
         /// WAL offset where the next sync resumes; 0 when unknown (forces a full-database file).
         var offset: Int64
         var commit: UInt32
@@ -184,7 +184,7 @@ public final class DatabaseEngine {
             do {
                 let h = try store.verifiedHeader(min: last.min, max: last.max)
                 cursor = Cursor(
-                    txid: h.maxTXID, salt1: h.walSalt1, salt2: h.walSalt2,
+                    txid: h.maxTXID, salts: WALHeader.Salts(salt1: h.walSalt1, salt2: h.walSalt2),
                     offset: h.walOffset > 0 ? h.walEnd : 0, commit: h.commit)
                 if h.pageSize != pageSize {
                     pendingSnapshotReason = "page size changed from \(h.pageSize) to \(pageSize)"
@@ -198,10 +198,10 @@ public final class DatabaseEngine {
                 files.removeLast()
                 pendingSnapshotReason = "damaged local L0 file"
                 if let prev = files.last {
-                    cursor = Cursor(txid: prev.max, salt1: 0, salt2: 0, offset: 0, commit: 0)
+                    cursor = Cursor(txid: prev.max, salts: .zero, offset: 0, commit: 0)
                 } else {
                     cursor = Cursor(txid: last.max.rawValue > 1 ? TXID(last.max.rawValue - 1) : .zero,
-                        salt1: 0, salt2: 0, offset: 0, commit: 0)
+                        salts: .zero, offset: 0, commit: 0)
                     if cursor?.txid == .zero { cursor = nil }
                 }
                 break
@@ -228,7 +228,7 @@ public final class DatabaseEngine {
 
     private func resetLocal(to txid: TXID, reason: String) throws {
         try store.removeAll()
-        cursor = txid == .zero ? nil : Cursor(txid: txid, salt1: 0, salt2: 0, offset: 0, commit: 0)
+        cursor = txid == .zero ? nil : Cursor(txid: txid, salts: .zero, offset: 0, commit: 0)
         pendingSnapshotReason = reason
     }
 
@@ -279,7 +279,7 @@ public final class DatabaseEngine {
             trusted = true
             return true
         }
-        let start = (h1.salt1 == cursor.salt1 && h1.salt2 == cursor.salt2) ? cursor.offset : Int64(WALHeader.size)
+        let start = h1.salts == cursor.salts ? cursor.offset : Int64(WALHeader.size)
         guard let scan = try wal.scan(from: start, header: h1, maxBytes: configuration.maxSyncWALBytes, limit: limit) else {
             return try writeSnapshot(header: h1, limit: limit, reason: "WAL frames before the last position were overwritten", &result)
         }
@@ -329,7 +329,7 @@ public final class DatabaseEngine {
             trusted = false
             return false  // restarted while we copied pages: start over
         }
-        self.cursor = Cursor(txid: txid, salt1: h1.salt1, salt2: h1.salt2, offset: scan.endOffset, commit: commit)
+        self.cursor = Cursor(txid: txid, salts: h1.salts, offset: scan.endOffset, commit: commit)
         syncedSinceCheckpoint = true
         result.written.append(txid)
         if reachedEnd {
@@ -345,11 +345,9 @@ public final class DatabaseEngine {
     private func snapshotReason(header h: WALHeader?) -> String? {
         guard let cursor else { return "first sync" }
         guard cursor.offset > 0 else { return "no WAL position in the last L0 file" }
-        guard let h else {
-            return trusted ? nil : "WAL was removed or truncated by another process"
-        }
+        guard let h else { return trusted ? nil : "WAL was removed or truncated by another process" }
         if h.pageSize != pageSize { return "WAL page size differs from the database" }
-        if h.salt1 == cursor.salt1 && h.salt2 == cursor.salt2 { return nil }
+        if h.salts == cursor.salts { return nil }
         // A new WAL generation. While we are trusted, our read marks allowed at most one restart since the last
         // sync, and only over frames we had synced (see ReadLock), so the new generation continues where we are.
         // SQLite's salts cannot tell us this: a writer that never checkpointed picks random ones.
@@ -364,18 +362,17 @@ public final class DatabaseEngine {
     /// so. Nothing can be decided then: the caller waits.
     private func committedLimit(_ h: WALHeader) throws -> (limit: Int64?, settled: Bool) {
         guard let conn = readLock?.heldConnection else { return (nil, true) }
-        let index: (frames: UInt32, salt1: UInt32, salt2: UInt32)?
+        let index: (frames: UInt32, salts: WALHeader.Salts)?
         do { index = try conn.walIndexHeader() } catch where error.isBusy { return (nil, false) }
         guard let index else { return (nil, true) }
-        guard index.salt1 == h.salt1, index.salt2 == h.salt2 else { return (Int64(WALHeader.size), false) }
+        guard index.salts == h.salts else { return (Int64(WALHeader.size), false) }
         return (Int64(WALHeader.size) + Int64(index.frames) * h.frameSize, true)
     }
 
     private func sameGeneration(_ h1: WALHeader) throws -> Bool {
         // The file the pages were read from: if the WAL was replaced meanwhile, they still all come from h1's
         // generation, and the next pass sees the new file.
-        guard let h2 = try wal.readHeader(sameFile: true) else { return false }
-        return h2.salt1 == h1.salt1 && h2.salt2 == h1.salt2
+        return try wal.readHeader(sameFile: true)?.salts == h1.salts
     }
 
     private var lockPage: UInt32 { LTXHeader.lockPage(pageSize: pageSize) }
@@ -421,7 +418,7 @@ public final class DatabaseEngine {
             trusted = false
             return false  // restarted while we read: try again
         }
-        cursor = Cursor(txid: txid, salt1: h1?.salt1 ?? 0, salt2: h1?.salt2 ?? 0, offset: end, commit: commit)
+        cursor = Cursor(txid: txid, salts: h1?.salts ?? .zero, offset: end, commit: commit)
         pendingSnapshotReason = nil
         trusted = true
         syncedSinceCheckpoint = true
@@ -453,8 +450,7 @@ public final class DatabaseEngine {
         let frameSize = Int64(pageSize) + 24
         // Frames of the WAL as it is now: after a restart or TRUNCATE the cursor still describes the old generation.
         let current = try wal.readHeader()
-        let frames = current.map { $0.salt1 == cursor.salt1 && $0.salt2 == cursor.salt2 } == true
-            ? Int((cursor.offset - Int64(WALHeader.size)) / frameSize) : 0
+        let frames = current?.salts == cursor.salts ? Int((cursor.offset - Int64(WALHeader.size)) / frameSize) : 0
         let action = (policy ?? configuration.checkpoint).decide(
             walFrames: frames, syncedSinceCheckpoint: syncedSinceCheckpoint,
             sinceLastCheckpoint: ContinuousClock.now - lastCheckpoint)
@@ -553,9 +549,7 @@ public final class DatabaseEngine {
             throw EngineError(.localState, "position moved from \(txid) to \(cursor.txid) before the snapshot of \(path)")
         }
         var pages: [UInt32: Int64] = [:]
-        if let h = try wal.readHeader(), h.salt1 == cursor.salt1, h.salt2 == cursor.salt2,
-            cursor.offset > Int64(WALHeader.size)
-        {
+        if let h = try wal.readHeader(), h.salts == cursor.salts, cursor.offset > Int64(WALHeader.size) {
             guard let scan = try wal.scan(from: Int64(WALHeader.size), header: h, limit: cursor.offset),
                 scan.endOffset == cursor.offset
             else {
