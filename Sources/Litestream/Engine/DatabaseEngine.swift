@@ -310,20 +310,10 @@ public final class DatabaseEngine {
         let header = LTXHeader(
             pageSize: pageSize, commit: commit, minTXID: txid, maxTXID: txid, timestamp: POSIX.nowMilliseconds(),
             walOffset: start, walSize: scan.endOffset - start, walSalt1: h1.salt1, walSalt2: h1.salt2)
+        let growth: [UInt32] = commit > cursor.commit ? Array((cursor.commit + 1)...commit) : []
+        let numbers = Set(pages.keys).union(growth.filter { $0 != lockPage }).filter { $0 <= commit }.sorted()
         let kept = try writeL0(header: header, generation: h1) { enc in
-            var buf = [UInt8](repeating: 0, count: Int(pageSize))
-            let growth: [UInt32] = commit > cursor.commit ? Array((cursor.commit + 1)...commit) : []
-            let numbers = Set(pages.keys).union(growth.filter { $0 != lockPage }).sorted()
-            for pgno in numbers where pgno <= commit {
-                try buf.withUnsafeMutableBytes { b in
-                    if let off = pages[pgno] {
-                        try wal.readPage(frameOffset: off, into: b)
-                    } else {
-                        try readDatabasePage(pgno, into: b)
-                    }
-                }
-                try enc.encodePage(pgno, buf)
-            }
+            try copyPages(numbers, from: pages, into: &enc)
         }
         guard kept else {
             trusted = false
@@ -406,13 +396,7 @@ public final class DatabaseEngine {
         logger.info("writing full snapshot", metadata: ["txid": "\(txid)", "reason": "\(reason)", "pages": "\(commit)"])
         let pages = scan?.pages ?? [:]
         let kept = try writeL0(header: header, generation: h1) { enc in
-            var buf = [UInt8](repeating: 0, count: Int(pageSize))
-            for pgno in 1...commit where pgno != lockPage {
-                try buf.withUnsafeMutableBytes { b in
-                    if let off = pages[pgno] { try wal.readPage(frameOffset: off, into: b) } else { try readDatabasePage(pgno, into: b) }
-                }
-                try enc.encodePage(pgno, buf)
-            }
+            try copyPages(everyPage(through: commit), from: pages, into: &enc)
         }
         guard kept else {
             trusted = false
@@ -426,6 +410,23 @@ public final class DatabaseEngine {
         result.snapshotReason = reason
         readLock.markSynced()
         return true
+    }
+
+    /// Pages 1...commit, without SQLite's lock page (which no database file holds).
+    private func everyPage(through commit: UInt32) -> some Sequence<UInt32> {
+        (1...commit).lazy.filter { [lockPage] in $0 != lockPage }
+    }
+
+    /// Encodes the pages `numbers`, in order: each from its frame in `frames` (a page's newest WAL frame up to the
+    /// position being written) when it has one, else from the database file.
+    private func copyPages(_ numbers: some Sequence<UInt32>, from frames: [UInt32: Int64], into enc: inout LTXEncoder) throws {
+        var buf = [UInt8](repeating: 0, count: Int(pageSize))
+        for pgno in numbers {
+            try buf.withUnsafeMutableBytes { b in
+                if let off = frames[pgno] { try wal.readPage(frameOffset: off, into: b) } else { try readDatabasePage(pgno, into: b) }
+            }
+            try enc.encodePage(pgno, buf)
+        }
     }
 
     private func readDatabasePage(_ pgno: UInt32, into buffer: UnsafeMutableRawBufferPointer) throws {
@@ -561,13 +562,7 @@ public final class DatabaseEngine {
             pageSize: pageSize, commit: cursor.commit, minTXID: minTXID, maxTXID: cursor.txid,
             timestamp: POSIX.nowMilliseconds())
         var enc = try LTXEncoder(header: header, sink: sink)
-        var buf = [UInt8](repeating: 0, count: Int(pageSize))
-        for pgno in 1...cursor.commit where pgno != lockPage {
-            try buf.withUnsafeMutableBytes { b in
-                if let off = pages[pgno] { try wal.readPage(frameOffset: off, into: b) } else { try readDatabasePage(pgno, into: b) }
-            }
-            try enc.encodePage(pgno, buf)
-        }
+        try copyPages(everyPage(through: cursor.commit), from: pages, into: &enc)
         try enc.finish()
         return header
     }
