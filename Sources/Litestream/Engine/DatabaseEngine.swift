@@ -243,16 +243,25 @@ public final class DatabaseEngine {
     public func sync(checkpoint: Bool = true) throws -> SyncResult {
         guard readLock != nil else { throw EngineError(.sqlite, "database \(path) is not open") }
         var result = SyncResult()
-        try syncToEnd(&result)
+        try syncAndRenewMark(&result)
         if checkpoint { try checkpointIfNeeded(&result) }
         return result
     }
 
-    private func syncToEnd(_ result: inout SyncResult) throws {
-        for _ in 0..<10_000 {
-            if try syncPass(&result) { break }
-        }
+    /// Syncs to the committed end, then moves the read mark past what was synced (see `ReadLock`).
+    private func syncAndRenewMark(_ result: inout SyncResult) throws {
+        try syncToCommittedEnd(&result)
         try readLock?.renew()
+    }
+
+    /// A guard against looping forever, not a limit a sync is expected to reach: a pass ends at the committed end,
+    /// after `maxSyncWALBytes`, or when the WAL was restarted under it. What is left, the next sync copies.
+    private static let maxSyncPasses = 10_000
+
+    /// Runs passes until one reaches the WAL's committed end (or finds a writer mid-commit). Keeps the read mark
+    /// where it is: the caller renews it, or, for a snapshot, must not.
+    private func syncToCommittedEnd(_ result: inout SyncResult) throws {
+        for _ in 0..<Self.maxSyncPasses { if try syncPass(&result) { break } }
     }
 
     /// One pass. Returns true once the WAL's committed end has been reached.
@@ -467,10 +476,10 @@ public final class DatabaseEngine {
             // everything, and renew once more, which then gives us read mark 0: the next commit restarts the WAL.
             let locked = takeBarrier()
             defer { if locked { releaseBarrier() } }
-            if locked { try syncToEnd(&result) }
+            if locked { try syncAndRenewMark(&result) }
             let r = try readLock.idleConnection.checkpoint(.passive)
             logger.debug("checkpoint", metadata: ["mode": "PASSIVE", "busy": "\(r.busy)", "log": "\(r.walFrames)", "done": "\(r.backfilled)"])
-            try syncToEnd(&result)
+            try syncAndRenewMark(&result)
         case .truncate:
             // TRUNCATE needs every reader gone, so the read mark is dropped for a moment. A commit by anyone else in
             // that moment would be checkpointed and lost from the WAL; the idle connection's data_version tells
@@ -480,7 +489,7 @@ public final class DatabaseEngine {
             var before: String?
             for _ in 0..<100 {
                 let v = try idle.scalar("PRAGMA data_version")
-                for _ in 0..<10_000 { if try syncPass(&result) { break } }
+                try syncToCommittedEnd(&result)
                 if try idle.scalar("PRAGMA data_version") == v { before = v; break }
             }
             trusted = false  // until proven below: the mark is about to be dropped
@@ -493,7 +502,7 @@ public final class DatabaseEngine {
             trusted = !r.busy && before != nil && before == after
             logger.info("checkpoint", metadata: ["mode": "TRUNCATE", "busy": "\(r.busy)", "continuous": "\(trusted)"])
             if trusted { readLock.markSynced() }
-            try syncToEnd(&result)
+            try syncAndRenewMark(&result)
         }
         lastCheckpoint = .now
         syncedSinceCheckpoint = false
@@ -520,7 +529,7 @@ public final class DatabaseEngine {
     /// Syncs, then runs a checkpoint now regardless of thresholds (for tests and tools).
     public func checkpoint(_ action: CheckpointPolicy.Action) throws {
         var result = SyncResult()
-        try syncToEnd(&result)
+        try syncAndRenewMark(&result)
         var policy = CheckpointPolicy()
         switch action {
         case .none: return
@@ -538,7 +547,7 @@ public final class DatabaseEngine {
     public func prepareSnapshot() throws -> TXID {
         guard readLock != nil else { throw EngineError(.sqlite, "database \(path) is not open") }
         var result = SyncResult()
-        for _ in 0..<10_000 { if try syncPass(&result) { break } }
+        try syncToCommittedEnd(&result)
         return position
     }
 
