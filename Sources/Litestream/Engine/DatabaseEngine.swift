@@ -63,6 +63,12 @@ public final class DatabaseEngine {
         /// WAL offset where the next sync resumes; 0 when unknown (forces a full-database file).
         var offset: Int64
         var commit: UInt32
+
+        /// The position `txid` with no place in any WAL (nil for zero: before the first file). The next sync from it
+        /// writes a full-database file.
+        static func withoutWALPosition(at txid: TXID) -> Cursor? {
+            txid == .zero ? nil : Cursor(txid: txid, salts: .zero, offset: 0, commit: 0)
+        }
     }
 
     private var cursor: Cursor?
@@ -163,13 +169,21 @@ public final class DatabaseEngine {
         metaLock = nil
     }
 
+    /// Where the next sync continues: verify the local files, resume after the newest, and continue the replica.
     private func loadPosition(remoteMaxTXID: TXID?, verifyAfter: TXID?) throws {
+        var files = try verifyLocalFiles(after: verifyAfter ?? .zero)
+        try resumeFromNewestFile(&files)
+        try reconcile(withReplica: remoteMaxTXID, localFiles: files)
+        trusted = false  // nothing is known about what the WAL did while we were closed
+    }
+
+    /// Reads through every local file newer than `txid` but the newest (`resumeFromNewestFile` checks that one) and
+    /// removes the damaged ones, so that no replica ever gets one. Returns the files left.
+    private func verifyLocalFiles(after txid: TXID) throws -> [(min: TXID, max: TXID)] {
         try POSIX.mkdirs(store.directory)
         try store.removeTemporaryFiles()
         store.invalidate()  // the directory may have changed while we were closed
-        var files = try store.files()
-        // The newest file is verified below, as the resume position.
-        for f in files.dropLast() where f.max > (verifyAfter ?? .zero) {
+        for f in try store.files().dropLast() where f.max > txid {
             do {
                 _ = try store.verifiedHeader(min: f.min, max: f.max)
             } catch {
@@ -178,62 +192,58 @@ public final class DatabaseEngine {
                 try store.remove(min: f.min, max: f.max)
             }
         }
-        files = try store.files()
+        return try store.files()
+    }
+
+    /// Sets the cursor from the newest local file's header: where it left off in which WAL generation.
+    private func resumeFromNewestFile(_ files: inout [(min: TXID, max: TXID)]) throws {
         cursor = nil
-        while let last = files.last {
-            do {
-                let h = try store.verifiedHeader(min: last.min, max: last.max)
-                cursor = Cursor(
-                    txid: h.maxTXID, salts: WALHeader.Salts(salt1: h.walSalt1, salt2: h.walSalt2),
-                    offset: h.walOffset > 0 ? h.walEnd : 0, commit: h.commit)
-                if h.pageSize != pageSize {
-                    pendingSnapshotReason = "page size changed from \(h.pageSize) to \(pageSize)"
-                }
-                break
-            } catch {
-                // A damaged newest file cannot be a resume point; keep the position before it and snapshot.
-                logger.error("local L0 file is damaged; it will be replaced by a full snapshot",
-                    metadata: ["file": "\(store.path(min: last.min, max: last.max))", "error": "\(error)"])
-                try store.remove(min: last.min, max: last.max)
-                files.removeLast()
-                pendingSnapshotReason = "damaged local L0 file"
-                if let prev = files.last {
-                    cursor = Cursor(txid: prev.max, salts: .zero, offset: 0, commit: 0)
-                } else {
-                    cursor = Cursor(txid: last.max.rawValue > 1 ? TXID(last.max.rawValue - 1) : .zero,
-                        salts: .zero, offset: 0, commit: 0)
-                    if cursor?.txid == .zero { cursor = nil }
-                }
-                break
+        guard let last = files.last else { return }
+        do {
+            let h = try store.verifiedHeader(min: last.min, max: last.max)
+            cursor = Cursor(txid: h.maxTXID, salts: WALHeader.Salts(salt1: h.walSalt1, salt2: h.walSalt2),
+                offset: h.walOffset > 0 ? h.walEnd : 0, commit: h.commit)
+            if h.pageSize != pageSize {
+                pendingSnapshotReason = "page size changed from \(h.pageSize) to \(pageSize)"
             }
+        } catch {
+            // A damaged newest file cannot be a resume point; keep the position before it and snapshot.
+            logger.error("local L0 file is damaged; it will be replaced by a full snapshot",
+                metadata: ["file": "\(store.path(min: last.min, max: last.max))", "error": "\(error)"])
+            try store.remove(min: last.min, max: last.max)
+            files.removeLast()
+            pendingSnapshotReason = "damaged local L0 file"
+            cursor = .withoutWALPosition(at: files.last?.max ?? TXID(last.max.rawValue > 1 ? last.max.rawValue - 1 : 0))
         }
+    }
+
+    /// Makes the local TXIDs continue the replica's (`remoteMaxTXID`, nil when unknown): when the replica is ahead or
+    /// the local files cannot fill its gap, local state is discarded for a full-database file after its TXID.
+    private func reconcile(withReplica remoteMaxTXID: TXID?, localFiles files: [(min: TXID, max: TXID)]) throws {
         if let remote = remoteMaxTXID, remote > .zero {
             let localMax = cursor?.txid ?? .zero
             let localMin = files.first?.min ?? .zero
             if remote > localMax {
                 logger.info("replica is ahead of local state; continuing its TXIDs with a full snapshot",
                     metadata: ["local": "\(localMax)", "replica": "\(remote)"])
-                try resetLocal(to: remote, reason: "replica is ahead of local state")
+                try reset(to: remote, reason: "replica is ahead of local state")
             } else if remote < localMax && (files.isEmpty || localMin > remote.next) {
                 logger.info("local L0 files cannot fill the replica's gap; continuing with a full snapshot",
                     metadata: ["local": "\(localMax)", "replica": "\(remote)"])
-                try resetLocal(to: remote, reason: "local files do not continue the replica")
+                try reset(to: remote, reason: "local files do not continue the replica")
             }
         } else if remoteMaxTXID == .zero, let first = files.first, first.min > TXID(1) {
             // Empty replica and no local chain from 1: start again at TXID 1.
-            try resetLocal(to: .zero, reason: "replica is empty")
+            try reset(to: .zero, reason: "replica is empty")
         }
-        trusted = false
-    }
-
-    private func resetLocal(to txid: TXID, reason: String) throws {
-        try store.removeAll()
-        cursor = txid == .zero ? nil : Cursor(txid: txid, salts: .zero, offset: 0, commit: 0)
-        pendingSnapshotReason = reason
     }
 
     /// Discards local state so that the next sync writes a full-database file continuing at `txid`.
-    public func reset(to txid: TXID, reason: String) throws { try resetLocal(to: txid, reason: reason) }
+    public func reset(to txid: TXID, reason: String) throws {
+        try store.removeAll()
+        cursor = .withoutWALPosition(at: txid)
+        pendingSnapshotReason = reason
+    }
 
     // MARK: sync
 
