@@ -251,7 +251,7 @@ public final class DatabaseEngine {
     /// policy. Safe to call at any time; does nothing when nothing changed.
     @discardableResult
     public func sync(checkpoint: Bool = true) throws -> SyncResult {
-        guard readLock != nil else { throw EngineError(.sqlite, "database \(path) is not open") }
+        guard readLock != nil else { throw EngineError(.notOpen, "database \(path) is not open") }
         var result = SyncResult()
         try syncAndRenewMark(&result)
         if checkpoint { try checkpointIfNeeded(&result) }
@@ -555,7 +555,7 @@ public final class DatabaseEngine {
     /// file plus this WAL generation describe exactly the state at `position`. Call `encodeSnapshot` next, then
     /// `sync` (which moves the mark again).
     public func prepareSnapshot() throws -> TXID {
-        guard readLock != nil else { throw EngineError(.sqlite, "database \(path) is not open") }
+        guard readLock != nil else { throw EngineError(.notOpen, "database \(path) is not open") }
         var result = SyncResult()
         try syncToCommittedEnd(&result)
         return position

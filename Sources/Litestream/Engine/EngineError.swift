@@ -10,6 +10,8 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         public static let notWALMode = Code("notWALMode")
         /// SQLite reported an error.
         public static let sqlite = Code("sqlite")
+        /// The engine was used before `open` or after `close`.
+        public static let notOpen = Code("notOpen")
         /// The local state directory is damaged.
         public static let localState = Code("localState")
         /// Reading or writing a file failed.
