@@ -248,6 +248,7 @@ final class PartHandoff: @unchecked Sendable {
 
     /// Producer: gives `part` to the uploader, blocking until it is taken; throws ``Closed`` if the uploader gave up.
     func offer(_ part: UploadPartBuffer) throws {
+        EngineExecutor.assertMayBlock("PartHandoff.offer")
         condition.lock()
         defer { condition.unlock() }
         guard !closed else { throw Closed() }

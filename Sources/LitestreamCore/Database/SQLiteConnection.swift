@@ -164,7 +164,7 @@ final class SQLiteConnection {
     /// What SQLite's shared WAL index says is committed: the number of frames (`mxFrame`) and the salts of the
     /// WAL generation it describes. Read through SQLite's own mapping of the `-shm` file (never opened by us), with
     /// SQLite's lock-free protocol: two copies of the header must agree. Nil when there is no index yet.
-    func walIndexHeader() throws(SQLiteError) -> (frames: UInt32, salt1: UInt32, salt2: UInt32)? {
+    func walIndexHeader() throws(SQLiteError) -> (frames: UInt32, salts: WALHeader.Salts)? {
         let file = try mainFile()
         guard let methods = file.pointee.pMethods?.pointee, methods.iVersion >= 2,
             let shmMap = methods.xShmMap, let barrier = methods.xShmBarrier
@@ -187,9 +187,9 @@ final class SQLiteConnection {
                 // WalIndexHdr: iVersion u32, unused u32, iChange u32, isInit u8, bigEndCksum u8, szPage u16,
                 // mxFrame u32 (native order), nPage u32, aFrameCksum[2], aSalt[2] (as in the WAL header, big-endian).
                 guard h.load(fromByteOffset: 0, as: UInt32.self) == 3_007_000 else { return nil }
-                return (h.load(fromByteOffset: 16, as: UInt32.self),
-                    UInt32(bigEndian: h.loadUnaligned(fromByteOffset: 32, as: UInt32.self)),
-                    UInt32(bigEndian: h.loadUnaligned(fromByteOffset: 36, as: UInt32.self)))
+                return (h.load(fromByteOffset: 16, as: UInt32.self), WALHeader.Salts(
+                    salt1: UInt32(bigEndian: h.loadUnaligned(fromByteOffset: 32, as: UInt32.self)),
+                    salt2: UInt32(bigEndian: h.loadUnaligned(fromByteOffset: 36, as: UInt32.self))))
             }
         }
         // Still changing after many reads: report it as busy, never as "no index" (which would lift the limit).

@@ -59,11 +59,17 @@ public final class DatabaseEngine {
     /// Where the last L0 file left off.
     struct Cursor: Equatable {
         var txid: TXID
-        var salt1: UInt32
-        var salt2: UInt32
+        /// The WAL generation `offset` belongs to.
+        var salts: WALHeader.Salts
         /// WAL offset where the next sync resumes; 0 when unknown (forces a full-database file).
         var offset: Int64
         var commit: UInt32
+
+        /// The position `txid` with no place in any WAL (nil for zero: before the first file). The next sync from it
+        /// writes a full-database file.
+        static func withoutWALPosition(at txid: TXID) -> Cursor? {
+            txid == .zero ? nil : Cursor(txid: txid, salts: .zero, offset: 0, commit: 0)
+        }
     }
 
     private var cursor: Cursor?
@@ -164,13 +170,21 @@ public final class DatabaseEngine {
         metaLock = nil
     }
 
+    /// Where the next sync continues: verify the local files, resume after the newest, and continue the replica.
     private func loadPosition(remoteMaxTXID: TXID?, verifyAfter: TXID?) throws {
+        var files = try verifyLocalFiles(after: verifyAfter ?? .zero)
+        try resumeFromNewestFile(&files)
+        try reconcile(withReplica: remoteMaxTXID, localFiles: files)
+        trusted = false  // nothing is known about what the WAL did while we were closed
+    }
+
+    /// Reads through every local file newer than `txid` but the newest (`resumeFromNewestFile` checks that one) and
+    /// removes the damaged ones, so that no replica ever gets one. Returns the files left.
+    private func verifyLocalFiles(after txid: TXID) throws -> [(min: TXID, max: TXID)] {
         try POSIX.mkdirs(store.directory)
         try store.removeTemporaryFiles()
         store.invalidate()  // the directory may have changed while we were closed
-        var files = try store.files()
-        // The newest file is verified below, as the resume position.
-        for f in files.dropLast() where f.max > (verifyAfter ?? .zero) {
+        for f in try store.files().dropLast() where f.max > txid {
             do {
                 _ = try store.verifiedHeader(min: f.min, max: f.max)
             } catch {
@@ -179,62 +193,58 @@ public final class DatabaseEngine {
                 try store.remove(min: f.min, max: f.max)
             }
         }
-        files = try store.files()
+        return try store.files()
+    }
+
+    /// Sets the cursor from the newest local file's header: where it left off in which WAL generation.
+    private func resumeFromNewestFile(_ files: inout [(min: TXID, max: TXID)]) throws {
         cursor = nil
-        while let last = files.last {
-            do {
-                let h = try store.verifiedHeader(min: last.min, max: last.max)
-                cursor = Cursor(
-                    txid: h.maxTXID, salt1: h.walSalt1, salt2: h.walSalt2,
-                    offset: h.walOffset > 0 ? h.walEnd : 0, commit: h.commit)
-                if h.pageSize != pageSize {
-                    pendingSnapshotReason = "page size changed from \(h.pageSize) to \(pageSize)"
-                }
-                break
-            } catch {
-                // A damaged newest file cannot be a resume point; keep the position before it and snapshot.
-                logger.error("local L0 file is damaged; it will be replaced by a full snapshot",
-                    metadata: ["file": "\(store.path(min: last.min, max: last.max))", "error": "\(error)"])
-                try store.remove(min: last.min, max: last.max)
-                files.removeLast()
-                pendingSnapshotReason = "damaged local L0 file"
-                if let prev = files.last {
-                    cursor = Cursor(txid: prev.max, salt1: 0, salt2: 0, offset: 0, commit: 0)
-                } else {
-                    cursor = Cursor(txid: last.max.rawValue > 1 ? TXID(last.max.rawValue - 1) : .zero,
-                        salt1: 0, salt2: 0, offset: 0, commit: 0)
-                    if cursor?.txid == .zero { cursor = nil }
-                }
-                break
+        guard let last = files.last else { return }
+        do {
+            let h = try store.verifiedHeader(min: last.min, max: last.max)
+            cursor = Cursor(txid: h.maxTXID, salts: WALHeader.Salts(salt1: h.walSalt1, salt2: h.walSalt2),
+                offset: h.walOffset > 0 ? h.walEnd : 0, commit: h.commit)
+            if h.pageSize != pageSize {
+                pendingSnapshotReason = "page size changed from \(h.pageSize) to \(pageSize)"
             }
+        } catch {
+            // A damaged newest file cannot be a resume point; keep the position before it and snapshot.
+            logger.error("local L0 file is damaged; it will be replaced by a full snapshot",
+                metadata: ["file": "\(store.path(min: last.min, max: last.max))", "error": "\(error)"])
+            try store.remove(min: last.min, max: last.max)
+            files.removeLast()
+            pendingSnapshotReason = "damaged local L0 file"
+            cursor = .withoutWALPosition(at: files.last?.max ?? TXID(last.max.rawValue > 1 ? last.max.rawValue - 1 : 0))
         }
+    }
+
+    /// Makes the local TXIDs continue the replica's (`remoteMaxTXID`, nil when unknown): when the replica is ahead or
+    /// the local files cannot fill its gap, local state is discarded for a full-database file after its TXID.
+    private func reconcile(withReplica remoteMaxTXID: TXID?, localFiles files: [(min: TXID, max: TXID)]) throws {
         if let remote = remoteMaxTXID, remote > .zero {
             let localMax = cursor?.txid ?? .zero
             let localMin = files.first?.min ?? .zero
             if remote > localMax {
                 logger.info("replica is ahead of local state; continuing its TXIDs with a full snapshot",
                     metadata: ["local": "\(localMax)", "replica": "\(remote)"])
-                try resetLocal(to: remote, reason: "replica is ahead of local state")
+                try reset(to: remote, reason: "replica is ahead of local state")
             } else if remote < localMax && (files.isEmpty || localMin > remote.next) {
                 logger.info("local L0 files cannot fill the replica's gap; continuing with a full snapshot",
                     metadata: ["local": "\(localMax)", "replica": "\(remote)"])
-                try resetLocal(to: remote, reason: "local files do not continue the replica")
+                try reset(to: remote, reason: "local files do not continue the replica")
             }
         } else if remoteMaxTXID == .zero, let first = files.first, first.min > TXID(1) {
             // Empty replica and no local chain from 1: start again at TXID 1.
-            try resetLocal(to: .zero, reason: "replica is empty")
+            try reset(to: .zero, reason: "replica is empty")
         }
-        trusted = false
-    }
-
-    private func resetLocal(to txid: TXID, reason: String) throws {
-        try store.removeAll()
-        cursor = txid == .zero ? nil : Cursor(txid: txid, salt1: 0, salt2: 0, offset: 0, commit: 0)
-        pendingSnapshotReason = reason
     }
 
     /// Discards local state so that the next sync writes a full-database file continuing at `txid`.
-    public func reset(to txid: TXID, reason: String) throws { try resetLocal(to: txid, reason: reason) }
+    public func reset(to txid: TXID, reason: String) throws {
+        try store.removeAll()
+        cursor = .withoutWALPosition(at: txid)
+        pendingSnapshotReason = reason
+    }
 
     // MARK: sync
 
@@ -242,18 +252,27 @@ public final class DatabaseEngine {
     /// policy. Safe to call at any time; does nothing when nothing changed.
     @discardableResult
     public func sync(checkpoint: Bool = true) throws -> SyncResult {
-        guard readLock != nil else { throw EngineError(.sqlite, "database \(path) is not open") }
+        guard readLock != nil else { throw EngineError(.notOpen, "database \(path) is not open") }
         var result = SyncResult()
-        try syncToEnd(&result)
+        try syncAndRenewMark(&result)
         if checkpoint { try checkpointIfNeeded(&result) }
         return result
     }
 
-    private func syncToEnd(_ result: inout SyncResult) throws {
-        for _ in 0..<10_000 {
-            if try syncPass(&result) { break }
-        }
+    /// Syncs to the committed end, then moves the read mark past what was synced (see `ReadLock`).
+    private func syncAndRenewMark(_ result: inout SyncResult) throws {
+        try syncToCommittedEnd(&result)
         try readLock?.renew()
+    }
+
+    /// A guard against looping forever, not a limit a sync is expected to reach: a pass ends at the committed end,
+    /// after `maxSyncWALBytes`, or when the WAL was restarted under it. What is left, the next sync copies.
+    private static let maxSyncPasses = 10_000
+
+    /// Runs passes until one reaches the WAL's committed end (or finds a writer mid-commit). Keeps the read mark
+    /// where it is: the caller renews it, or, for a snapshot, must not.
+    private func syncToCommittedEnd(_ result: inout SyncResult) throws {
+        for _ in 0..<Self.maxSyncPasses { if try syncPass(&result) { break } }
     }
 
     /// One pass. Returns true once the WAL's committed end has been reached.
@@ -280,7 +299,7 @@ public final class DatabaseEngine {
             trusted = true
             return true
         }
-        let start = (h1.salt1 == cursor.salt1 && h1.salt2 == cursor.salt2) ? cursor.offset : Int64(WALHeader.size)
+        let start = h1.salts == cursor.salts ? cursor.offset : Int64(WALHeader.size)
         guard let scan = try wal.scan(from: start, header: h1, maxBytes: configuration.maxSyncWALBytes, limit: limit) else {
             return try writeSnapshot(header: h1, limit: limit, reason: "WAL frames before the last position were overwritten", &result)
         }
@@ -311,26 +330,16 @@ public final class DatabaseEngine {
         let header = LTXHeader(
             pageSize: pageSize, commit: commit, minTXID: txid, maxTXID: txid, timestamp: POSIX.nowMilliseconds(),
             walOffset: start, walSize: scan.endOffset - start, walSalt1: h1.salt1, walSalt2: h1.salt2)
+        let growth: [UInt32] = commit > cursor.commit ? Array((cursor.commit + 1)...commit) : []
+        let numbers = Set(pages.keys).union(growth.filter { $0 != lockPage }).filter { $0 <= commit }.sorted()
         let kept = try writeL0(header: header, generation: h1) { enc in
-            var buf = [UInt8](repeating: 0, count: Int(pageSize))
-            let growth: [UInt32] = commit > cursor.commit ? Array((cursor.commit + 1)...commit) : []
-            let numbers = Set(pages.keys).union(growth.filter { $0 != lockPage }).sorted()
-            for pgno in numbers where pgno <= commit {
-                try buf.withUnsafeMutableBytes { b in
-                    if let off = pages[pgno] {
-                        try wal.readPage(frameOffset: off, into: b)
-                    } else {
-                        try readDatabasePage(pgno, into: b)
-                    }
-                }
-                try enc.encodePage(pgno, buf)
-            }
+            try copyPages(numbers, from: pages, into: &enc)
         }
         guard kept else {
             trusted = false
             return false  // restarted while we copied pages: start over
         }
-        self.cursor = Cursor(txid: txid, salt1: h1.salt1, salt2: h1.salt2, offset: scan.endOffset, commit: commit)
+        self.cursor = Cursor(txid: txid, salts: h1.salts, offset: scan.endOffset, commit: commit)
         syncedSinceCheckpoint = true
         result.written.append(txid)
         if reachedEnd {
@@ -346,11 +355,9 @@ public final class DatabaseEngine {
     private func snapshotReason(header h: WALHeader?) -> String? {
         guard let cursor else { return "first sync" }
         guard cursor.offset > 0 else { return "no WAL position in the last L0 file" }
-        guard let h else {
-            return trusted ? nil : "WAL was removed or truncated by another process"
-        }
+        guard let h else { return trusted ? nil : "WAL was removed or truncated by another process" }
         if h.pageSize != pageSize { return "WAL page size differs from the database" }
-        if h.salt1 == cursor.salt1 && h.salt2 == cursor.salt2 { return nil }
+        if h.salts == cursor.salts { return nil }
         // A new WAL generation. While we are trusted, our read marks allowed at most one restart since the last
         // sync, and only over frames we had synced (see ReadLock), so the new generation continues where we are.
         // SQLite's salts cannot tell us this: a writer that never checkpointed picks random ones.
@@ -365,18 +372,17 @@ public final class DatabaseEngine {
     /// so. Nothing can be decided then: the caller waits.
     private func committedLimit(_ h: WALHeader) throws -> (limit: Int64?, settled: Bool) {
         guard let conn = readLock?.heldConnection else { return (nil, true) }
-        let index: (frames: UInt32, salt1: UInt32, salt2: UInt32)?
+        let index: (frames: UInt32, salts: WALHeader.Salts)?
         do { index = try conn.walIndexHeader() } catch where error.isBusy { return (nil, false) }
         guard let index else { return (nil, true) }
-        guard index.salt1 == h.salt1, index.salt2 == h.salt2 else { return (Int64(WALHeader.size), false) }
+        guard index.salts == h.salts else { return (Int64(WALHeader.size), false) }
         return (Int64(WALHeader.size) + Int64(index.frames) * h.frameSize, true)
     }
 
     private func sameGeneration(_ h1: WALHeader) throws -> Bool {
         // The file the pages were read from: if the WAL was replaced meanwhile, they still all come from h1's
         // generation, and the next pass sees the new file.
-        guard let h2 = try wal.readHeader(sameFile: true) else { return false }
-        return h2.salt1 == h1.salt1 && h2.salt2 == h1.salt2
+        return try wal.readHeader(sameFile: true)?.salts == h1.salts
     }
 
     private var lockPage: UInt32 { LTXHeader.lockPage(pageSize: pageSize) }
@@ -410,19 +416,13 @@ public final class DatabaseEngine {
         logger.info("writing full snapshot", metadata: ["txid": "\(txid)", "reason": "\(reason)", "pages": "\(commit)"])
         let pages = scan?.pages ?? [:]
         let kept = try writeL0(header: header, generation: h1) { enc in
-            var buf = [UInt8](repeating: 0, count: Int(pageSize))
-            for pgno in 1...commit where pgno != lockPage {
-                try buf.withUnsafeMutableBytes { b in
-                    if let off = pages[pgno] { try wal.readPage(frameOffset: off, into: b) } else { try readDatabasePage(pgno, into: b) }
-                }
-                try enc.encodePage(pgno, buf)
-            }
+            try copyPages(everyPage(through: commit), from: pages, into: &enc)
         }
         guard kept else {
             trusted = false
             return false  // restarted while we read: try again
         }
-        cursor = Cursor(txid: txid, salt1: h1?.salt1 ?? 0, salt2: h1?.salt2 ?? 0, offset: end, commit: commit)
+        cursor = Cursor(txid: txid, salts: h1?.salts ?? .zero, offset: end, commit: commit)
         pendingSnapshotReason = nil
         trusted = true
         syncedSinceCheckpoint = true
@@ -430,6 +430,23 @@ public final class DatabaseEngine {
         result.snapshotReason = reason
         readLock.markSynced()
         return true
+    }
+
+    /// Pages 1...commit, without SQLite's lock page (which no database file holds).
+    private func everyPage(through commit: UInt32) -> some Sequence<UInt32> {
+        (1...commit).lazy.filter { [lockPage] in $0 != lockPage }
+    }
+
+    /// Encodes the pages `numbers`, in order: each from its frame in `frames` (a page's newest WAL frame up to the
+    /// position being written) when it has one, else from the database file.
+    private func copyPages(_ numbers: some Sequence<UInt32>, from frames: [UInt32: Int64], into enc: inout LTXEncoder) throws {
+        var buf = [UInt8](repeating: 0, count: Int(pageSize))
+        for pgno in numbers {
+            try buf.withUnsafeMutableBytes { b in
+                if let off = frames[pgno] { try wal.readPage(frameOffset: off, into: b) } else { try readDatabasePage(pgno, into: b) }
+            }
+            try enc.encodePage(pgno, buf)
+        }
     }
 
     private func readDatabasePage(_ pgno: UInt32, into buffer: UnsafeMutableRawBufferPointer) throws {
@@ -454,8 +471,7 @@ public final class DatabaseEngine {
         let frameSize = Int64(pageSize) + 24
         // Frames of the WAL as it is now: after a restart or TRUNCATE the cursor still describes the old generation.
         let current = try wal.readHeader()
-        let frames = current.map { $0.salt1 == cursor.salt1 && $0.salt2 == cursor.salt2 } == true
-            ? Int((cursor.offset - Int64(WALHeader.size)) / frameSize) : 0
+        let frames = current?.salts == cursor.salts ? Int((cursor.offset - Int64(WALHeader.size)) / frameSize) : 0
         let action = (policy ?? configuration.checkpoint).decide(
             walFrames: frames, syncedSinceCheckpoint: syncedSinceCheckpoint,
             sinceLastCheckpoint: ContinuousClock.now - lastCheckpoint)
@@ -471,10 +487,10 @@ public final class DatabaseEngine {
             // everything, and renew once more, which then gives us read mark 0: the next commit restarts the WAL.
             let locked = takeBarrier()
             defer { if locked { releaseBarrier() } }
-            if locked { try syncToEnd(&result) }
+            if locked { try syncAndRenewMark(&result) }
             let r = try readLock.idleConnection.checkpoint(.passive)
             logger.debug("checkpoint", metadata: ["mode": "PASSIVE", "busy": "\(r.busy)", "log": "\(r.walFrames)", "done": "\(r.backfilled)"])
-            try syncToEnd(&result)
+            try syncAndRenewMark(&result)
         case .truncate:
             // TRUNCATE needs every reader gone, so the read mark is dropped for a moment. A commit by anyone else in
             // that moment would be checkpointed and lost from the WAL; the idle connection's data_version tells
@@ -484,7 +500,7 @@ public final class DatabaseEngine {
             var before: String?
             for _ in 0..<100 {
                 let v = try idle.scalar("PRAGMA data_version")
-                for _ in 0..<10_000 { if try syncPass(&result) { break } }
+                try syncToCommittedEnd(&result)
                 if try idle.scalar("PRAGMA data_version") == v { before = v; break }
             }
             trusted = false  // until proven below: the mark is about to be dropped
@@ -497,7 +513,7 @@ public final class DatabaseEngine {
             trusted = !r.busy && before != nil && before == after
             logger.info("checkpoint", metadata: ["mode": "TRUNCATE", "busy": "\(r.busy)", "continuous": "\(trusted)"])
             if trusted { readLock.markSynced() }
-            try syncToEnd(&result)
+            try syncAndRenewMark(&result)
         }
         lastCheckpoint = .now
         syncedSinceCheckpoint = false
@@ -524,7 +540,7 @@ public final class DatabaseEngine {
     /// Syncs, then runs a checkpoint now regardless of thresholds (for tests and tools).
     public func checkpoint(_ action: CheckpointPolicy.Action) throws {
         var result = SyncResult()
-        try syncToEnd(&result)
+        try syncAndRenewMark(&result)
         var policy = CheckpointPolicy()
         switch action {
         case .none: return
@@ -540,9 +556,9 @@ public final class DatabaseEngine {
     /// file plus this WAL generation describe exactly the state at `position`. Call `encodeSnapshot` next, then
     /// `sync` (which moves the mark again).
     public func prepareSnapshot() throws -> TXID {
-        guard readLock != nil else { throw EngineError(.sqlite, "database \(path) is not open") }
+        guard readLock != nil else { throw EngineError(.notOpen, "database \(path) is not open") }
         var result = SyncResult()
-        for _ in 0..<10_000 { if try syncPass(&result) { break } }
+        try syncToCommittedEnd(&result)
         return position
     }
 
@@ -554,9 +570,7 @@ public final class DatabaseEngine {
             throw EngineError(.localState, "position moved from \(txid) to \(cursor.txid) before the snapshot of \(path)")
         }
         var pages: [UInt32: Int64] = [:]
-        if let h = try wal.readHeader(), h.salt1 == cursor.salt1, h.salt2 == cursor.salt2,
-            cursor.offset > Int64(WALHeader.size)
-        {
+        if let h = try wal.readHeader(), h.salts == cursor.salts, cursor.offset > Int64(WALHeader.size) {
             guard let scan = try wal.scan(from: Int64(WALHeader.size), header: h, limit: cursor.offset),
                 scan.endOffset == cursor.offset
             else {
@@ -568,13 +582,7 @@ public final class DatabaseEngine {
             pageSize: pageSize, commit: cursor.commit, minTXID: minTXID, maxTXID: cursor.txid,
             timestamp: POSIX.nowMilliseconds())
         var enc = try LTXEncoder(header: header, sink: sink)
-        var buf = [UInt8](repeating: 0, count: Int(pageSize))
-        for pgno in 1...cursor.commit where pgno != lockPage {
-            try buf.withUnsafeMutableBytes { b in
-                if let off = pages[pgno] { try wal.readPage(frameOffset: off, into: b) } else { try readDatabasePage(pgno, into: b) }
-            }
-            try enc.encodePage(pgno, buf)
-        }
+        try copyPages(everyPage(through: cursor.commit), from: pages, into: &enc)
         try enc.finish()
         return header
     }

@@ -17,7 +17,7 @@ import Synchronization
 ///
 /// Threads start when a job finds none idle, up to `maxThreads`, and then stay (a replicator's loop sleeps and wakes
 /// all day); one database keeps two (its sync loop and its uploader).
-final class EngineExecutor: TaskExecutor {
+package final class EngineExecutor: TaskExecutor {
     /// Shared by every replicator of the process. 16 threads: enough for that many databases blocked at once on
     /// the disk, with no cost until they are needed.
     static let shared = EngineExecutor(maxThreads: 16)
@@ -40,15 +40,14 @@ final class EngineExecutor: TaskExecutor {
         self.maxThreads = maxThreads
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         // From one of our threads, the job usually continues work that thread is about to leave (a hop, a
-        // resumed continuation): it runs there next, without waking another thread for it. Waking one for every
-        // hop cost 60% more context switches than the cooperative pool and 0.04 s more CPU per 20 s under a
-        // 500 tx/s writer. The price: a job that resumes another task and then blocks delays it; the engine's
-        // jobs resume others (WakeSignal) just before they suspend. So engine code must never block waiting for
-        // an engine task it resumed (it may sit in this very slot): blocking producers, like the S3 body writer
-        // feeding `PartHandoff`, run on threads of their own.
+        // resumed continuation): it runs there next, without waking another thread for it, which would cost a
+        // context switch per hop. The price: a job that resumes another task and then blocks delays it; the
+        // engine's jobs resume others (WakeSignal) just before they suspend. So engine code must never block
+        // waiting for an engine task it resumed (it may sit in this very slot): blocking producers, like the S3
+        // body writer feeding `PartHandoff`, run on threads of their own, and `assertMayBlock` checks it.
         if let worker = Worker.current, worker.executor === self, worker.next == nil {
             worker.next = job
             return
@@ -70,6 +69,12 @@ final class EngineExecutor: TaskExecutor {
 
     /// Whether the calling thread is one of the engine's (tests use it).
     static var isCurrentThread: Bool { Worker.current != nil }
+
+    /// For code that blocks its thread until another task acts (`PartHandoff.offer`): in debug builds, traps on an
+    /// engine thread, where that task may sit in this thread's next-job slot (see `enqueue`) and never run.
+    package static func assertMayBlock(_ what: @autoclosure () -> String, file: StaticString = #fileID, line: UInt = #line) {
+        assert(!isCurrentThread, "\(what()) blocks an engine thread, which may hold the task it waits for", file: file, line: line)
+    }
 
     /// A thread's own state, reachable from the thread alone.
     private final class Worker {

@@ -114,7 +114,7 @@ actor ReplicaWorker {
             // continue after the replica's TXID, with a full-database file.
             logger.warning("replica is ahead of the local database; continuing it with a full snapshot",
                 metadata: ["replica": "\(uploaded)", "local": "\(local)"])
-            try engine.withEngine { e in
+            try engine.withEngine { [uploaded] e in
                 if e.position < uploaded { try e.reset(to: uploaded, reason: "replica \(name) is ahead") }
             }
             try engine.sync(checkpoint: false)

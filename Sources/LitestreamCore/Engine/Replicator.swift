@@ -63,8 +63,8 @@ public final class Replicator {
     }
 
     public let configuration: Configuration
-    /// The engine. Use it directly only while `run()` is not running.
-    public let engine: DatabaseEngine
+    /// The engine, behind the mutex it shares with the uploaders.
+    var engine: SharedEngine { shared }
     /// Status and controls, usable from any task.
     public let monitor: ReplicationMonitor
     private let shared: SharedEngine
@@ -74,7 +74,7 @@ public final class Replicator {
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "litestream")) {
         self.configuration = configuration
-        self.engine = DatabaseEngine(configuration: configuration.database, logger: logger)
+        let engine = DatabaseEngine(configuration: configuration.database, logger: logger)
         self.logger = logger
         let monitor = ReplicationMonitor(
             path: engine.path,
@@ -309,7 +309,7 @@ public final class Replicator {
         }
         let store = shared.store
         let now = POSIX.nowMilliseconds()
-        shared.withEngine { e in
+        shared.withEngine { [covered] e in
             guard let files = try? store.files() else { return }
             for f in files where f.max <= covered && f.max < e.position {
                 let p = store.path(min: f.min, max: f.max)

@@ -1,31 +1,38 @@
-import Foundation
 import LTX
+import Synchronization
 
-/// The database engine behind a lock, shared by the sync loop and the replicas' uploaders, which need it for
+/// The database engine behind a mutex, shared by the sync loop and the replicas' uploaders, which need it for
 /// snapshots and catch-up files. Every sync goes through here, so the monitor learns of each new local file.
-final class SharedEngine: @unchecked Sendable {
-    // @unchecked: every access to `engine` holds `lock`.
-    private let lock = NSLock()
-    private let engine: DatabaseEngine
+final class SharedEngine: Sendable {
+    /// Owns the engine: nothing else holds a reference to it.
+    private let engine: Mutex<DatabaseEngine>
     let store: LocalLTXStore
     let monitor: ReplicationMonitor
+    /// The engine's, which never change.
+    let path: String, walPath: String
     /// Called after a sync wrote new files (wakes the uploaders).
     private let onNewFiles: @Sendable () -> Void
 
-    init(_ engine: DatabaseEngine, monitor: ReplicationMonitor, onNewFiles: @escaping @Sendable () -> Void) {
-        self.engine = engine
-        self.store = engine.store
+    init(_ engine: sending DatabaseEngine, monitor: ReplicationMonitor, onNewFiles: @escaping @Sendable () -> Void) {
+        (store, path, walPath) = (engine.store, engine.path, engine.walPath)
         self.monitor = monitor
         self.onNewFiles = onNewFiles
+        self.engine = Mutex(engine)
     }
 
-    func withEngine<T>(_ body: (DatabaseEngine) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(engine)
+    /// Runs `body` holding the mutex. `@Sendable` and a `Sendable` result, so that the compiler sees to it that the
+    /// engine (which is not thread-safe) never leaves the mutex.
+    func withEngine<T: Sendable, E: Error>(_ body: @Sendable (DatabaseEngine) throws(E) -> T) throws(E) -> T {
+        try engine.withLock { e throws(E) in try body(e) }
     }
 
     var position: TXID { withEngine { $0.position } }
+
+    func open(remoteMaxTXID: TXID?, verifyAfter: TXID?) throws {
+        try withEngine { try $0.open(remoteMaxTXID: remoteMaxTXID, verifyAfter: verifyAfter) }
+    }
+
+    func close() { withEngine { $0.close() } }
 
     /// Syncs and reports what was written.
     @discardableResult

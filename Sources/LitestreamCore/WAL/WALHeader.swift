@@ -52,6 +52,16 @@ struct WALHeader: Equatable, Sendable {
 
     /// Size of one frame: the 24-byte frame header plus one page.
     var frameSize: Int64 { 24 + Int64(pageSize) }
+
+    /// The salt pair that names one WAL generation: SQLite picks a new pair whenever it restarts the WAL, and every
+    /// frame of the generation carries it. Same salts, same generation: frames at an offset are the ones read there.
+    struct Salts: Equatable, Sendable {
+        var salt1: UInt32, salt2: UInt32
+        /// What an LTX file records when it covers no WAL generation.
+        static let zero = Salts(salt1: 0, salt2: 0)
+    }
+
+    var salts: Salts { Salts(salt1: salt1, salt2: salt2) }
 }
 
 /// The 24-byte header in front of each page in a WAL file. All fields are big-endian on disk.

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
-// `struct stat` and `timespec` are attributed to CoreFoundation's module once Foundation is in the target.
-import CoreFoundation
+// `struct stat` is attributed to Dispatch's C module when Dispatch is in the target (and no Foundation).
+import CDispatch
 #elseif canImport(Darwin)
 import Darwin
 #endif

@@ -95,4 +95,26 @@ import Testing
         #expect(total == 50 * 200)
         #expect(executor.threadCount <= 2)
     }
+
+    /// The S3 body writer blocks in `PartHandoff.offer` until the uploading task takes each part, so it runs on a
+    /// thread of its own even when the upload runs on the engine's: on an engine thread, the task it waits for could
+    /// sit in that thread's next-job slot (`EngineExecutor.assertMayBlock` traps there in debug builds).
+    @Test(.timeLimit(.minutes(1))) func blockingBodyWriterRunsOffEngineThreads() async throws {
+        final class Seen: Sendable { let onEngineThread = Mutex<Bool?>(nil) }
+        let seen = Seen()
+        let parts = try await withTaskExecutorPreference(EngineExecutor.shared) {
+            let handoff = PartHandoff()
+            let producer = PartProducer(write: { sink in
+                seen.onEngineThread.withLock { $0 = EngineExecutor.isCurrentThread }
+                for _ in 0..<4 { try [UInt8](repeating: 1, count: 100).withUnsafeBytes(sink) }
+            }, handoff: handoff, partSize: 100, gauge: nil)
+            async let produced: Void = producer.run()
+            var parts = 1
+            while try await !handoff.next().isLast { parts += 1 }
+            await produced
+            return parts
+        }
+        #expect(parts == 4)
+        #expect(seen.onEngineThread.withLock { $0 } == false)
+    }
 }

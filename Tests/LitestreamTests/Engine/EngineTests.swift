@@ -131,6 +131,20 @@ import Testing
         try await r.shutdown()
     }
 
+    @Test func syncBeforeOpenOrAfterCloseIsNotOpen() throws {
+        let f = try Fixture("not-open")
+        let app = try TestDatabase(path: f.dbPath)
+        try app.exec("CREATE TABLE t (v); INSERT INTO t VALUES (1)")
+        let engine = DatabaseEngine(configuration: .init(path: f.dbPath))
+        let beforeOpen = #expect(throws: EngineError.self) { try engine.sync() }
+        #expect(beforeOpen?.code == .notOpen)
+        try engine.open()
+        #expect(try engine.sync().written == [TXID(1)])
+        engine.close()
+        let afterClose = #expect(throws: EngineError.self) { try engine.prepareSnapshot() }
+        #expect(afterClose?.code == .notOpen)
+    }
+
     @Test func convertsRollbackJournalDatabase() async throws {
         let f = try Fixture("not-wal")
         let app = try TestDatabase(path: f.dbPath, journalMode: "delete")
