@@ -4,7 +4,9 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Logging
 import Synchronization
+import UnixSignals
 
 /// The application that `replicate -exec CMD` runs: started once the database is open, watched, and given the
 /// termination signals `replicate` receives.
@@ -46,6 +48,34 @@ final class ChildProcess: Sendable {
         defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
         try process.run()
         state.withLock { $0.pid = process.processIdentifier }
+    }
+
+    /// Runs the child for `replicate`: starts it once `ready()` (the databases are open) or after 10 s, gives it the
+    /// SIGINT and SIGTERM `replicate` receives, and returns when it exits, or at a signal that came before it started.
+    func supervise(logger: Logger, ready: @escaping @Sendable () -> Bool) async throws {
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await sig in signals {
+                    logger.info("signal received, litestream shutting down", metadata: ["signal": "\(sig.rawValue)"])
+                    restoreDefaultTerminationSignals()
+                    // The application stops first; its exit then stops replication.
+                    if !self.forward(sig.rawValue) { return }
+                }
+            }
+            group.addTask {
+                let deadline = ContinuousClock.now + .seconds(10)
+                while ContinuousClock.now < deadline && !ready() { try await Task.sleep(for: .milliseconds(20)) }
+                try Task.checkCancellation()  // a signal came first
+                logger.info("starting child process", metadata: ["command": "\(self.command)"])
+                try self.start()
+                if let status = await self.exitStatus() {
+                    logger.info("child process exited", metadata: ["status": "\(status)"])
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
     }
 
     /// Forwards a signal to the child, if it runs. Returns false if there is none.
@@ -124,4 +154,20 @@ final class ChildProcess: Sendable {
         }
         for w in waiters { w.resume(returning: code) }
     }
+}
+
+/// Processes started from some runtimes inherit a mask that blocks SIGINT and SIGTERM; undo that so that
+/// `replicate` always gets its chance to do a final sync.
+func unblockTerminationSignals() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
+}
+
+/// After the first SIGINT or SIGTERM: a second one ends the process at once, as Litestream's second Ctrl-C does.
+func restoreDefaultTerminationSignals() {
+    signal(SIGINT, SIG_DFL)
+    signal(SIGTERM, SIG_DFL)
 }
