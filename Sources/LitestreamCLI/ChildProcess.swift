@@ -12,14 +12,9 @@ import UnixSignals
 /// termination signals `replicate` receives.
 final class ChildProcess: Sendable {
     let command: String
-    private let state = Mutex<State>(State())
-
-    private struct State {
-        var pid: Int32?
-        var status: Int32?
-        var waiters: [CheckedContinuation<Int32?, Never>] = []
-        var cancelled = false
-    }
+    private let state = Mutex<(pid: Int32?, status: Int32?)>((nil, nil))
+    /// The exit status, when the child exits.
+    private let exited: (stream: AsyncStream<Int32>, continuation: AsyncStream<Int32>.Continuation) = AsyncStream.makeStream()
 
     init(command: String) { self.command = command }
 
@@ -37,7 +32,8 @@ final class ChildProcess: Sendable {
         process.terminationHandler = { [self] p in
             // A child killed by a signal exits like a shell reports it: 128 + signal.
             let code = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
-            finish(code)
+            state.withLock { $0.status = code }
+            exited.continuation.yield(code)
         }
         // The child inherits this thread's signal mask, and Dispatch/Swift concurrency threads block SIGINT and
         // SIGTERM: spawn with nothing blocked, as a shell would, so that forwarded signals reach it.
@@ -69,8 +65,9 @@ final class ChildProcess: Sendable {
                 try Task.checkCancellation()  // a signal came first
                 logger.info("starting child process", metadata: ["command": "\(self.command)"])
                 try self.start()
-                if let status = await self.exitStatus() {
+                for await status in self.exited.stream {
                     logger.info("child process exited", metadata: ["status": "\(status)"])
+                    break
                 }
             }
             try await group.next()
@@ -82,28 +79,6 @@ final class ChildProcess: Sendable {
     func forward(_ sig: Int32) -> Bool {
         guard let pid = state.withLock({ $0.status == nil ? $0.pid : nil }) else { return false }
         return kill(pid, sig) == 0
-    }
-
-    /// The child's exit status, or nil if the waiting task is cancelled first.
-    func exitStatus() async -> Int32? {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Int32?, Never>) in
-                let ready = state.withLock { s -> Int32?? in
-                    if let status = s.status { return .some(status) }
-                    if s.cancelled { return .some(nil) }
-                    s.waiters.append(c)
-                    return .none
-                }
-                if let ready { c.resume(returning: ready) }
-            }
-        } onCancel: {
-            let waiters = state.withLock { s -> [CheckedContinuation<Int32?, Never>] in
-                s.cancelled = true
-                defer { s.waiters = [] }
-                return s.waiters
-            }
-            for w in waiters { w.resume(returning: nil) }
-        }
     }
 
     /// Splits a command line into words: whitespace separates, single quotes keep everything, double quotes keep
@@ -144,15 +119,6 @@ final class ChildProcess: Sendable {
         if quote != nil || escaped { throw CLIError("unterminated quote or escape in -exec command: \(line)") }
         if inWord { words.append(word) }
         return words
-    }
-
-    private func finish(_ code: Int32) {
-        let waiters = state.withLock { s -> [CheckedContinuation<Int32?, Never>] in
-            s.status = code
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        for w in waiters { w.resume(returning: code) }
     }
 }
 
