@@ -79,6 +79,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // An app's way to run the replicator: a `Service` in a `ServiceGroup` (run by ServiceGroupExampleTests).
+        .executableTarget(
+            name: "ServiceGroupReplicator",
+            dependencies: [
+                "Litestream",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/ServiceGroupReplicator",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "LTXTests",
             dependencies: ["LTX"],
