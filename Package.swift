@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         // Replication metrics (lag, TXIDs, sync and error counts) in whatever metrics backend the app uses.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.0"),
+        // Start and stop: every long-running part is a `Service`; `replicate` runs them in a `ServiceGroup`.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // The system's SQLite: one copy per process, shared with GRDB-based apps (see docs/design.md). The C
@@ -70,6 +72,7 @@ let package = Package(
                 "LitestreamClient",
                 "CLitestreamSQLite",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -113,6 +116,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -131,6 +135,8 @@ let package = Package(
                 "LTX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -139,6 +145,18 @@ let package = Package(
             name: "ClientOnlyExample",
             dependencies: ["LitestreamClient"],
             path: "Examples/ClientOnly",
+            swiftSettings: swiftSettings
+        ),
+        // An app's way to run the replicator: a `Service` in a `ServiceGroup` (run by ServiceGroupExampleTests).
+        .executableTarget(
+            name: "ServiceGroupReplicator",
+            dependencies: [
+                "LitestreamCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/ServiceGroupReplicator",
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -157,6 +175,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["S3/Fixtures"],
             swiftSettings: swiftSettings

@@ -4,20 +4,17 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Logging
 import Synchronization
+import UnixSignals
 
 /// The application that `replicate -exec CMD` runs: started once the database is open, watched, and given the
 /// termination signals `replicate` receives.
 final class ChildProcess: Sendable {
     let command: String
-    private let state = Mutex<State>(State())
-
-    private struct State {
-        var pid: Int32?
-        var status: Int32?
-        var waiters: [CheckedContinuation<Int32?, Never>] = []
-        var cancelled = false
-    }
+    private let state = Mutex<(pid: Int32?, status: Int32?)>((nil, nil))
+    /// The exit status, when the child exits.
+    private let exited: (stream: AsyncStream<Int32>, continuation: AsyncStream<Int32>.Continuation) = AsyncStream.makeStream()
 
     init(command: String) { self.command = command }
 
@@ -35,7 +32,8 @@ final class ChildProcess: Sendable {
         process.terminationHandler = { [self] p in
             // A child killed by a signal exits like a shell reports it: 128 + signal.
             let code = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
-            finish(code)
+            state.withLock { $0.status = code }
+            exited.continuation.yield(code)
         }
         // The child inherits this thread's signal mask, and Dispatch/Swift concurrency threads block SIGINT and
         // SIGTERM: spawn with nothing blocked, as a shell would, so that forwarded signals reach it.
@@ -48,32 +46,39 @@ final class ChildProcess: Sendable {
         state.withLock { $0.pid = process.processIdentifier }
     }
 
+    /// Runs the child for `replicate`: starts it once `ready()` (the databases are open) or after 10 s, gives it the
+    /// SIGINT and SIGTERM `replicate` receives, and returns when it exits, or at a signal that came before it started.
+    func supervise(logger: Logger, ready: @escaping @Sendable () -> Bool) async throws {
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await sig in signals {
+                    logger.info("signal received, litestream shutting down", metadata: ["signal": "\(sig.rawValue)"])
+                    restoreDefaultTerminationSignals()
+                    // The application stops first; its exit then stops replication.
+                    if !self.forward(sig.rawValue) { return }
+                }
+            }
+            group.addTask {
+                let deadline = ContinuousClock.now + .seconds(10)
+                while ContinuousClock.now < deadline && !ready() { try await Task.sleep(for: .milliseconds(20)) }
+                try Task.checkCancellation()  // a signal came first
+                logger.info("starting child process", metadata: ["command": "\(self.command)"])
+                try self.start()
+                for await status in self.exited.stream {
+                    logger.info("child process exited", metadata: ["status": "\(status)"])
+                    break
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
     /// Forwards a signal to the child, if it runs. Returns false if there is none.
     func forward(_ sig: Int32) -> Bool {
         guard let pid = state.withLock({ $0.status == nil ? $0.pid : nil }) else { return false }
         return kill(pid, sig) == 0
-    }
-
-    /// The child's exit status, or nil if the waiting task is cancelled first.
-    func exitStatus() async -> Int32? {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Int32?, Never>) in
-                let ready = state.withLock { s -> Int32?? in
-                    if let status = s.status { return .some(status) }
-                    if s.cancelled { return .some(nil) }
-                    s.waiters.append(c)
-                    return .none
-                }
-                if let ready { c.resume(returning: ready) }
-            }
-        } onCancel: {
-            let waiters = state.withLock { s -> [CheckedContinuation<Int32?, Never>] in
-                s.cancelled = true
-                defer { s.waiters = [] }
-                return s.waiters
-            }
-            for w in waiters { w.resume(returning: nil) }
-        }
     }
 
     /// Splits a command line into words: whitespace separates, single quotes keep everything, double quotes keep
@@ -115,13 +120,20 @@ final class ChildProcess: Sendable {
         if inWord { words.append(word) }
         return words
     }
+}
 
-    private func finish(_ code: Int32) {
-        let waiters = state.withLock { s -> [CheckedContinuation<Int32?, Never>] in
-            s.status = code
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        for w in waiters { w.resume(returning: code) }
-    }
+/// Processes started from some runtimes inherit a mask that blocks SIGINT and SIGTERM; undo that so that
+/// `replicate` always gets its chance to do a final sync.
+func unblockTerminationSignals() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
+}
+
+/// After the first SIGINT or SIGTERM: a second one ends the process at once, as Litestream's second Ctrl-C does.
+func restoreDefaultTerminationSignals() {
+    signal(SIGINT, SIG_DFL)
+    signal(SIGTERM, SIG_DFL)
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Litestream
 import Logging
+import ServiceLifecycle
+import UnixSignals
 
 struct ReplicateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -103,12 +105,19 @@ struct ReplicateCommand: AsyncParsableCommand {
         }
     }
 
-    /// The configured control socket, Prometheus endpoint, metrics and heartbeat, next to the server. Their
-    /// failures are logged: replication goes on without them.
-    private func addServices(
-        _ config: LitestreamConfiguration, server: ReplicationServer, trigger: ShutdownTrigger, logger: Logger,
-        to group: inout ThrowingTaskGroup<Ended, any Error>
-    ) {
+    /// The configured control socket, Prometheus endpoint, metrics and heartbeat. A failure of one is logged, and
+    /// replication goes on without it.
+    private func companions(_ config: LitestreamConfiguration, server: ReplicationServer, logger: Logger) -> [any Service] {
+        /// Runs `service`; if it fails, says so and waits for the shutdown (a service that ends stops the group).
+        func optional(_ service: any Service, _ failure: Logger.Message, _ metadata: Logger.Metadata) -> any Service {
+            ClosureService {
+                do { try await service.run() } catch {
+                    logger.error(failure, metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                    try await gracefulShutdown()
+                }
+            }
+        }
+        var services: [any Service] = []
         let configPath = LitestreamConfiguration.resolvePath(flag: configOptions.config).path
         if config.socket.enabled {
             let control = ControlServer(
@@ -124,36 +133,19 @@ struct ReplicateCommand: AsyncParsableCommand {
                     return try config.replicatorConfiguration(for: db, path: db.directory == nil ? nil : absolutePath(path))
                 },
                 logger: logger)
-            group.addTask {
-                do { try await control.run(until: trigger) } catch {
-                    logger.error("control socket failed; replication goes on without it",
-                        metadata: ["socket": "\(config.socket.path)", "error": "\(error)"])
-                }
-                return .other
-            }
+            services.append(optional(control, "control socket failed; replication goes on without it",
+                ["socket": "\(config.socket.path)"]))
         }
         if let addr = config.addr {
-            group.addTask {
-                do { try await MetricsServer(address: addr, server: server, logger: logger).run(until: trigger) } catch {
-                    logger.error("metrics endpoint failed; replication goes on without it",
-                        metadata: ["addr": "\(addr)", "error": "\(error)"])
-                }
-                return .other
-            }
+            services.append(optional(MetricsServer(address: addr, server: server, logger: logger),
+                "metrics endpoint failed; replication goes on without it", ["addr": "\(addr)"]))
         }
-        group.addTask {
-            await ReplicationMetrics(server: server).run(until: trigger)
-            return .other
-        }
+        services.append(ReplicationMetrics(server: server))
         if let url = config.heartbeatURL?.value {
-            group.addTask {
-                await Heartbeat(url: url, interval: config.heartbeatInterval, server: server, logger: logger).run(until: trigger)
-                return .other
-            }
+            services.append(Heartbeat(url: url, interval: config.heartbeatInterval, server: server, logger: logger))
         }
+        return services
     }
-
-    enum Ended { case server, signal, child, other }
 
     /// What to replicate: the command-line database, or the configured ones (directory entries are scanned
     /// when the server starts).
@@ -188,26 +180,22 @@ struct ReplicateCommand: AsyncParsableCommand {
         return plan
     }
 
-    /// Runs the replication server until a signal (or the -exec child's exit), then waits for the final syncs.
-    /// Returns the child's exit status, if there was a child.
+    /// Runs the replication server and its companions in a service group until SIGINT or SIGTERM (with -exec: the
+    /// child's exit), then shuts them down gracefully, in reverse order: the child, the directory scans, the
+    /// databases with their final syncs, and last the metrics and the control socket. Returns the child's exit
+    /// status, if there was a child.
     private func serve(_ plan: Plan, config: LitestreamConfiguration?, logger: Logger) async throws -> Int32? {
-        // SIGINT/SIGTERM trigger a graceful stop: the replicators' tasks are not cancelled, so their final sync
-        // and upload can finish.
-        let trigger = ShutdownTrigger()
         let server = ReplicationServer(logger: logger)
+        plan.databases.forEach { server.register($0) }
         let child = (exec ?? config?.exec).map(ChildProcess.init(command:))
         let minSync = minSyncInterval.flatMap { GoDuration.parse($0) }
-        try await withThrowingTaskGroup(of: Ended.self) { group in
-            group.addTask {
-                await server.run(databases: plan.databases, until: trigger)
-                return .server
-            }
-            if let config { addServices(config, server: server, trigger: trigger, logger: logger, to: &group) }
-            for (db, dir) in plan.directories {
-                guard let config else { break }
-                group.addTask {
-                    // Picks up databases as they are created (every monitor interval with `watch`).
-                    repeat {
+        var services = (config.map { companions($0, server: server, logger: logger) } ?? []) + [server]
+        for (db, dir) in plan.directories {
+            guard let config else { break }
+            services.append(ClosureService {
+                // Picks up databases as they are created (every monitor interval with `watch`).
+                try? await cancelWhenGracefulShutdown {
+                    while true {
                         for path in dir.scan(excluding: Set(server.databasePaths)) {
                             do {
                                 var c = try config.replicatorConfiguration(for: db, path: path)
@@ -218,46 +206,32 @@ struct ReplicateCommand: AsyncParsableCommand {
                             }
                         }
                         if !(db.directory?.watch ?? false) { break }
-                        // Cancelled with the group once the server has stopped.
-                        try? await Task.sleep(for: db.monitorInterval)
-                    } while !trigger.isTriggered && !Task.isCancelled
-                    return .other
-                }
-            }
-            if let child {
-                group.addTask {
-                    // The application starts once the configured databases are open (restored if need be and in
-                    // WAL mode), or after 10 s if one cannot be opened yet.
-                    let deadline = ContinuousClock.now + .seconds(10)
-                    while !trigger.isTriggered && ContinuousClock.now < deadline
-                        && !plan.databases.allSatisfy({ server.monitor(for: $0.database.path)?.isRunning == true })
-                    {
-                        try? await Task.sleep(for: .milliseconds(20))
+                        try await Task.sleep(for: db.monitorInterval)
                     }
-                    guard !trigger.isTriggered else { return .child }
-                    logger.info("starting child process", metadata: ["command": "\(child.command)"])
-                    try child.start()
-                    if let status = await child.exitStatus() {
-                        logger.info("child process exited", metadata: ["status": "\(status)"])
-                        trigger.trigger()
-                    }
-                    return .child
                 }
-            }
-            group.addTask {
-                if let sig = await Signals.wait() {
-                    logger.info("signal received, litestream shutting down", metadata: ["signal": "\(sig)"])
-                    // With -exec the application stops first; its exit then stops replication.
-                    if child?.forward(sig) != true { trigger.trigger() }
-                }
-                return .signal
-            }
-            // Wait for the final syncs; once the server has returned, stop waiting for anything else. An error
-            // ends the group, which cancels the other tasks.
-            while let ended = try await group.next() {
-                if ended == .server { group.cancelAll() }
-            }
+                try await gracefulShutdown()
+            })
         }
+        var configurations = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+        if let child {
+            // The child gets the signals, and its exit shuts replication down.
+            let paths = plan.databases.map(\.database.path)
+            let supervise = ClosureService {
+                try await child.supervise(logger: logger) {
+                    paths.allSatisfy { server.monitor(for: $0)?.isRunning == true }
+                }
+            }
+            configurations.append(.init(service: supervise, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup))
+        } else {
+            configurations.append(.init(service: ClosureService {
+                try await gracefulShutdown()
+                logger.info("signal received, litestream shutting down")
+                restoreDefaultTerminationSignals()
+            }))
+        }
+        try await ServiceGroup(configuration: .init(services: configurations,
+            gracefulShutdownSignals: child == nil ? [.sigterm, .sigint] : [], logger: logger)).run()
         return child?.status
     }
 }

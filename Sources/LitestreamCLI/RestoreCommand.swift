@@ -3,6 +3,7 @@ import Foundation
 import LTX
 import Litestream
 import Logging
+import UnixSignals
 
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -170,7 +171,7 @@ struct RestoreCommand: AsyncParsableCommand {
                     try await Follower(replica: replica, output: absolutePath(output), txid: result.txid, logger: logger)
                         .run(interval: interval)
                 }
-                group.addTask { _ = await Signals.wait() }
+                group.addTask { for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { break } }
                 try await group.next()
                 group.cancelAll()
             }

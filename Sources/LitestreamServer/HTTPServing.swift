@@ -2,27 +2,31 @@ import LitestreamCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 
 /// An accepted HTTP/1.1 connection of our small servers (control socket, metrics).
 typealias HTTPConnection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
-/// Serves each connection of a bound server channel in its own child task until `shutdown` triggers, which closes
-/// the channel; connections still open then are cancelled. A failure of the channel is logged, not thrown:
-/// replication goes on without the server.
+/// Serves each connection of a bound server channel in its own child task until graceful shutdown or cancellation,
+/// which closes the channel; connections still open then are cancelled. A failure of the channel is logged, not
+/// thrown: replication goes on without the server.
 func serveConnections(
-    of channel: NIOAsyncChannel<HTTPConnection, Never>, until shutdown: ShutdownTrigger, logger: Logger,
+    of channel: NIOAsyncChannel<HTTPConnection, Never>, logger: Logger,
     failure: Logger.Message, _ serve: @escaping @Sendable (HTTPConnection) async -> Void
 ) async {
-    shutdown.onTrigger { channel.channel.close(promise: nil) }
     await withDiscardingTaskGroup { group in
         do {
-            try await channel.executeThenClose { inbound in
-                for try await connection in inbound {
-                    group.addTask { await serve(connection) }
+            try await withTaskCancellationOrGracefulShutdownHandler {
+                try await channel.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await serve(connection) }
+                    }
                 }
+            } onCancelOrGracefulShutdown: {
+                channel.channel.close(promise: nil)
             }
         } catch {
-            if !shutdown.isTriggered { logger.error(failure, metadata: ["error": "\(error)"]) }
+            if !Task.isShuttingDownGracefully && !Task.isCancelled { logger.error(failure, metadata: ["error": "\(error)"]) }
         }
         group.cancelAll()
     }

@@ -226,8 +226,8 @@ actor ReplicaWorker {
                 lastError = error
                 engine.monitor.replica(index, failed: error, at: POSIX.nowMilliseconds())
                 logger.warning("final upload failed; retrying", metadata: ["error": "\(error)"])
-                // A cancelled task's sleep returns at once: pause the thread instead of spinning.
-                if Task.isCancelled { usleep(500_000) } else { try? await Task.sleep(for: .milliseconds(500)) }
+                // Cancelled (a graceful shutdown that took too long, say): give up.
+                do { try await Task.sleep(for: .milliseconds(500)) } catch { break }
             }
         } while ContinuousClock.now < deadline
         if let lastError { throw lastError }

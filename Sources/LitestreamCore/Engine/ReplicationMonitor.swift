@@ -95,7 +95,13 @@ public final class ReplicationMonitor: Sendable {
         update { s in
             s.running = true
             s.wake = wake
+            s.status.lastError = nil
         }
+    }
+
+    /// The database could not be opened (the replicator retries).
+    func openFailed(_ error: any Error) {
+        update { $0.status.lastError = "\(error)" }
     }
 
     func stopped() {

@@ -6,16 +6,22 @@ import Darwin
 #endif
 import LTX
 import Logging
+import ServiceLifecycle
 import Synchronization
 
-/// Replicates one database to one or more replicas until stopped: wakes on WAL changes, writes local L0 files, and
-/// has one uploader per replica ship them in TXID order; on shutdown, a final sync and upload.
+/// Replicates one database to one or more replicas, as a `Service` of swift-service-lifecycle: wakes on WAL
+/// changes, writes local L0 files, and has one uploader per replica ship them in TXID order; at graceful shutdown,
+/// a final sync and upload.
+///
+/// Run it in a `ServiceGroup` like any other service (Hummingbird: `app.addServices(replicator)`). A group shuts
+/// its services down in reverse order, so list the replicator before the services that write to the database:
+/// they stop first, and the final sync has their last commits.
 ///
 /// `run()` never throws for a failing replica or a transient database error: it logs, backs off and retries, so
 /// it never takes its host process down. Each replica has its own position, uploads, snapshots, compaction and
 /// backoff; a slow or failing replica never holds back another. Local L0 files are removed only once every
 /// replica has them and has compacted them into L1.
-public final class Replicator {
+public final class Replicator: Service, Sendable {
     /// One replica of the database.
     public struct Replica: Sendable {
         /// Unique per database; used in status output and logs. Default: the client's type.
@@ -26,6 +32,10 @@ public final class Replicator {
         /// is uploaded as soon as it is written (lowest lag).
         public var syncInterval: Duration?
 
+        /// - Parameters:
+        ///   - name: unique per database; default: the client's type.
+        ///   - client: where the files go.
+        ///   - syncInterval: see ``syncInterval``.
         public init(name: String? = nil, client: any ReplicaClient, syncInterval: Duration? = nil) {
             self.name = name ?? client.type
             self.client = client
@@ -67,11 +77,18 @@ public final class Replicator {
     var engine: SharedEngine { shared }
     /// Status and controls, usable from any task.
     public let monitor: ReplicationMonitor
+    /// The engine, behind its lock.
     private let shared: SharedEngine
     private let workers: [ReplicaWorker]
     private let logger: Logger
-    private var isOpen = false
+    private let opened = Atomic(false)
+    private var isOpen: Bool { opened.load(ordering: .acquiring) }
 
+    /// Does nothing until `run()`.
+    ///
+    /// - Parameters:
+    ///   - configuration: the database, its replicas and the intervals.
+    ///   - logger: where the replicator reports what it does.
     public init(configuration: Configuration, logger: Logger = Logger(label: "litestream")) {
         self.configuration = configuration
         let engine = DatabaseEngine(configuration: configuration.database, logger: logger)
@@ -93,17 +110,15 @@ public final class Replicator {
     /// The slowest replica's newest TXID as last seen.
     public var replicaPosition: TXID { monitor.status().replicas.map(\.txid).min() ?? .zero }
 
-    /// Opens the database (waiting for it to exist) and reconciles with the replicas.
-    /// Returns early, leaving the replicator closed, if `shutdown` is triggered while waiting.
+    /// Opens the database (waiting for it to exist) and reconciles with the replicas; `run()` does it itself.
     ///
     /// A replica that cannot be listed now does not stop replication to the others: its uploader keeps trying.
     /// It fails only when no replica can be reached.
-    public func open(until shutdown: ShutdownTrigger? = nil) async throws {
+    package func open() async throws {
         try await onEngineThreads {
             var warned = false
-            while !POSIX.exists(engine.path) {
-                if shutdown?.isTriggered == true { return }
-                if !warned { logger.info("waiting for database to be created", metadata: ["db": "\(engine.path)"]); warned = true }
+            while !POSIX.exists(monitor.path) {
+                if !warned { logger.info("waiting for database to be created", metadata: ["db": "\(monitor.path)"]); warned = true }
                 try await Task.sleep(for: configuration.monitorInterval)
             }
             var remote: TXID?
@@ -124,18 +139,34 @@ public final class Replicator {
                 }
             }
             guard let remote else { throw firstError! }
-            if shutdown?.isTriggered == true { return }
-            try engine.open(remoteMaxTXID: remote, verifyAfter: slowest)
-            isOpen = true
+            try shared.withEngine { try $0.open(remoteMaxTXID: remote, verifyAfter: slowest) }
+            opened.store(true, ordering: .releasing)
             logger.info("replicating", metadata: [
-                "db": "\(engine.path)", "replicas": "\(configuration.replicas.map { "\($0.name)=\($0.client.location)" }.joined(separator: ", "))",
-                "local": "\(engine.position)", "remote": "\(remote)",
+                "db": "\(monitor.path)", "replicas": "\(configuration.replicas.map { "\($0.name)=\($0.client.location)" }.joined(separator: ", "))",
+                "local": "\(shared.position)", "remote": "\(remote)",
             ])
         }
     }
 
+    /// `open()`, retried with backoff until it succeeds or the task is cancelled.
+    private func openRetrying() async throws {
+        var backoff = Backoff()
+        while true {
+            do { return try await open() } catch {
+                try Task.checkCancellation()
+                shared.withEngine { $0.close() }
+                monitor.openFailed(error)
+                backoff.failed()
+                logger.error("cannot replicate database; retrying", metadata: [
+                    "db": "\(monitor.path)", "error": "\(error)", "retryIn": "\(backoff.delay)",
+                ])
+                try await Task.sleep(for: backoff.remaining)
+            }
+        }
+    }
+
     /// Syncs and uploads once. With `forceSnapshot`, also writes a level-9 snapshot to each replica.
-    public func runOnce(forceSnapshot: Bool = false, enforceRetention: Bool = false) async throws {
+    package func runOnce(forceSnapshot: Bool = false, enforceRetention: Bool = false) async throws {
         try await onEngineThreads {
             try shared.sync()
             try await upload()
@@ -148,62 +179,57 @@ public final class Replicator {
     }
 
     /// Uploads to every replica what it does not have yet. Throws the first failure.
-    public func upload() async throws {
+    package func upload() async throws {
         try await onEngineThreads {
             for w in workers { try await w.upload(force: true) }
         }
     }
 
     /// Writes a level-9 snapshot of the current state to every replica.
-    public func snapshot() async throws {
+    package func snapshot() async throws {
         try await onEngineThreads {
             for w in workers { try await w.snapshot() }
         }
     }
 
-    /// Runs until `shutdown` is triggered or the task is cancelled, then syncs and uploads one last time.
-    public func run(until shutdown: ShutdownTrigger = ShutdownTrigger()) async throws {
+    /// Replicates until the service group shuts down gracefully, then syncs and uploads one last time (retrying a
+    /// failing replica for up to `shutdownSyncTimeout`) and closes the database. Cancellation stops it at once,
+    /// without the final sync: the next run resumes where this one stopped.
+    ///
+    /// Opens the database first (unless `open()` did): it waits for the database to be created, and retries with
+    /// backoff while the database cannot be opened or no replica can be reached (`monitor.status().lastError` says
+    /// why).
+    ///
+    /// - Throws: the error of a replica's final upload that still failed at the timeout.
+    public func run() async throws {
         try await onEngineThreads {
-            guard isOpen else { return }  // stopped before it could open
-            let watcher = WALWatcher(walPath: engine.walPath, pollInterval: min(configuration.minSyncInterval, .milliseconds(100)))
-            shutdown.onTrigger { watcher.signal() }
-            let finalSynced = ShutdownTrigger()
+            if !isOpen { try? await cancelWhenGracefulShutdown { try await self.openRetrying() } }
+            guard isOpen else { return }
+            defer { close() }
+            let watcher = WALWatcher(walPath: shared.withEngine(\.walPath), pollInterval: min(configuration.minSyncInterval, .milliseconds(100)))
             let workers = self.workers
-            finalSynced.onTrigger { workers.forEach { $0.wake.signal() } }
-            // A sync request (`sync -wait`) also wakes the uploaders, which may be waiting out a backoff.
-            monitor.started {
+            let wakeAll: @Sendable () -> Void = {
                 watcher.signal()
                 workers.forEach { $0.wake.signal() }
             }
+            // A sync request (`sync -wait`) also wakes the uploaders, which may be waiting out a backoff.
+            monitor.started(wake: wakeAll)
             defer { monitor.stopped() }
             let monitorInterval = configuration.monitorInterval
-            let finalTimeout = configuration.shutdownSyncTimeout
-            await withTaskGroup(of: Void.self) { group in
-                for w in workers {
-                    group.addTask {
-                        await w.run(monitorInterval: monitorInterval) { finalSynced.isTriggered || Task.isCancelled }
+            // The uploaders stop with the sync loop; their last uploads come after the final sync.
+            await withGracefulShutdownHandler {
+                await withTaskGroup(of: Void.self) { group in
+                    for w in workers {
+                        group.addTask {
+                            await w.run(monitorInterval: monitorInterval) { Task.isShuttingDownGracefully || Task.isCancelled }
+                        }
                     }
+                    await self.syncLoop(watcher: watcher)
                 }
-                await self.syncLoop(watcher: watcher, shutdown: shutdown)
-                do { try finalSync() } catch { logger.error("final sync failed", metadata: ["error": "\(error)"]) }
-                finalSynced.trigger()
-            }
-            // The uploaders' last uploads, only now: when the task was cancelled, they stopped at once, possibly before
-            // the final sync wrote the last file.
-            let failures = await withTaskGroup(of: (any Error)?.self) { group in
-                for w in workers {
-                    group.addTask {
-                        do { try await w.finalUpload(deadline: .now + finalTimeout) } catch { return error }
-                        return nil
-                    }
-                }
-                var failures: [any Error] = []
-                for await case let e? in group { failures.append(e) }
-                return failures
-            }
-            engine.close()
-            isOpen = false
-            if let first = failures.first { throw first }
+            } onGracefulShutdown: { wakeAll() }
+            guard !Task.isCancelled else { return }
+            do { try await finalSync() } catch { logger.error("final sync failed", metadata: ["error": "\(error)"]) }
+            try await finalUpload()
         }
     }
 
@@ -212,8 +238,8 @@ public final class Replicator {
         try await withTaskExecutorPreference(EngineExecutor.shared, operation: body)
     }
 
-    private func syncLoop(watcher: WALWatcher, shutdown: ShutdownTrigger) async {
-        let stopping = { Task.isCancelled || shutdown.isTriggered }
+    private func syncLoop(watcher: WALWatcher) async {
+        let stopping = { Task.isCancelled || Task.isShuttingDownGracefully }
         var lastSync = ContinuousClock.now - configuration.minSyncInterval
         var lastPrune = ContinuousClock.now
         var syncBackoff = Backoff()
@@ -268,7 +294,7 @@ public final class Replicator {
     }
 
     /// Final sync without a checkpoint, retried for up to `shutdownSyncTimeout`.
-    private func finalSync() throws {
+    private func finalSync() async throws {
         let deadline = ContinuousClock.now + configuration.shutdownSyncTimeout
         while true {
             do {
@@ -277,22 +303,40 @@ public final class Replicator {
             } catch {
                 if ContinuousClock.now >= deadline { throw error }
                 logger.warning("final sync failed; retrying", metadata: ["error": "\(error)"])
-                usleep(500_000)
+                try await Task.sleep(for: .milliseconds(500))
             }
         }
     }
 
+    /// Every replica's last upload, each retried until `shutdownSyncTimeout`. Throws the first failure.
+    private func finalUpload() async throws {
+        let deadline = ContinuousClock.now + configuration.shutdownSyncTimeout
+        let failures = await withTaskGroup(of: (any Error)?.self) { group in
+            for w in workers {
+                group.addTask {
+                    do { try await w.finalUpload(deadline: deadline) } catch { return error }
+                    return nil
+                }
+            }
+            var failures: [any Error] = []
+            for await case let e? in group { failures.append(e) }
+            return failures
+        }
+        if let first = failures.first { throw first }
+    }
+
+    private func close() {
+        shared.withEngine { $0.close() }
+        opened.store(false, ordering: .releasing)
+    }
+
     /// Final sync and upload (for callers that use `runOnce` rather than `run`), then closes the engine.
-    public func shutdown() async throws {
+    package func shutdown() async throws {
         try await onEngineThreads {
             guard isOpen else { return }
-            defer {
-                engine.close()
-                isOpen = false
-            }
-            try finalSync()
-            let deadline = ContinuousClock.now + configuration.shutdownSyncTimeout
-            for w in workers { try await w.finalUpload(deadline: deadline) }
+            defer { close() }
+            try await finalSync()
+            try await finalUpload()
         }
     }
 

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -31,7 +32,7 @@ import Darwin
 /// The socket file never exists with wider permissions than configured: it is bound inside a private (0700)
 /// directory, chmod-ed, then renamed into place. A stale socket (nobody accepting) is replaced; a live one is an
 /// error, so two servers never share a path. The file is removed when `run` returns.
-public struct ControlServer: Sendable {
+public struct ControlServer: Service {
     public struct Configuration: Sendable {
         /// The socket path (Litestream's default is /var/run/litestream.sock).
         public var path: String
@@ -42,6 +43,11 @@ public struct ControlServer: Sendable {
         /// Reported by `/info`.
         public var configPath: String?
 
+        /// - Parameters:
+        ///   - path: the socket path.
+        ///   - permissions: the socket file's mode.
+        ///   - version: reported by `/info`.
+        ///   - configPath: reported by `/info`.
         public init(path: String = "/var/run/litestream.sock", permissions: mode_t = 0o600,
                     version: String = "unknown", configPath: String? = nil) {
             self.path = path
@@ -61,6 +67,11 @@ public struct ControlServer: Sendable {
     private let logger: Logger
     private let startedAt = POSIX.nowMilliseconds()
 
+    /// - Parameters:
+    ///   - configuration: the socket and what `/info` reports.
+    ///   - server: the databases it serves.
+    ///   - makeConfiguration: builds a database registered over the socket; nil refuses registrations.
+    ///   - logger: where it reports what it does.
     public init(configuration: Configuration, server: ReplicationServer,
                 makeConfiguration: MakeConfiguration? = nil, logger: Logger = Logger(label: "litestream")) {
         self.configuration = configuration
@@ -69,12 +80,14 @@ public struct ControlServer: Sendable {
         self.logger = logger
     }
 
-    /// Serves until `shutdown` triggers; requests in flight (a `sync -wait`) are cancelled then.
-    public func run(until shutdown: ShutdownTrigger) async throws {
+    /// Serves until graceful shutdown (or cancellation); requests in flight (a `sync -wait`) are cancelled then.
+    ///
+    /// - Throws: when the socket cannot be bound.
+    public func run() async throws {
         let channel = try await bind()
         defer { _ = unlink(configuration.path) }
         logger.info("control socket listening", metadata: ["path": "\(configuration.path)"])
-        await serveConnections(of: channel, until: shutdown, logger: logger, failure: "control socket failed") {
+        await serveConnections(of: channel, logger: logger, failure: "control socket failed") {
             await self.serve($0)
         }
     }
@@ -244,13 +257,13 @@ public struct ControlServer: Sendable {
             try require(.POST)
             let p = try path()
             try known(p)
-            guard server.stop(path: p) else { throw Failure(status: .conflict, message: "database already stopped: \(p)") }
+            guard await server.stop(path: p) else { throw Failure(status: .conflict, message: "database already stopped: \(p)") }
             return ControlActionResult(path: p, status: "stopped")
         case "/unregister":
             try require(.POST)
             let p = try path()
             try known(p)
-            server.unregister(path: p)
+            await server.unregister(path: p)
             return ControlActionResult(path: p, status: "unregistered")
         case "/register":
             try require(.POST)

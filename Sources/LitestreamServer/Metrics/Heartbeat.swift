@@ -5,11 +5,12 @@ import Foundation
 import NIOHTTP1
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// Litestream's `heartbeat-url`: a dead-man switch (healthchecks.io style). Every `interval`, if every database
 /// synced within the interval and no replica lags more than it, an HTTP GET to `url`; when replication stalls the
 /// pings stop and the monitoring service alerts. The URL is never logged with its query string or credentials.
-public struct Heartbeat: Sendable {
+public struct Heartbeat: Service {
     /// Litestream's minimum (and `heartbeat-interval`'s default is 5 minutes).
     public static let minimumInterval: Duration = .seconds(60)
 
@@ -20,7 +21,10 @@ public struct Heartbeat: Sendable {
     private let onPing: (@Sendable (Bool) -> Void)?
 
     /// - Parameters:
+    ///   - url: pinged with a GET.
     ///   - interval: raised to one minute if shorter, as Litestream does.
+    ///   - server: the databases whose health a ping vouches for.
+    ///   - logger: where it reports failed pings.
     ///   - onPing: told after each check whether a ping was sent and succeeded (for tests).
     public init(url: String, interval: Duration = .seconds(300), server: ReplicationServer,
                 logger: Logger = Logger(label: "litestream"), onPing: (@Sendable (Bool) -> Void)? = nil) {
@@ -59,36 +63,43 @@ public struct Heartbeat: Sendable {
         return String(u[..<scheme.upperBound]) + rest[rest.index(after: at)...]
     }
 
-    /// Checks and pings every `interval` (the first check one interval after start) until `shutdown` triggers.
-    public func run(until shutdown: ShutdownTrigger) async {
-        let wake = WakeSignal()
-        shutdown.onTrigger { wake.signal() }
+    /// Checks and pings every `interval` (the first check one interval after start) until graceful shutdown (or
+    /// cancellation), which also cancels a ping in flight.
+    public func run() async {
+        try? await cancelWhenGracefulShutdown {
+            while true {
+                try await Task.sleep(for: interval)
+                await check()
+            }
+        }
+    }
+
+    private func check() async {
         let safeURL = Self.redacted(url)
-        while true {
-            await wake.wait(timeout: interval)
-            if shutdown.isTriggered { return }
-            guard Self.isHealthy(server.statuses(), interval: interval, now: POSIX.nowMilliseconds()) else {
-                logger.debug("heartbeat skipped: replication not current", metadata: ["url": "\(safeURL)"])
+        guard Self.isHealthy(server.statuses(), interval: interval, now: POSIX.nowMilliseconds()) else {
+            logger.debug("heartbeat skipped: replication not current", metadata: ["url": "\(safeURL)"])
+            onPing?(false)
+            return
+        }
+        do {
+            var request = HTTPClientRequest(url: url)
+            request.method = .GET
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            guard (200..<300).contains(response.status.code) else {
+                logger.warning("heartbeat failed", metadata: ["url": "\(safeURL)", "status": "\(response.status.code)"])
                 onPing?(false)
-                continue
+                return
             }
-            do {
-                var request = HTTPClientRequest(url: url)
-                request.method = .GET
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-                _ = try? await response.body.collect(upTo: 64 * 1024)
-                guard (200..<300).contains(response.status.code) else {
-                    logger.warning("heartbeat failed", metadata: ["url": "\(safeURL)", "status": "\(response.status.code)"])
-                    onPing?(false)
-                    continue
-                }
-                logger.debug("heartbeat sent", metadata: ["url": "\(safeURL)"])
-                onPing?(true)
-            } catch {
-                // AsyncHTTPClient's errors do not carry the URL, but be safe: describe only the error's type.
+            logger.debug("heartbeat sent", metadata: ["url": "\(safeURL)"])
+            onPing?(true)
+        } catch {
+            // AsyncHTTPClient's errors do not carry the URL, but be safe: describe only the error's type. A ping
+            // cancelled at shutdown did not fail.
+            if !Task.isCancelled {
                 logger.warning("heartbeat failed", metadata: ["url": "\(safeURL)", "error": "\(type(of: error)): \(error)"])
-                onPing?(false)
             }
+            onPing?(false)
         }
     }
 }

@@ -3,10 +3,11 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ServiceLifecycle
 
 /// Litestream's `addr:` setting: serves `GET /metrics` in the Prometheus text format (see `PrometheusText`),
 /// rendered from `ReplicationServer.statuses()` at each scrape.
-public struct MetricsServer: Sendable {
+public struct MetricsServer: Service {
     public struct InvalidAddress: Error, CustomStringConvertible {
         public var address: String
         public var description: String { "invalid metrics address \(address): want HOST:PORT or :PORT" }
@@ -19,6 +20,8 @@ public struct MetricsServer: Sendable {
 
     /// - Parameters:
     ///   - address: `:9090` (every interface), `127.0.0.1:9090`, `[::1]:9090`; port 0 picks a free port.
+    ///   - server: the databases whose statuses it renders.
+    ///   - logger: where it reports what it does.
     ///   - onListening: told the port once the server listens (for tests, and for port 0).
     public init(address: String, server: ReplicationServer, logger: Logger = Logger(label: "litestream"),
                 onListening: (@Sendable (Int) -> Void)? = nil) {
@@ -40,8 +43,10 @@ public struct MetricsServer: Sendable {
 
     private typealias Connection = HTTPConnection
 
-    /// Serves until `shutdown` triggers.
-    public func run(until shutdown: ShutdownTrigger) async throws {
+    /// Serves until graceful shutdown (or cancellation).
+    ///
+    /// - Throws: when the address is invalid or cannot be bound.
+    public func run() async throws {
         let (host, port) = try Self.parse(address)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 128)
@@ -55,7 +60,7 @@ public struct MetricsServer: Sendable {
         let bound = channel.channel.localAddress?.port ?? port
         logger.info("serving metrics", metadata: ["addr": "\(host):\(bound)"])
         onListening?(bound)
-        await serveConnections(of: channel, until: shutdown, logger: logger, failure: "metrics server failed") {
+        await serveConnections(of: channel, logger: logger, failure: "metrics server failed") {
             await self.serve($0)
         }
     }

@@ -3,6 +3,7 @@ import LitestreamCore
 import Foundation
 import LTX
 import Metrics
+import ServiceLifecycle
 import Synchronization
 
 /// Publishes every database's and replica's status to swift-metrics (whatever backend the app bootstrapped:
@@ -18,24 +19,27 @@ import Synchronization
 /// | `litestream_upload_bytes`, `litestream_replica_error_count` | counter | db, replica |
 ///
 /// The same names (with `type` on replica metrics) are what `MetricsServer` serves at `/metrics`.
-public final class ReplicationMetrics: Sendable {
+public final class ReplicationMetrics: Service {
     private let server: ReplicationServer
     private let interval: Duration
     /// The last counter values seen, to turn the statuses' running totals into increments.
     private let last = Mutex<[String: Int64]>([:])
 
+    /// - Parameters:
+    ///   - server: the databases to sample.
+    ///   - interval: how often.
     public init(server: ReplicationServer, interval: Duration = .seconds(1)) {
         self.server = server
         self.interval = interval
     }
 
-    /// Samples until `shutdown` triggers (and once more then).
-    public func run(until shutdown: ShutdownTrigger) async {
-        let wake = WakeSignal()
-        shutdown.onTrigger { wake.signal() }
-        while !shutdown.isTriggered {
-            sample()
-            await wake.wait(timeout: interval)
+    /// Samples until graceful shutdown or cancellation (and once more then).
+    public func run() async {
+        try? await cancelWhenGracefulShutdown {
+            while true {
+                self.sample()
+                try await Task.sleep(for: self.interval)
+            }
         }
         sample()
     }

@@ -58,18 +58,12 @@ import Testing
                     guard let url, url.hasPrefix("file://") else { throw ControlTestError(description: "need a file:// replica") }
                     return Self.configuration(path: path, replica: String(url.dropFirst("file://".count)))
                 })
-            let trigger = ShutdownTrigger()
-            let socketPath = self.socketPath
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await server.run(databases: databases, until: trigger) }
-                group.addTask { try await control.run(until: trigger) }
-                defer { trigger.trigger() }
+            databases.forEach { server.register($0) }
+            try await withServices([control, server]) {
                 // Generous: the whole suite runs in parallel on two cores.
                 let client = ControlClient(socketPath: socketPath, timeout: .seconds(60))
                 try await waitFor("the socket") { (try? await client.info()) != nil }
                 try await body(server, client)
-                trigger.trigger()
-                try await group.waitForAll()
             }
         }
     }
@@ -228,7 +222,7 @@ import Testing
             #expect(listed.isEmpty)
             // A second server on the same live socket is refused.
             let second = ControlServer(configuration: .init(path: f.socketPath), server: ReplicationServer())
-            await #expect(throws: SystemError.self) { try await second.run(until: ShutdownTrigger()) }
+            await #expect(throws: SystemError.self) { try await second.run() }
             #expect(try await client.info().databases == 0)
         }
         // Removed at stop.
@@ -237,7 +231,7 @@ import Testing
         // A path holding something else than a socket is never replaced.
         #expect(FileManager.default.createFile(atPath: f.socketPath, contents: Data("keep".utf8)))
         let control = ControlServer(configuration: .init(path: f.socketPath), server: ReplicationServer())
-        await #expect(throws: SystemError.self) { try await control.run(until: ShutdownTrigger()) }
+        await #expect(throws: SystemError.self) { try await control.run() }
         #expect(FileManager.default.contents(atPath: f.socketPath) == Data("keep".utf8))
     }
 
@@ -249,11 +243,8 @@ import Testing
             for i in 1...10 { try app.exec("INSERT INTO t (v) VALUES ('\(i)')") }
             let txid = try await client.sync(path: f.dbPath("a"), wait: true)[0].txid
             let port = Mutex<Int?>(nil)
-            let trigger = ShutdownTrigger()
             let metrics = MetricsServer(address: "127.0.0.1:0", server: server, onListening: { p in port.withLock { $0 = p } })
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await metrics.run(until: trigger) }
-                defer { trigger.trigger() }
+            try await withServices([metrics]) {
                 try await Self.waitFor("the metrics port") { port.withLock { $0 } != nil }
                 let url = "http://127.0.0.1:\(port.withLock { $0 }!)/metrics"
                 let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
@@ -277,8 +268,6 @@ import Testing
                 let notFound = try await HTTPClient.shared.execute(
                     HTTPClientRequest(url: "http://127.0.0.1:\(port.withLock { $0 }!)/other"), timeout: .seconds(10))
                 #expect(notFound.status == .notFound)
-                trigger.trigger()
-                try await group.waitForAll()
             }
         }
     }
@@ -323,11 +312,8 @@ import Testing
         let outcomes = Mutex<[Bool]>([])
         let idle = Heartbeat(url: url, exactInterval: .milliseconds(100), server: empty, logger: .init(label: "t"),
                              onPing: { ok in outcomes.withLock { $0.append(ok) } })
-        let t1 = ShutdownTrigger()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await idle.run(until: t1) }
+        try await withServices([idle]) {
             try? await Self.waitFor("three checks") { outcomes.withLock { $0.count } >= 3 }
-            t1.trigger()
         }
         #expect(outcomes.withLock { $0.allSatisfy { !$0 } })
         #expect(hits.withLock { $0.isEmpty })
@@ -339,15 +325,12 @@ import Testing
             let ok = Mutex(0)
             let beat = Heartbeat(url: url, exactInterval: .seconds(2), server: server, logger: .init(label: "t"),
                                  onPing: { sent in if sent { ok.withLock { $0 += 1 } } })
-            let t2 = ShutdownTrigger()
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await beat.run(until: t2) }
+            try await withServices([beat]) {
                 // Keep it syncing so that lastSyncAt stays within the interval.
                 try? await Self.waitFor("a ping") {
                     try? app.exec("INSERT INTO t (v) VALUES ('tick')")
                     return ok.withLock { $0 } >= 1
                 }
-                t2.trigger()
             }
         }
         #expect(hits.withLock { $0.first } == "/ping/abc?token=secret")

@@ -28,15 +28,9 @@ import Testing
 
     /// Runs `r` (opened) until `body` returns, then stops it gracefully (final sync and uploads) and rethrows.
     static func whileRunning(_ r: Replicator, _ body: (ReplicationMonitor) async throws -> Void) async throws {
-        let trigger = ShutdownTrigger()
-        let monitor = r.monitor
-        nonisolated(unsafe) let replicator = r
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await replicator.run(until: trigger) }
-            try await waitFor("the loop to start") { monitor.isRunning }
-            try await body(monitor)
-            trigger.trigger()
-            try await group.waitForAll()
+        try await withServices([r]) {
+            try await waitFor("the loop to start") { r.monitor.isRunning }
+            try await body(r.monitor)
         }
     }
 

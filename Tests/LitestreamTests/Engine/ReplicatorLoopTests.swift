@@ -9,7 +9,7 @@ import Testing
 @testable import LitestreamServer
 
 /// The replication loop as it runs in production: wake-ups, uploads, compaction on boundaries, retention and the
-/// final sync on cancellation.
+/// final sync at graceful shutdown.
 @Suite struct ReplicatorLoopTests {
     @Test(.timeLimit(.minutes(3))) func loopCompactsRetainsAndRestores() async throws {
         let f = try EngineTests.Fixture("loop")
@@ -21,14 +21,8 @@ import Testing
         config.maintenance.levels = [CompactionLevel(level: 1, interval: .seconds(1)), CompactionLevel(level: 2, interval: .seconds(2))]
         config.maintenance.l0Retention = .milliseconds(500)
         config.maintenance.l0RetentionCheckInterval = .zero
-        let configuration = config
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                let r = Replicator(configuration: configuration)
-                try await r.open()
-                try await r.run()
-            }
+        try await withServices([Replicator(configuration: config)]) {
             // Commit until compaction and retention have visibly run (seconds on an idle machine; the deadline is
             // generous because parallel tests can starve this one), then stop the loop: its final sync must carry
             // the last commit.
@@ -46,8 +40,6 @@ import Testing
                 }
             }
             try app.exec("INSERT INTO t (v) VALUES ('last')")
-            group.cancelAll()
-            try await group.waitForAll()
         }
         let l0 = try await f.replica.ltxFiles(level: 0)
         let l1 = try await f.replica.ltxFiles(level: 1)

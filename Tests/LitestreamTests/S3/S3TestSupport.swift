@@ -1,5 +1,7 @@
 import Foundation
 import LTX
+import Logging
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -126,23 +128,21 @@ final class NumberedRowWriter: Sendable {
     }
 }
 
-/// A `Replicator` running in a task of its own until `stop()`, as `litestream replicate` runs it.
+/// A `Replicator` running in a service group and a task of its own until `stop()`, as `litestream replicate`
+/// runs it.
 final class LiveReplicator: Sendable {
-    let trigger = ShutdownTrigger()
+    let group: ServiceGroup
     let task: Task<Void, any Error>
 
     init(_ configuration: Replicator.Configuration) {
-        let trigger = self.trigger
-        task = Task {
-            let r = Replicator(configuration: configuration)
-            try await r.open(until: trigger)
-            try await r.run(until: trigger)
-        }
+        let group = ServiceGroup(services: [Replicator(configuration: configuration)], logger: Logger(label: "test"))
+        self.group = group
+        task = Task { try await group.run() }
     }
 
     /// Graceful stop: a final sync and upload, then returns (or throws what `run` threw).
     func stop() async throws {
-        trigger.trigger()
+        await group.triggerGracefulShutdown()
         try await task.value
     }
 }

@@ -73,14 +73,14 @@ enum TestEnvironment {
         return url
     }
 
-    /// Our built `litestream` executable, or nil when it has not been built.
+    /// Our built `litestream` executable (or another of the package's, by name), or nil when it has not been built.
     ///
-    /// `LITESTREAM_SWIFT_BIN` when set, else the build products directory the test
+    /// `LITESTREAM_SWIFT_BIN` when set (for `litestream`), else the build products directory the test
     /// bundle runs from (where `swift test` also puts the executable), else
-    /// `<repo>/.build/debug/litestream`.
-    static func ourBinary() -> URL? {
+    /// `<repo>/.build/debug/<name>`.
+    static func ourBinary(_ name: String = "litestream") -> URL? {
         let fileManager = FileManager.default
-        if let path = ProcessInfo.processInfo.environment["LITESTREAM_SWIFT_BIN"], !path.isEmpty {
+        if name == "litestream", let path = ProcessInfo.processInfo.environment["LITESTREAM_SWIFT_BIN"], !path.isEmpty {
             return isExecutableFile(path) ? URL(fileURLWithPath: path) : nil
         }
         var directories: [URL] = []
@@ -99,7 +99,7 @@ enum TestEnvironment {
         }
         directories.append(repositoryRoot.appendingPathComponent(".build/debug", isDirectory: true))
         for directory in directories {
-            let candidate = directory.appendingPathComponent("litestream")
+            let candidate = directory.appendingPathComponent(name)
             if isExecutableFile(candidate.path) {
                 return candidate.resolvingSymlinksInPath()
             }
