@@ -7,7 +7,7 @@
 // the services that write to the database, which the group then stops first. docs/design.md says when running
 // the replicator in-process is safe.
 import Foundation
-import Litestream
+import LitestreamCore
 import Logging
 import ServiceLifecycle
 import UnixSignals

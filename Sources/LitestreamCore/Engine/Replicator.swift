@@ -139,7 +139,7 @@ public final class Replicator: Service, Sendable {
                 }
             }
             guard let remote else { throw firstError! }
-            try shared.withEngine { try $0.open(remoteMaxTXID: remote, verifyAfter: slowest) }
+            try shared.withEngine { [slowest] in try $0.open(remoteMaxTXID: remote, verifyAfter: slowest) }
             opened.store(true, ordering: .releasing)
             logger.info("replicating", metadata: [
                 "db": "\(monitor.path)", "replicas": "\(configuration.replicas.map { "\($0.name)=\($0.client.location)" }.joined(separator: ", "))",
