@@ -50,7 +50,7 @@ extension LitestreamConfiguration {
         let replicas = try db.replicas(forFile: engine.path).map {
             Replicator.Replica(name: $0.name, client: try $0.makeClient(), syncInterval: $0.settings.syncInterval)
         }
-        var c = Replicator.Configuration(database: engine, replicas: replicas)
+        var c = try Replicator.Configuration(database: engine, replicas: replicas)
         c.monitorInterval = db.monitorInterval
         c.shutdownSyncTimeout = shutdownSyncTimeout
         c.maintenance = maintenanceConfiguration()

@@ -3,7 +3,7 @@ import LTX
 /// An error from the replication engine, with a code a supervisor can act on.
 public struct EngineError: CodedError, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value { case databaseNotFound, notWALMode, sqlite, notOpen, localState, io, timeout, notRunning }
+        private enum Value { case databaseNotFound, notWALMode, sqlite, notOpen, invalidConfiguration, localState, io, timeout, notRunning }
         private let value: Value
         public var description: String { "\(value)" }
 
@@ -13,6 +13,8 @@ public struct EngineError: CodedError, Sendable {
         public static let notWALMode = Code(value: .notWALMode)
         /// SQLite reported an error.
         public static let sqlite = Code(value: .sqlite)
+        /// A configuration cannot work as given (no replica); the message says why.
+        public static let invalidConfiguration = Code(value: .invalidConfiguration)
         /// The engine was used before `open` or after `close`.
         public static let notOpen = Code(value: .notOpen)
         /// The local state directory is damaged.

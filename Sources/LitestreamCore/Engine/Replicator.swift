@@ -45,8 +45,8 @@ public final class Replicator: Service, Sendable {
 
     public struct Configuration: Sendable {
         public var database: DatabaseEngine.Configuration
-        /// Where the database goes: at least one replica.
-        public var replicas: [Replica]
+        /// Where the database goes: at least one replica (the initializer checks).
+        public private(set) var replicas: [Replica]
         /// The longest the engine waits between looks at the WAL when no change is signalled. Default 1 s.
         public var monitorInterval: Duration = .seconds(1)
         /// The shortest time between two syncs; changes within it are batched into one L0 file. Default 100 ms:
@@ -57,15 +57,26 @@ public final class Replicator: Service, Sendable {
         /// Compaction, snapshots and retention, for every replica.
         public var maintenance = Maintenance.Configuration()
 
-        public init(database: DatabaseEngine.Configuration, replicas: [Replica]) {
-            precondition(!replicas.isEmpty, "a replicator needs at least one replica")
+        /// - Parameters:
+        ///   - database: the database to replicate.
+        ///   - replicas: where it goes; at least one.
+        /// - Throws: `EngineError` with code `invalidConfiguration` when there is no replica.
+        public init(database: DatabaseEngine.Configuration, replicas: [Replica]) throws(EngineError) {
+            guard !replicas.isEmpty else {
+                throw EngineError(.invalidConfiguration, "database \(database.path) has no replica: give it at least one")
+            }
             self.database = database
             self.replicas = replicas
         }
 
         /// One replica.
+        ///
+        /// - Parameters:
+        ///   - database: the database to replicate.
+        ///   - replica: where it goes.
         public init(database: DatabaseEngine.Configuration, replica: any ReplicaClient) {
-            self.init(database: database, replicas: [Replica(client: replica)])
+            self.database = database
+            self.replicas = [Replica(client: replica)]
         }
 
         /// The first replica's client.

@@ -50,7 +50,7 @@ import Testing
         let flaky = ProbeReplica(path: f.dir.appendingPathComponent("flaky").path)
         let app = try TestDatabase(path: f.dbPath)
         try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-        var config = Replicator.Configuration(
+        var config = try Replicator.Configuration(
             database: .init(path: f.dbPath),
             replicas: [.init(name: "healthy", client: healthy), .init(name: "flaky", client: flaky)])
         config.minSyncInterval = .milliseconds(5)
@@ -108,7 +108,7 @@ import Testing
         let app = try TestDatabase(path: f.dbPath)
         try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
         // A long monitor interval: only the sync request can make the data move quickly.
-        var config = Replicator.Configuration(database: .init(path: f.dbPath), replicas: [.init(client: a), .init(client: b)])
+        var config = try Replicator.Configuration(database: .init(path: f.dbPath), replicas: [.init(client: a), .init(client: b)])
         config.monitorInterval = .seconds(30)
         let r = Replicator(configuration: config)
         let monitor = r.monitor
@@ -147,7 +147,7 @@ import Testing
         let store = LocalLTXStore(metaPath: LocalLTXStore.defaultMetaPath(forDatabase: f.dbPath))
         for file in try store.files() where file.max <= TXID(3) { try store.remove(min: file.min, max: file.max) }
         let second = FileReplicaClient(path: f.dir.appendingPathComponent("second").path)
-        let r = Replicator(configuration: .init(
+        let r = Replicator(configuration: try .init(
             database: .init(path: f.dbPath), replicas: [.init(name: "first", client: first), .init(name: "second", client: second)]))
         try await r.open()
         try app.exec("INSERT INTO t (v) VALUES ('6')")
@@ -213,7 +213,7 @@ import Testing
         let batched = FileReplicaClient(path: f.dir.appendingPathComponent("batched").path)
         let app = try TestDatabase(path: f.dbPath)
         try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-        var config = Replicator.Configuration(database: .init(path: f.dbPath), replicas: [
+        var config = try Replicator.Configuration(database: .init(path: f.dbPath), replicas: [
             .init(name: "eager", client: eager), .init(name: "batched", client: batched, syncInterval: .seconds(4)),
         ])
         config.minSyncInterval = .milliseconds(5)
@@ -250,5 +250,15 @@ import Testing
             #expect(result.status == 0, "\(result.stderr)")
             #expect(try TestDatabase.contentDigest(path: out) == digest)
         }
+    }
+}
+
+extension MultiReplicaTests {
+    @Test func aReplicatorWithoutReplicasIsAnErrorNotACrash() {
+        let error = #expect(throws: EngineError.self) {
+            try Replicator.Configuration(database: .init(path: "/tmp/none.db"), replicas: [])
+        }
+        #expect(error?.code == .invalidConfiguration)
+        #expect(error?.message.contains("/tmp/none.db has no replica") == true)
     }
 }

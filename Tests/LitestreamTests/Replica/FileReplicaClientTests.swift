@@ -121,7 +121,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: meta, withIntermediateDirectories: true)
         try FileManager.default.linkItem(atPath: linked, toPath: "\(meta)/batch-batched.ltx.tmp")
 
-        var config = Replicator.Configuration(database: .init(path: f.dbPath), replicas: [
+        var config = try Replicator.Configuration(database: .init(path: f.dbPath), replicas: [
             .init(name: "batched", client: batched, syncInterval: .seconds(1)),
         ])
         config.minSyncInterval = .milliseconds(5)
