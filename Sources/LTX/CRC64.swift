@@ -30,14 +30,7 @@ public struct CRC64: Sendable {
         Self.tables.withUnsafeBufferPointer { t in
             while count >= 8 {
                 crc ^= UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
-                crc = t[7 * 256 + Int(crc & 0xff)]
-                    ^ t[6 * 256 + Int((crc >> 8) & 0xff)]
-                    ^ t[5 * 256 + Int((crc >> 16) & 0xff)]
-                    ^ t[4 * 256 + Int((crc >> 24) & 0xff)]
-                    ^ t[3 * 256 + Int((crc >> 32) & 0xff)]
-                    ^ t[2 * 256 + Int((crc >> 40) & 0xff)]
-                    ^ t[1 * 256 + Int((crc >> 48) & 0xff)]
-                    ^ t[Int(crc >> 56)]
+                crc = Self.advance8(crc, t)
                 p += 8
                 count -= 8
             }
@@ -93,20 +86,21 @@ extension CRC64 {
         return multiplyModP(ShiftCache.shared.power(n), crc)
     }
 
+    /// The register after eight bytes already XORed into it (slicing-by-8: one lookup per byte, all at once).
+    @inline(__always)
+    private static func advance8(_ crc: UInt64, _ t: UnsafeBufferPointer<UInt64>) -> UInt64 {
+        t[7 * 256 + Int(crc & 0xff)] ^ t[6 * 256 + Int((crc >> 8) & 0xff)] ^ t[5 * 256 + Int((crc >> 16) & 0xff)]
+            ^ t[4 * 256 + Int((crc >> 24) & 0xff)] ^ t[3 * 256 + Int((crc >> 32) & 0xff)]
+            ^ t[2 * 256 + Int((crc >> 40) & 0xff)] ^ t[1 * 256 + Int((crc >> 48) & 0xff)] ^ t[Int(crc >> 56)]
+    }
+
     /// `crc·x^(8n) mod P` by running the register over n zero bytes (a zero byte multiplies it by x⁸).
     static func shiftOverZeros(_ crc: UInt64, bytes n: Int) -> UInt64 {
         var crc = crc
         var n = n
         tables.withUnsafeBufferPointer { t in
             while n >= 8 {
-                crc = t[7 * 256 + Int(crc & 0xff)]
-                    ^ t[6 * 256 + Int((crc >> 8) & 0xff)]
-                    ^ t[5 * 256 + Int((crc >> 16) & 0xff)]
-                    ^ t[4 * 256 + Int((crc >> 24) & 0xff)]
-                    ^ t[3 * 256 + Int((crc >> 32) & 0xff)]
-                    ^ t[2 * 256 + Int((crc >> 40) & 0xff)]
-                    ^ t[1 * 256 + Int((crc >> 48) & 0xff)]
-                    ^ t[Int(crc >> 56)]
+                crc = Self.advance8(crc, t)
                 n -= 8
             }
             while n > 0 {

@@ -25,14 +25,10 @@ public struct CompactionError: CodedError, Sendable, Equatable {
         public static let invalidConfiguration = Code(value: .invalidConfiguration)
     }
 
-    public var code: Code
-    public var message: String
-    public var cause: (any Error)?
+    public var code: Code, message: String, cause: (any Error)?
 
     public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
+        (self.code, self.message, self.cause) = (code, message, cause)
     }
 
     public var description: String { "compaction: " + (cause.map { "\(message): \($0)" } ?? message) }

@@ -22,6 +22,13 @@ struct SocketOptions: ParsableArguments {
     var client: ControlClient { ControlClient(socketPath: socket, timeout: timeoutDuration + .seconds(5)) }
 
     /// Runs a request; failures print one line to stderr and exit 1 (unreachable server or refused request).
+    /// Runs `body` and prints its `path: status` answer (or its JSON): what start, stop, register and unregister say.
+    func act(_ body: (ControlClient) async throws -> ControlActionResult) async throws {
+        let r = try await call(body)
+        if json { return try printJSON(r) }
+        print("\(r.path): \(r.status)")
+    }
+
     func call<T: Sendable>(_ body: (ControlClient) async throws -> T) async throws -> T {
         do {
             return try await body(client)
@@ -105,9 +112,7 @@ struct StartCommand: AsyncParsableCommand {
     @OptionGroup var socket: SocketOptions
 
     func run() async throws {
-        let r = try await socket.call { try await $0.start(path: path) }
-        if socket.json { return try printJSON(r) }
-        print("\(r.path): \(r.status)")
+        try await socket.act { try await $0.start(path: path) }
     }
 }
 
@@ -118,9 +123,7 @@ struct StopCommand: AsyncParsableCommand {
     @OptionGroup var socket: SocketOptions
 
     func run() async throws {
-        let r = try await socket.call { try await $0.stop(path: path) }
-        if socket.json { return try printJSON(r) }
-        print("\(r.path): \(r.status)")
+        try await socket.act { try await $0.stop(path: path) }
     }
 }
 
@@ -131,9 +134,7 @@ struct RegisterCommand: AsyncParsableCommand {
     @OptionGroup var socket: SocketOptions
 
     func run() async throws {
-        let r = try await socket.call { try await $0.register(path: path, replica: replica) }
-        if socket.json { return try printJSON(r) }
-        print("\(r.path): \(r.status)")
+        try await socket.act { try await $0.register(path: path, replica: replica) }
     }
 }
 
@@ -145,16 +146,10 @@ struct UnregisterCommand: AsyncParsableCommand {
     @OptionGroup var socket: SocketOptions
 
     func run() async throws {
-        if dryRun {
-            let s = try await socket.call { try await $0.status(path: path) }
-            let r = ControlActionResult(path: s.path, status: "would unregister")
-            if socket.json { return try printJSON(r) }
-            print("\(r.path): \(r.status)")
-            return
+        try await socket.act { [dryRun, path] client in
+            guard dryRun else { return try await client.unregister(path: path) }
+            return ControlActionResult(path: try await client.status(path: path).path, status: "would unregister")
         }
-        let r = try await socket.call { try await $0.unregister(path: path) }
-        if socket.json { return try printJSON(r) }
-        print("\(r.path): \(r.status)")
     }
 }
 

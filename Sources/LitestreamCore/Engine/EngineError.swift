@@ -27,13 +27,9 @@ public struct EngineError: CodedError, Sendable {
         public static let notRunning = Code(value: .notRunning)
     }
 
-    public var code: Code
-    public var message: String
-    public var cause: (any Error)?
+    public var code: Code, message: String, cause: (any Error)?
 
     public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
+        (self.code, self.message, self.cause) = (code, message, cause)
     }
 }

@@ -28,14 +28,10 @@ public struct RestoreError: CodedError, Sendable, Equatable {
         public static let integrity = Code(value: .integrity)
     }
 
-    public var code: Code
-    public var message: String
-    public var cause: (any Error)?
+    public var code: Code, message: String, cause: (any Error)?
 
     public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
+        (self.code, self.message, self.cause) = (code, message, cause)
     }
 
     public static let noMatchingBackupFiles = RestoreError(.noMatchingBackupFiles, "no matching backup files available")
