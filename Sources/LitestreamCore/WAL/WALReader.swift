@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-// `struct stat` and `timespec` are attributed to CoreFoundation's module once Foundation is in the target.
-import CoreFoundation
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Result of scanning a WAL for committed frames.
 struct WALScan: Sendable {
     var header: WALHeader
