@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Where an `LTXDecoder` reads bytes from.
 public protocol LTXInput {
     /// Reads up to `buffer.count` bytes and returns how many; 0 means end of input.

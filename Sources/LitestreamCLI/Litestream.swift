@@ -2,10 +2,6 @@ import ArgumentParser
 import Dispatch
 import Litestream
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The process's entry point. Deliberately synchronous: an `async` main parks the main thread in `dispatch_main()`,
 /// which calls `pthread_exit()`, and glibc's forced unwind of that thread pages in the binary's unwind tables
 /// (resident memory for nothing). Here the main thread just waits; the command runs on the

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// `path` made absolute against this process's working directory (a leading `./` dropped), without resolving
 /// symlinks: how the engine, the server and the control socket key a database.
 package func absolutePath(_ path: String) -> String {

@@ -1,11 +1,6 @@
 import Foundation
 import LTX
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A client of the control socket (what `litestream info`, `list`, `sync`, `status`… use): one HTTP/1.1 request
 /// per connection over the Unix socket, blocking I/O on a thread of its own so that no task thread waits.

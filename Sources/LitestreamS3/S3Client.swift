@@ -1,5 +1,6 @@
 import LitestreamClient
 import LitestreamCore
+import SystemPackage
 import AsyncHTTPClient
 import Crypto
 import Foundation
@@ -8,11 +9,6 @@ import NIOHTTP1
 import NIOSSL
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A small S3 client: the calls a replica needs, signed with SigV4, retried on transient failures.
 ///
@@ -568,11 +564,12 @@ struct S3Client: Sendable {
         }
     }
 
-    /// Downloads an object into `fd` (from its current position). A body cut short (a reset connection, an
+    /// Downloads an object into `file` (from its current position). A body cut short (a reset connection, an
     /// early end) is resumed from the bytes already written with `Range: bytes=<written>-` and `If-Match: <ETag>`,
     /// so that an object replaced meanwhile is reported (`ObjectChanged`) rather than spliced. Returns the number
     /// of bytes written.
-    func download(key: String, to fd: Int32, path: String) async throws -> Int64 {
+    func download(key: String, to file: borrowing OpenFile) async throws -> Int64 {
+        let (fd, path) = (file.descriptor, file.path)  // open for the whole call: `file` is borrowed
         var written: Int64 = 0
         var etag: String?
         var total: Int64?
@@ -602,8 +599,8 @@ struct S3Client: Sendable {
             }
             if status == 200 {
                 if written > 0 {  // the server ignored the range: start over
-                    guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else {
-                        throw SystemError(operation: "truncate", path: path, errno: errno)
+                    guard ftruncate(fd.rawValue, 0) == 0, lseek(fd.rawValue, 0, SEEK_SET) == 0 else {
+                        throw SystemError.last("truncate", path)
                     }
                     written = 0
                 }
@@ -622,7 +619,7 @@ struct S3Client: Sendable {
                 }
             }
             for try await chunk in response.body {
-                try chunk.withUnsafeReadableBytes { try POSIX.writeAll(fd, $0, path: path) }
+                try chunk.withUnsafeReadableBytes { b in try SystemError.wrap("write", path) { try fd.writeAll(b) } }
                 written += Int64(chunk.readableBytes)
             }
             if let total, written < total {  // an early end without an error: resume like a reset

@@ -1,13 +1,9 @@
 import LitestreamClient
 import LitestreamCore
+import SystemPackage
 import Foundation
 import LTX
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A replica in an S3 (or S3-compatible) bucket, laid out exactly as Litestream 0.5.17's `s3` replica:
 /// keys `<path>/<level as %04x>/<min>-<max>.ltx`, each object carrying its LTX timestamp in the metadata
@@ -105,11 +101,11 @@ public struct S3ReplicaClient: ReplicaClient {
     public func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader {
         let k = key(level: file.level, minTXID: file.minTXID, maxTXID: file.maxTXID)
         let tmp = FileManager.default.temporaryDirectory.path + "/litestream-s3-\(UUID().uuidString).ltx"
-        let fd = try FileDescriptor(path: tmp, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
+        let copy = try OpenFile(tmp, .readWrite, options: [.create, .exclusiveCreate], permissions: .ownerReadWrite)
         try POSIX.remove(tmp)  // the descriptor keeps the data until it is closed
-        _ = try await client.download(key: k, to: fd.fd, path: tmp)
-        guard lseek(fd.fd, 0, SEEK_SET) == 0 else { throw SystemError(operation: "lseek", path: tmp, errno: errno) }
-        return ReplicaFileReader(descriptor: fd, file: file)
+        _ = try await client.download(key: k, to: copy)
+        guard lseek(copy.descriptor.rawValue, 0, SEEK_SET) == 0 else { throw SystemError.last("lseek", tmp) }
+        return ReplicaFileReader(copy, file: file)
     }
 
     /// Uploads as the body is produced, with at most `concurrency + 1` parts of `partSize` in memory; `write`
@@ -128,10 +124,10 @@ public struct S3ReplicaClient: ReplicaClient {
     /// Uploads a local LTX file part by part (pread), never holding more than `concurrency` parts in memory.
     @discardableResult
     public func upload(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo {
-        let fd = try FileDescriptor(path: localPath, flags: O_RDONLY)
-        let size = try POSIX.fileSize(fd: fd.fd)
+        let local = try OpenFile(localPath, .readOnly)
+        let size = try local.size()
         try await client.upload(
-            fd: fd.fd, path: localPath, size: size,
+            file: local, size: size,
             key: key(level: level, minTXID: header.minTXID, maxTXID: header.maxTXID),
             metadata: ["litestream-timestamp": S3Timestamp.format(milliseconds: header.timestamp)])
         return LTXFileInfo(

@@ -1,10 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Litestream's `litestream-timestamp` metadata: Go's RFC3339Nano in UTC (`2026-11-27T04:12:53.217Z`,
 /// trailing zeros of the fraction dropped).

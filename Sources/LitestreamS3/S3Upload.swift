@@ -1,16 +1,12 @@
 import LitestreamClient
 import LitestreamCore
+import SystemPackage
 import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 // Uploads with bounded memory.
 //
@@ -54,7 +50,8 @@ extension S3Client {
 
     /// Uploads the bytes of the file open at `fd` (`size` bytes): one PutObject up to `partSize`, else a multipart
     /// upload reading each part with pread when its turn comes, so at most `concurrency` parts are in memory.
-    func upload(fd: Int32, path: String, size: Int64, key: String, metadata: [String: String]) async throws {
+    func upload(file: borrowing OpenFile, size: Int64, key: String, metadata: [String: String]) async throws {
+        let (fd, path) = (file.descriptor.rawValue, file.path)  // open for the whole call: `file` is borrowed
         if size <= Int64(partSize) {
             let body = try Self.readPart(fd: fd, path: path, offset: 0, count: Int(size))
             bufferGauge?.add(body.readableBytes)
@@ -212,7 +209,7 @@ extension S3Client {
                 let r = pread(fd, b.baseAddress! + done, count - done, off_t(offset + Int64(done)))
                 if r < 0 {
                     if errno == EINTR { continue }
-                    throw SystemError(operation: "pread", path: path, errno: errno)
+                    throw SystemError.last("pread", path)
                 }
                 if r == 0 { break }
                 done += r
@@ -220,7 +217,7 @@ extension S3Client {
             return done
         }
         guard n == count else {
-            throw SystemError(operation: "pread (file shorter than expected)", path: path, errno: EIO)
+            throw SystemError(operation: "pread (file shorter than expected)", path: path, errno: .ioError)
         }
         return buffer
     }

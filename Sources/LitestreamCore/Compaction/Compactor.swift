@@ -1,10 +1,6 @@
 import LitestreamClient
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import LTX
+import SystemPackage
 
 /// One compaction level and how often it is compacted from the level below (`compaction_level.go`).
 public struct CompactionLevel: Sendable, Hashable, CustomStringConvertible {
@@ -180,8 +176,8 @@ public struct Compactor: Sendable {
                 let job = try await mergeJob(group, timestamp: nil)
                 let tmp = temporaryPath()
                 temporaries.append(tmp)
-                let out = try FileDescriptor(path: tmp, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o600)
-                try job.merger.merge { try POSIX.writeAll(out.fd, $0, path: tmp) }
+                let out = try OpenFile(tmp, .writeOnly, options: [.create, .exclusiveCreate], permissions: .ownerReadWrite)
+                try job.merger.merge { try out.write($0) }
                 next.append(.local(path: tmp, header: job.merger.header))
             }
             inputs = next
@@ -203,8 +199,7 @@ public struct Compactor: Sendable {
 
     /// Opens `inputs` and prepares their merge, checking that each replica file's header matches its name.
     private func mergeJob(_ inputs: [MergeInput], timestamp: Int64?) async throws -> MergeJob {
-        var readers: [ReplicaFileReader] = []  // own the descriptors until the merge is done
-        var decoders: [LTXDecoder<LTXFileDescriptorInput>] = []
+        var decoders: [LTXDecoder<ReplicaFileReader>] = []
         for input in inputs {
             let reader: ReplicaFileReader
             let name: String
@@ -213,13 +208,12 @@ public struct Compactor: Sendable {
                 (reader, name) = try await open(file)
             case .local(let path, let header):
                 let info = LTXFileInfo(level: -1, minTXID: header.minTXID, maxTXID: header.maxTXID, size: 0, createdAt: header.timestamp)
-                reader = ReplicaFileReader(descriptor: try FileDescriptor(path: path, flags: O_RDONLY), file: info)
+                reader = ReplicaFileReader(try OpenFile(path, .readOnly), file: info)
                 name = "intermediate merge \(path)"
             }
-            readers.append(reader)
-            decoders.append(LTXDecoder(mergeInput: reader.fd, name: name, maxBufferSize: decoderBufferSize))
+            decoders.append(LTXDecoder(mergeInput: reader, name: name, maxBufferSize: decoderBufferSize))
         }
-        let job = MergeJob(try LTXMerger(decoders, contiguity: .strict, timestamp: timestamp), readers: readers)
+        let job = MergeJob(try LTXMerger(decoders, contiguity: .strict, timestamp: timestamp))
         for (input, h) in zip(inputs, job.merger.inputHeaders) {
             guard case .replica(let file) = input else { continue }
             if h.minTXID != file.minTXID || h.maxTXID != file.maxTXID {
@@ -255,31 +249,17 @@ public struct Compactor: Sendable {
     private func open(_ file: LTXFileInfo) async throws -> (ReplicaFileReader, String) {
         if file.level == 0, let path = localL0Path?(file) {
             // A local copy no longer there (retention removed it) falls back to the replica's copy.
-            if let fd = try Self.openIfExists(path) {
-                return (ReplicaFileReader(descriptor: fd, file: file), "local L0 file \(path)")
+            if let local = try OpenFile.ifExists(path) {
+                return (ReplicaFileReader(local, file: file), "local L0 file \(path)")
             }
         }
         return (try await client.openLTXFile(file), file.description)
     }
 
-    private static func openIfExists(_ path: String) throws -> FileDescriptor? {
-        do {
-            return try FileDescriptor(path: path, flags: O_RDONLY)
-        } catch {
-            if error.errno == ENOENT { return nil }
-            throw error
-        }
-    }
-
-    /// Holds a merge and the open files it reads, so the write closure captures no mutable local (and the
-    /// descriptors stay open until the merge is done).
+    /// Holds a merge (whose decoders own the files they read), so the write closure captures no mutable local.
     private final class MergeJob {
-        var merger: LTXMerger<LTXFileDescriptorInput>
-        let readers: [ReplicaFileReader]
-        init(_ merger: LTXMerger<LTXFileDescriptorInput>, readers: [ReplicaFileReader]) {
-            self.merger = merger
-            self.readers = readers
-        }
+        var merger: LTXMerger<ReplicaFileReader>
+        init(_ merger: LTXMerger<ReplicaFileReader>) { self.merger = merger }
     }
 
     static func sortedByName(_ files: [LTXFileInfo]) -> [LTXFileInfo] {

@@ -1,9 +1,4 @@
 import LitestreamClient
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import LTX
 import Logging
 
@@ -51,7 +46,7 @@ public final class DatabaseEngine {
 
     private var connections: [SQLiteConnection] = []
     private var barrier: SQLiteConnection?
-    private var metaLock: FileDescriptor?
+    private var metaLock: OpenFile?
     private var readLock: ReadLock?
     private let wal: WALReader
     public private(set) var pageSize: UInt32 = 0

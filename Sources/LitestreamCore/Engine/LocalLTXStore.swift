@@ -1,10 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import LTX
 import Synchronization
+import SystemPackage
 
 /// The engine's local state: `<meta>/ltx/0/<txid>-<txid>.ltx`, exactly as Litestream keeps it, so either tool can
 /// pick up where the other stopped. The newest file's header is the resume position; there is no other state file.
@@ -32,13 +28,8 @@ struct LocalLTXStore {
     }
 
     private func stamp() -> DirectoryStamp? {
-        var st = stat()
-        guard stat(directory, &st) == 0 else { return nil }
-        #if canImport(Glibc)
-        return DirectoryStamp(ino: UInt64(st.st_ino), sec: Int64(st.st_mtim.tv_sec), nsec: Int64(st.st_mtim.tv_nsec))
-        #else
-        return DirectoryStamp(ino: UInt64(st.st_ino), sec: Int64(st.st_mtimespec.tv_sec), nsec: Int64(st.st_mtimespec.tv_nsec))
-        #endif
+        guard let st = try? FilePath(directory).stat() else { return nil }
+        return DirectoryStamp(ino: UInt64(st.inode.rawValue), sec: Int64(st.st_mtim.tv_sec), nsec: Int64(st.st_mtim.tv_nsec))
     }
 
     /// Applies our own change to the cached listing: `before` is the directory's stamp before the change, so a
@@ -65,6 +56,12 @@ struct LocalLTXStore {
 
     func path(min: TXID, max: TXID) -> String { "\(directory)/\(LTXFileName.format(min: min, max: max))" }
 
+    /// Opens a local file for reading (its info's size and time are not looked up: reading needs neither).
+    func open(min: TXID, max: TXID) throws -> ReplicaFileReader {
+        let info = LTXFileInfo(level: 0, minTXID: min, maxTXID: max, size: 0, createdAt: 0)
+        return ReplicaFileReader(try OpenFile(path(min: min, max: max), .readOnly), file: info)
+    }
+
     /// Local L0 files sorted by TXID.
     func files() throws -> [(min: TXID, max: TXID)] {
         let now = stamp()
@@ -88,8 +85,7 @@ struct LocalLTXStore {
     /// Reads and fully verifies one local file, returning its header.
     func verifiedHeader(min: TXID, max: TXID) throws -> LTXHeader {
         let p = path(min: min, max: max)
-        let fd = try FileDescriptor(path: p, flags: O_RDONLY)
-        var dec = LTXDecoder(LTXFileDescriptorInput(fd: fd.fd), name: p)
+        var dec = LTXDecoder(try open(min: min, max: max), name: p)
         let h = try dec.readHeader()
         try dec.finish()
         return h
@@ -97,9 +93,9 @@ struct LocalLTXStore {
 
     func header(min: TXID, max: TXID) throws -> LTXHeader {
         let p = path(min: min, max: max)
-        let fd = try FileDescriptor(path: p, flags: O_RDONLY)
+        let file = try OpenFile(p, .readOnly)
         var buf = [UInt8](repeating: 0, count: LTXHeader.size)
-        try buf.withUnsafeMutableBytes { _ = try POSIX.preadFull(fd.fd, $0, at: 0, path: p) }
+        try buf.withUnsafeMutableBytes { _ = try file.readFully($0, at: 0) }
         return try buf.withUnsafeBytes { try LTXHeader(decoding: $0) }
     }
 
@@ -119,10 +115,11 @@ struct LocalLTXStore {
         // Taken before the temporary file changes the directory: creating and renaming it are both ours.
         let before = stamp()
         do {
-            let fd = try FileDescriptor(path: tmp, flags: O_WRONLY | O_CREAT | O_TRUNC)
-            var enc = try LTXEncoder(header: header) { try POSIX.writeAll(fd.fd, $0, path: tmp) }
-            try pages(&enc)
-            try enc.finish()
+            try OpenFile(tmp, .writeOnly, options: [.create, .truncate]).withSink { sink in
+                var enc = try LTXEncoder(header: header, sink: sink)
+                try pages(&enc)
+                try enc.finish()
+            }
             guard try keep() else {
                 try POSIX.remove(tmp)
                 update(before: before) { _ in }
@@ -152,14 +149,14 @@ struct LocalLTXStore {
 
     /// Takes an exclusive lock on `<meta>/lock` for as long as the returned descriptor lives, so that two of our
     /// replicators never write the same TXIDs. (A lock file, never the database: see docs/design.md.)
-    func lock() throws -> FileDescriptor {
+    func lock() throws -> OpenFile {
         try POSIX.mkdirs(metaPath)
-        let fd = try FileDescriptor(path: "\(metaPath)/lock", flags: O_RDWR | O_CREAT)
-        if flock(fd.fd, LOCK_EX | LOCK_NB) != 0 {
+        let file = try OpenFile("\(metaPath)/lock", .readWrite, options: .create)
+        if flock(file.descriptor.rawValue, LOCK_EX | LOCK_NB) != 0 {
             throw EngineError(.localState,
                 "another replicator is already running for this database (\(metaPath)/lock is locked)")
         }
-        return fd
+        return file
     }
 
     func removeAll() throws {

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import LTX
 import Logging
 
@@ -145,18 +140,16 @@ actor ReplicaWorker {
     /// Merges consecutive local L0 files into one LTX file and uploads it as one L0 file.
     private func uploadMerged(_ files: [(min: TXID, max: TXID)]) async throws {
         let store = engine.store
-        let descriptors = try files.map { try FileDescriptor(path: store.path(min: $0.min, max: $0.max), flags: O_RDONLY) }
-        let decoders = zip(files, descriptors).map { f, fd in
-            LTXDecoder(mergeInput: fd.fd, name: store.path(min: f.min, max: f.max), maxBufferSize: 1 << 16)
+        let decoders = try files.map { f in
+            LTXDecoder(mergeInput: try store.open(min: f.min, max: f.max), name: store.path(min: f.min, max: f.max), maxBufferSize: 1 << 16)
         }
         var merger = try LTXMerger(decoders, contiguity: .strict)
         let tmp = temporaryPath("batch")
         defer { try? POSIX.remove(tmp) }
         do {
-            let out = try FileDescriptor.creatingNew(path: tmp)
-            try merger.merge { try POSIX.writeAll(out.fd, $0, path: tmp) }
+            let out = try OpenFile.creatingNew(tmp)
+            try merger.merge { try out.write($0) }
         }
-        withExtendedLifetime(descriptors) {}
         try await client.upload(localPath: tmp, level: 0, header: merger.header)
         setPosition(merger.header.maxTXID, uploadedNow: true)
     }

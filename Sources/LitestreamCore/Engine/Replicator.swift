@@ -1,9 +1,4 @@
 import LitestreamClient
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import LTX
 import Logging
 import ServiceLifecycle

@@ -82,9 +82,8 @@ final class SharedEngine: Sendable {
             if minTXID == TXID(1), let last = try e.store.files().last, last.min == TXID(1), last.max == txid {
                 return (try e.store.header(min: last.min, max: last.max), e.store.path(min: last.min, max: last.max))
             }
-            let fd = try FileDescriptor.creatingNew(path: tmp)
-            let header = try e.encodeSnapshot(at: txid, minTXID: minTXID) { bytes in
-                try POSIX.writeAll(fd.fd, bytes, path: tmp)
+            let header = try OpenFile.creatingNew(tmp).withSink { sink in
+                try e.encodeSnapshot(at: txid, minTXID: minTXID, sink)
             }
             return (header, tmp)
         }

@@ -1,9 +1,5 @@
 import LitestreamClient
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemPackage
 import LTX
 
 /// A replica in a local directory, laid out as Litestream's `file` replica: `<root>/ltx/<level>/<min>-<max>.ltx`,
@@ -40,7 +36,7 @@ public struct FileReplicaClient: ReplicaClient {
 
     public func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader {
         let p = path(level: file.level, minTXID: file.minTXID, maxTXID: file.maxTXID)
-        return ReplicaFileReader(descriptor: try FileDescriptor(path: p, flags: O_RDONLY), file: file)
+        return ReplicaFileReader(try OpenFile(p, .readOnly), file: file)
     }
 
     @discardableResult
@@ -54,12 +50,12 @@ public struct FileReplicaClient: ReplicaClient {
         let tmp = final + ".tmp"
         var size: Int64 = 0
         do {
-            let fd = try FileDescriptor(path: tmp, flags: O_WRONLY | O_CREAT | O_TRUNC)
+            let out = try OpenFile(tmp, .writeOnly, options: [.create, .truncate])
             try write { bytes in
-                try POSIX.writeAll(fd.fd, bytes, path: tmp)
+                try out.write(bytes)
                 size += Int64(bytes.count)
             }
-            try POSIX.fsync(fd.fd, path: tmp)
+            try out.sync()
         } catch {
             try? POSIX.remove(tmp)
             throw error
@@ -92,19 +88,15 @@ public struct FileReplicaClient: ReplicaClient {
         // every upload.
         guard let device = POSIX.device(localPath), device == POSIX.device(dir) else { return nil }
         let final = path(level: level, minTXID: header.minTXID, maxTXID: header.maxTXID)
-        let fd = try FileDescriptor(path: localPath, flags: O_RDONLY)
+        let local = try OpenFile(localPath, .readOnly)
         // The replica's mtime is the header's timestamp (point-in-time restore reads it); for the local file it
         // only dates its L0 retention, and the timestamp is when it was written.
         try POSIX.setModificationTime(localPath, milliseconds: header.timestamp)
-        try POSIX.fsync(fd.fd, path: localPath)
-        #if canImport(Glibc)
-        guard Glibc.link(localPath, final) == 0 else { return nil }
-        #else
-        guard Darwin.link(localPath, final) == 0 else { return nil }
-        #endif
+        try local.sync()
+        guard POSIX.hardLink(localPath, final) else { return nil }
         try POSIX.fsyncDirectory(dir)
         return LTXFileInfo(level: level, minTXID: header.minTXID, maxTXID: header.maxTXID,
-            size: try POSIX.fileSize(fd: fd.fd), createdAt: header.timestamp)
+            size: try local.size(), createdAt: header.timestamp)
     }
 
     public func deleteLTXFiles(_ files: [LTXFileInfo]) async throws {

@@ -1,4 +1,5 @@
 import LTX
+import SystemPackage
 
 /// One LTX file stored in a replica.
 public struct LTXFileInfo: Sendable, Hashable, CustomStringConvertible {
@@ -64,21 +65,22 @@ public protocol ReplicaClient: Sendable {
     func deleteAll() async throws
 }
 
-/// A readable stored file, as a file descriptor (a local file, or a downloaded copy) that closes itself.
-public final class ReplicaFileReader: @unchecked Sendable {
-    package let descriptor: FileDescriptor
+/// A readable stored file (a local file, or a downloaded copy), read from its start, that closes itself. A decoder
+/// reads straight from it and so keeps it open for as long as the decoder lives.
+public final class ReplicaFileReader: LTXInput, @unchecked Sendable {
+    package let handle: OpenFile
     public let file: LTXFileInfo
 
-    package init(descriptor: FileDescriptor, file: LTXFileInfo) {
-        self.descriptor = descriptor
+    package init(_ handle: consuming OpenFile, file: LTXFileInfo) {
+        self.handle = handle
         self.file = file
     }
 
-    public var fd: Int32 { descriptor.fd }
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try handle.read(into: buffer) }
 
     /// A decoder over the whole file, from its start.
-    public func decoder() -> LTXDecoder<LTXFileDescriptorInput> {
-        LTXDecoder(LTXFileDescriptorInput(fd: descriptor.fd), name: file.description)
+    public func decoder(deferPageChecksums: Bool = false) -> LTXDecoder<ReplicaFileReader> {
+        LTXDecoder(self, name: file.description, deferPageChecksums: deferPageChecksums)
     }
 }
 
@@ -98,19 +100,15 @@ extension ReplicaClient {
 
     /// The default ``upload(localPath:level:header:)``: streams the file through ``writeLTXFile``.
     package func uploadByCopying(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo {
-        let fd = try FileDescriptor(path: localPath, flags: O_RDONLY)
+        let file = try OpenFile(localPath, .readOnly)
         return try await writeLTXFile(
             level: level, minTXID: header.minTXID, maxTXID: header.maxTXID, timestamp: header.timestamp
         ) { sink in
             // No larger than the file: a 1 MiB buffer zeroed for each small L0 file was a visible share of CPU.
-            let size = (try? POSIX.fileSize(fd: fd.fd)).map { Int(max(min($0, 1 << 20), 4096)) } ?? (1 << 20)
+            let size = (try? file.size()).map { Int(max(min($0, 1 << 20), 4096)) } ?? (1 << 20)
             var buffer = [UInt8](repeating: 0, count: size)
             while true {
-                let n = try buffer.withUnsafeMutableBytes { b throws -> Int in
-                    let n = read(fd.fd, b.baseAddress, b.count)
-                    if n < 0 { throw SystemError(operation: "read", path: localPath, errno: errno) }
-                    return n
-                }
+                let n = try file.read(into: &buffer)
                 if n == 0 { break }
                 try buffer.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0.prefix(n))) }
             }
@@ -118,17 +116,11 @@ extension ReplicaClient {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-extension LTXDecoder where Input == LTXFileDescriptorInput {
-    /// A merge input reading `fd`, with a read buffer no larger than the file (and at most `maxBufferSize`): a busy
-    /// database's L0 files are a few KiB, and up to `Compactor.maxOpenInputs` of them are open in one merge.
-    package init(mergeInput fd: Int32, name: String, maxBufferSize: Int) {
-        let size = (try? POSIX.fileSize(fd: fd)).map { Int(clamping: $0) } ?? maxBufferSize
-        self.init(LTXFileDescriptorInput(fd: fd), name: name, bufferSize: min(maxBufferSize, size))
+extension LTXDecoder where Input == ReplicaFileReader {
+    /// A merge input reading `reader`, with a read buffer no larger than the file (and at most `maxBufferSize`): a
+    /// busy database's L0 files are a few KiB, and up to `Compactor.maxOpenInputs` of them are open in one merge.
+    package init(mergeInput reader: ReplicaFileReader, name: String, maxBufferSize: Int) {
+        let size = (try? reader.handle.size()).map { Int(clamping: $0) } ?? maxBufferSize
+        self.init(reader, name: name, bufferSize: min(maxBufferSize, size))
     }
 }

@@ -1,10 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import LTX
 import Logging
+import SystemPackage
 
 /// Keeps a restored database current (`restore -f`): polls the replica and applies each new LTX file in place,
 /// under SQLite's own exclusive file lock so that readers never see a half-applied file.
@@ -26,7 +22,7 @@ public struct Follower: Sendable {
     }
 
     public func run(interval: Duration) async throws {
-        let file = try FileDescriptor(path: output, flags: O_RDWR)
+        let file = try OpenFile(output, .readWrite)
         var txid = start
         try withExclusiveLock(file) { try markRollbackMode(file, bumpCounter: true) }
         try writeSidecar(txid)
@@ -41,7 +37,7 @@ public struct Follower: Sendable {
     }
 
     /// Applies every contiguous file after `txid`; returns the new position.
-    func applyNew(after txid: TXID, to file: FileDescriptor) async throws -> TXID {
+    func applyNew(after txid: TXID, to file: borrowing OpenFile) async throws -> TXID {
         var current = txid
         while true {
             var best: LTXFileInfo?
@@ -61,11 +57,11 @@ public struct Follower: Sendable {
             try dec.finish()
             try withExclusiveLock(file) {
                 for (pgno, data) in pages {
-                    try data.withUnsafeBytes { try POSIX.pwriteAll(file.fd, $0, at: Int64(pgno - 1) * Int64(h.pageSize), path: output) }
+                    try data.withUnsafeBytes { try file.write($0, at: Int64(pgno - 1) * Int64(h.pageSize)) }
                 }
-                try POSIX.check(ftruncate(file.fd, off_t(h.commit) * off_t(h.pageSize)), "ftruncate", output)
+                try file.resize(to: Int64(h.commit) * Int64(h.pageSize))
                 try markRollbackMode(file, bumpCounter: true)
-                try POSIX.fsync(file.fd, path: output)
+                try file.sync()
             }
             current = next.maxTXID
             try writeSidecar(current)
@@ -74,9 +70,9 @@ public struct Follower: Sendable {
     }
 
     /// Page 1: journal mode bytes to rollback, and a new change counter (also written to version-valid-for).
-    private func markRollbackMode(_ file: FileDescriptor, bumpCounter: Bool) throws {
+    private func markRollbackMode(_ file: borrowing OpenFile, bumpCounter: Bool) throws {
         var header = [UInt8](repeating: 0, count: 100)
-        try header.withUnsafeMutableBytes { _ = try POSIX.preadFull(file.fd, $0, at: 0, path: output) }
+        try header.withUnsafeMutableBytes { _ = try file.readFully($0, at: 0) }
         header[18] = 1
         header[19] = 1
         let counter = (UInt32(header[24]) << 24 | UInt32(header[25]) << 16 | UInt32(header[26]) << 8 | UInt32(header[27])) &+ 1
@@ -84,19 +80,19 @@ public struct Follower: Sendable {
             header[24 + i] = b
             header[92 + i] = b
         }
-        try header.withUnsafeBytes { try POSIX.pwriteAll(file.fd, $0, at: 0, path: output) }
+        try header.withUnsafeBytes { try file.write($0, at: 0) }
     }
 
     private func writeSidecar(_ txid: TXID) throws {
         let path = output + "-txid"
         let tmp = path + ".tmp"
-        let fd = try FileDescriptor(path: tmp, flags: O_WRONLY | O_CREAT | O_TRUNC)
-        try Array("\(txid)\n".utf8).withUnsafeBytes { try POSIX.writeAll(fd.fd, $0, path: tmp) }
+        let out = try OpenFile(tmp, .writeOnly, options: [.create, .truncate])
+        try Array("\(txid)\n".utf8).withUnsafeBytes { try out.write($0) }
         try POSIX.rename(tmp, path)
     }
 
     /// SQLite's EXCLUSIVE lock for rollback-journal databases: the PENDING byte, then the whole SHARED range.
-    private func withExclusiveLock(_ file: FileDescriptor, _ body: () throws -> Void) throws {
+    private func withExclusiveLock(_ file: borrowing OpenFile, _ body: () throws -> Void) throws {
         let pending: off_t = 0x4000_0000
         try lock(file, F_WRLCK, start: pending, length: 1)
         defer { try? lock(file, F_UNLCK, start: pending, length: 1) }
@@ -105,15 +101,15 @@ public struct Follower: Sendable {
         try body()
     }
 
-    private func lock(_ file: FileDescriptor, _ type: Int32, start: off_t, length: off_t) throws {
+    private func lock(_ file: borrowing OpenFile, _ type: Int32, start: off_t, length: off_t) throws {
         var fl = flock()
         fl.l_type = Int16(type)
         fl.l_whence = Int16(SEEK_SET)
         fl.l_start = start
         fl.l_len = length
         // Wait for readers to finish (F_SETLKW), as a writer would.
-        while fcntl(file.fd, F_SETLKW, &fl) != 0 {
-            if errno != EINTR { throw SystemError(operation: "lock", path: output, errno: errno) }
+        while fcntl(file.descriptor.rawValue, F_SETLKW, &fl) != 0 {
+            if errno != EINTR { throw SystemError.last("lock", output) }
         }
     }
 }

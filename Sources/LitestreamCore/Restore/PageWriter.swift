@@ -1,11 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 @preconcurrency import Dispatch
 import LTX
 import Synchronization
+import SystemPackage
 
 /// Writes decoded pages to the restore's output file while the caller decodes the next ones, and hashes them.
 ///
@@ -26,8 +22,10 @@ final class PageWriter {
     private static let directMinimumBytes = 256 << 10
 
     private let path: String
-    private let fd: Int32
-    private let directFD: Int32
+    /// The output, and on Linux a second descriptor of it with `O_DIRECT`. The writer queue's jobs use their raw
+    /// values: `deinit` waits for every job before these close.
+    private let file: OpenFile
+    private let direct: OpenFile?
     private let pageSize: Int
     private let buffers: [UnsafeMutableRawPointer]
     /// Per buffer, the CRC-64 of the page in each slot, written by the checksum queue.
@@ -49,22 +47,22 @@ final class PageWriter {
     /// Its pages in submitted buffers whose checksums are not yet in `fileChecksums`, oldest first.
     private var pending: [(buffer: Int, slot: Int, count: Int)] = []
 
-    init(path: String, fd: Int32, pageSize: Int) throws {
+    /// Creates (or truncates) the output file at `path`.
+    init(path: String, pageSize: Int) throws {
         self.path = path
-        self.fd = fd
+        file = try OpenFile(path, .writeOnly, options: [.create, .truncate])
         self.pageSize = pageSize
         #if os(Linux)
-        directFD = pageSize % Self.alignment == 0 ? open(path, O_WRONLY | linuxODirect | O_CLOEXEC) : -1
+        direct = pageSize % Self.alignment == 0 ? try? OpenFile(path, .writeOnly, options: .init(rawValue: linuxODirect)) : nil
         #else
-        directFD = -1
+        direct = nil
         #endif
         var bufs: [UnsafeMutableRawPointer] = []
         for _ in 0..<2 {
             var p: UnsafeMutableRawPointer?
             guard posix_memalign(&p, Self.alignment, Self.bufferBytes) == 0, let p else {
-                for b in bufs { Foundation_free(b) }
-                if directFD >= 0 { close(directFD) }
-                throw SystemError(operation: "allocate", path: path, errno: ENOMEM)
+                for b in bufs { free(b) }
+                throw SystemError(operation: "allocate", path: path, errno: .noMemory)
             }
             bufs.append(p)
         }
@@ -75,9 +73,15 @@ final class PageWriter {
 
     deinit {
         for group in jobs { group.wait() }
-        for b in buffers { Foundation_free(b) }
+        for b in buffers { free(b) }
         for c in checksums { c.deallocate() }
-        if directFD >= 0 { close(directFD) }
+    }
+
+    private var directFD: Int32? {
+        switch direct {
+        case .some(let d): d.descriptor.rawValue
+        case .none: nil
+        }
     }
 
     private var capacityPages: Int { Self.bufferBytes / pageSize }
@@ -113,11 +117,13 @@ final class PageWriter {
         return fileChecksums
     }
 
-    /// Writes what is buffered and waits for every write to finish.
-    func finish() throws {
+    /// Writes what is buffered, waits for every write to finish, sets the file's size and fsyncs it.
+    func finish(size: Int64) throws {
         if used > 0 { try submit() }
         for group in jobs { group.wait() }
         if let e = failure.error { throw e }
+        try file.resize(to: size)
+        try file.sync()
     }
 
     private func submit() throws {
@@ -125,16 +131,17 @@ final class PageWriter {
         let b = current
         let buffer = Int(bitPattern: buffers[b])  // an address: the buffer stays ours until its jobs are done
         let runs = self.runs
-        let (fd, directFD, pageSize, path) = (self.fd, self.directFD, self.pageSize, self.path)
+        let (fd, directFD, pageSize, path) = (file.descriptor.rawValue, directFD, self.pageSize, self.path)
         let failure = self.failure
         queue.async(group: jobs[b]) {
             do {
                 for run in runs {
                     let bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: buffer)! + run.slot * pageSize, count: run.count * pageSize)
                     let offset = Int64(run.pgno - 1) * Int64(pageSize)
-                    let direct = directFD >= 0 && bytes.count >= Self.directMinimumBytes
+                    let direct = bytes.count >= Self.directMinimumBytes
                         && Int(bitPattern: bytes.baseAddress) % Self.alignment == 0 && offset % Int64(Self.alignment) == 0
-                    try POSIX.pwriteAll(direct ? directFD : fd, bytes, at: offset, path: path)
+                    let target = FileDescriptor(rawValue: direct ? directFD ?? fd : fd)
+                    _ = try SystemError.wrap("write", path) { try target.writeAll(toAbsoluteOffset: offset, bytes) }
                 }
             } catch let e as SystemError {
                 failure.record(e)
@@ -169,14 +176,6 @@ final class PageWriter {
         crc.update(UnsafeRawBufferPointer(start: page, count: count))
         return crc.value
     }
-}
-
-@inline(__always) private func Foundation_free(_ p: UnsafeMutableRawPointer) {
-    #if canImport(Glibc)
-    Glibc.free(p)
-    #else
-    Darwin.free(p)
-    #endif
 }
 
 #if os(Linux)

@@ -1,9 +1,4 @@
 import LitestreamClient
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CLitestreamSQLite
 import LTX
 
@@ -77,13 +72,11 @@ public struct Restorer: Sendable {
         var pageSize: UInt32 = 0
         var commit: UInt32 = 0
         do {
-            let out = try FileDescriptor(path: tmp, flags: O_WRONLY | O_CREAT | O_TRUNC)
             var writer: PageWriter?
             for file in plan {
                 let reader = try await replica.openLTXFile(file)
                 // The writer hashes the pages on its own thread; the decoder folds those checksums into the file's.
-                var dec = LTXDecoder(
-                    LTXFileDescriptorInput(fd: reader.fd), name: reader.file.description, deferPageChecksums: true)
+                var dec = reader.decoder(deferPageChecksums: true)
                 let h = try dec.readHeader()
                 if pageSize == 0 { pageSize = h.pageSize }
                 guard h.pageSize == pageSize else {
@@ -92,16 +85,13 @@ public struct Restorer: Sendable {
                 guard h.minTXID == file.minTXID, h.maxTXID == file.maxTXID else {
                     throw RestoreError(.inconsistent, "\(file) holds TXIDs \(h.minTXID)-\(h.maxTXID), not what its name says")
                 }
-                if writer == nil { writer = try PageWriter(path: tmp, fd: out.fd, pageSize: Int(pageSize)) }
+                if writer == nil { writer = try PageWriter(path: tmp, pageSize: Int(pageSize)) }
                 let pageChecksums = try writer!.decodeAll(&dec)
                 // Verified before the next file and long before the rename: a corrupt file fails the restore.
                 try dec.finish(pageChecksums: pageChecksums)
-                withExtendedLifetime(reader) {}
                 commit = h.commit
             }
-            try writer?.finish()
-            try POSIX.check(ftruncate(out.fd, off_t(commit) * off_t(pageSize)), "ftruncate", tmp)
-            try POSIX.fsync(out.fd, path: tmp)
+            try writer?.finish(size: Int64(commit) * Int64(pageSize))
         } catch {
             try? POSIX.remove(tmp)
             throw error

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Reading a `-wal` file failed at the I/O level (open, stat or read returned an error, or a page could not be read
 /// in full). Invalid WAL *content* is never an error: the reader reports it as `nil` or stops scanning there.
 struct WALError: Error, Sendable, CustomStringConvertible {

@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-// `struct stat` is attributed to Dispatch's C module when Dispatch is in the target (and no Foundation).
-import CDispatch
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Result of scanning a WAL for committed frames.
 struct WALScan: Sendable {
     var header: WALHeader

@@ -1,14 +1,6 @@
 import LitestreamCore
 import LitestreamClient
-#if canImport(Glibc)
-import Glibc
-// With NIO in the target, `struct stat` is attributed to CDispatch (Dispatch's C module).
-import CDispatch
-// `struct stat` and `timespec` are attributed to CoreFoundation's module once Foundation is in the target.
-import CoreFoundation
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemPackage
 
 /// Directory mode (`dir`, `pattern`, `recursive`): finds the SQLite databases under a directory, such as one
 /// database per tenant, so that they are replicated as they appear.
@@ -37,14 +29,13 @@ public struct DatabaseDirectory: Sendable {
         guard let names = try? POSIX.listDirectory(dir) else { return }
         for name in names where name != "." && name != ".." {
             let full = dir + "/" + name
-            var st = stat()
-            guard lstat(full, &st) == 0 else { continue }
-            if (st.st_mode & S_IFMT) == S_IFDIR {
+            guard let type = try? FilePath(full).stat(followTargetSymlink: false).type else { continue }
+            if type == .directory {
                 // Our own state directories hold LTX files, not databases.
                 if recursive && !name.hasSuffix("-litestream") { walk(full, into: &found, known: known) }
                 continue
             }
-            guard (st.st_mode & S_IFMT) == S_IFREG, fnmatch(pattern, name, 0) == 0,
+            guard type == .regular, fnmatch(pattern, name, 0) == 0,
                 !name.hasSuffix("-wal"), !name.hasSuffix("-shm"), !name.hasSuffix("-journal")
             else { continue }
             if known.contains(full) || Self.isSQLiteDatabase(full) { found.append(full) }
@@ -52,12 +43,14 @@ public struct DatabaseDirectory: Sendable {
     }
 
     static func isSQLiteDatabase(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var magic = [UInt8](repeating: 0, count: 16)
-        let n = magic.withUnsafeMutableBytes { read(fd, $0.baseAddress, 16) }
-        // An empty file is a database about to be created by SQLite.
-        return n == 0 || (n == 16 && magic == Array("SQLite format 3\0".utf8))
+        do {
+            let file = try OpenFile(path, .readOnly)
+            var magic = [UInt8](repeating: 0, count: 16)
+            let n = try magic.withUnsafeMutableBytes { try file.readFully($0, at: 0) }
+            // An empty file is a database about to be created by SQLite.
+            return n == 0 || (n == 16 && magic == Array("SQLite format 3\0".utf8))
+        } catch {
+            return false
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LTX
+import SystemPackage
 import Testing
 
 @testable import LitestreamClient
@@ -47,18 +48,19 @@ struct S3FaultTests {
 
         // A cut download fails with one attempt, and resumes with a Range request when retries are allowed.
         proxy.setMode(.always(.truncatedBody))
-        let fd = try FileDescriptor(path: NSTemporaryDirectory() + "proxy-\(UUID()).bin", flags: O_RDWR | O_CREAT | O_TRUNC)
-        await #expect(throws: S3Error.self) { _ = try await client.download(key: "p/a", to: fd.fd, path: "x") }
+        let file = try OpenFile(NSTemporaryDirectory() + "proxy-\(UUID()).bin", .readWrite, options: [.create, .truncate])
+        await #expect(throws: S3Error.self) { _ = try await client.download(key: "p/a", to: file) }
         var retrying = c
         retrying.maxAttempts = 30
         var patient = try S3Client(configuration: retrying, environment: S3TestServer.environment)
         patient.baseDelay = .milliseconds(1)  // each attempt gets half of what is left: many quick retries
-        _ = ftruncate(fd.fd, 0)
-        _ = lseek(fd.fd, 0, SEEK_SET)
-        #expect(try await patient.download(key: "p/a", to: fd.fd, path: "x") == Int64(body.count))
-        var back = Data(count: body.count)
-        _ = back.withUnsafeMutableBytes { pread(fd.fd, $0.baseAddress, body.count, 0) }
-        #expect(back == body, "the resumed download differs from the object")
+        try file.resize(to: 0)
+        _ = lseek(file.descriptor.rawValue, 0, SEEK_SET)
+        let downloaded = try await patient.download(key: "p/a", to: file)
+        #expect(downloaded == Int64(body.count))
+        var back = [UInt8](repeating: 0, count: body.count)
+        try back.withUnsafeMutableBytes { _ = try file.readFully($0, at: 0) }
+        #expect(Data(back) == body, "the resumed download differs from the object")
 
         proxy.setMode(.always(.delay))
         proxy.setDelay(milliseconds: 300...300)

@@ -38,7 +38,7 @@ struct S3ServerTests {
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buf.withUnsafeMutableBytes { read(reader.fd, $0.baseAddress, $0.count) }
+            let n = (try? buf.withUnsafeMutableBytes { try reader.read(into: $0) }) ?? -1
             if n <= 0 { break }
             out += buf[0..<n]
         }
