@@ -165,7 +165,7 @@ public final class DatabaseEngine {
     }
 
     private func loadPosition(remoteMaxTXID: TXID?, verifyAfter: TXID?) throws {
-        try POSIX.mkdirs(store.directory)
+        try POSIX.mkdirs(store.directory, mode: 0o700)
         try store.removeTemporaryFiles()
         store.invalidate()  // the directory may have changed while we were closed
         var files = try store.files()

@@ -211,6 +211,6 @@ package final class FileDescriptor: @unchecked Sendable {
     /// file, and truncating or writing through it would damage that file.
     package static func creatingNew(path: String) throws(SystemError) -> FileDescriptor {
         try POSIX.remove(path)
-        return try FileDescriptor(path: path, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC)
+        return try FileDescriptor(path: path, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o600)
     }
 }
