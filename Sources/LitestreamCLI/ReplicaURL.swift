@@ -19,7 +19,7 @@ enum ReplicaURL {
         case "file":
             let path = String(rest.prefix { $0 != "?" && $0 != "#" })
             guard path.hasPrefix("/") else {
-                throw Invalid(description: "invalid replica URL \(url): a file URL needs an absolute path, as in file:///var/backups/db")
+                throw Invalid(description: "invalid replica URL \(redacted(url)): a file URL needs an absolute path, as in file:///var/backups/db")
             }
             return FileReplicaClient(path: path.removingPercentEncodingIfNeeded())
         case "s3":
