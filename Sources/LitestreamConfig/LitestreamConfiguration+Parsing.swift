@@ -56,6 +56,7 @@ extension LitestreamConfiguration {
         }
         var config = LitestreamConfiguration()
         if let root {
+            try checkExpansion(root, source: source)
             try config.read(ConfigMapping(root, context: "", source: source), home: PathExpansion.home(environment: environment))
         }
         if let level = environment["LOG_LEVEL"], !level.isEmpty {
@@ -176,6 +177,25 @@ extension LitestreamConfiguration {
         }
         if let p = promoted.interval { snapshot.interval = p.0 }
         if let p = promoted.retention { snapshot.retention = p.0 }
+    }
+
+    /// Anchors merged into each other (a "merge-key bomb" of a few dozen lines) expand exponentially, and reading
+    /// them would hang: a document that expands to more than `limit` nodes, counting each alias as a copy, is
+    /// refused before anything reads it, as yaml.v2 refuses "excessive aliasing".
+    static func checkExpansion(_ root: Node, source: String, limit: Int = 100_000) throws {
+        var count = 0
+        func visit(_ node: Node) -> Bool {
+            count += 1
+            switch node {
+            case .scalar: return count <= limit
+            case .mapping(let m): return count <= limit && m.allSatisfy { visit($0.key) && visit($0.value) }
+            case .sequence(let s): return count <= limit && s.allSatisfy(visit)
+            }
+        }
+        guard visit(root) else {
+            throw ConfigurationError(.yaml, "invalid YAML: excessive aliasing: its anchors and aliases (<< merge keys) "
+                + "expand to more than \(limit) values; merge each anchor at most a few times", source: source)
+        }
     }
 
     private static func yamlError(_ e: YamlError, source: String) -> ConfigurationError {

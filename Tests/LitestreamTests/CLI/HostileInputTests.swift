@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+
+/// Inputs from issue 19 ("found by trying to break it") that hung the process or destroyed a file: each is refused
+/// at once, with a message that says what is wrong.
+@Suite(.ownThreads) struct HostileInputTests {
+    let litestream: String
+    let dir: URL
+
+    init() throws {
+        litestream = try #require(TestEnvironment.ourBinary()?.path, "build the litestream executable first")
+        dir = try TestEnvironment.temporaryDirectory("hostile-input")
+    }
+
+    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    /// A file replica holding one transaction.
+    func makeReplica() throws -> String {
+        let db = path("app.db"), replica = "file://" + path("replica")
+        try TestEnvironment.sqlite3(db, "PRAGMA journal_mode=wal; CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+        let r = try TestEnvironment.run(litestream, ["replicate", "-once", db, replica])
+        try #require(r.status == 0, "replicate -once: \(r.stderr)")
+        return replica
+    }
+
+    /// #19.10: anchors merged into each other (10^8 merges) are refused in well under the timeout.
+    @Test func mergeKeyBombIsRefusedAsExcessiveAliasing() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var yaml = "l0: &l0 {a: 1}\n"
+        for i in 1...8 { yaml += "l\(i): &l\(i) {<<: [\(Array(repeating: "*l\(i - 1)", count: 10).joined(separator: ", "))]}\n" }
+        yaml += "<<: *l8\ndbs: []\n"
+        try yaml.write(toFile: path("bomb.yml"), atomically: true, encoding: .utf8)
+        let start = ContinuousClock.now
+        let r = try TestEnvironment.run(litestream, ["databases", "-config", path("bomb.yml")], timeout: .seconds(20))
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("excessive aliasing"), "\(r.stderr)")
+        #expect(ContinuousClock.now - start < .seconds(10))
+    }
+}
