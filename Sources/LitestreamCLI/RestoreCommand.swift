@@ -126,6 +126,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
     private func restore(logger: Logger) async throws {
         let (replica, output) = try resolveSource()
+        try Restorer.checkOutput(output)
         if ifDBNotExists && fileExists(output) {
             logger.info("database already exists, skipping")
             return

@@ -36,4 +36,24 @@ import Testing
         #expect(r.stderr.contains("excessive aliasing"), "\(r.stderr)")
         #expect(ContinuousClock.now - start < .seconds(10))
     }
+
+    /// #19.11: `-force -o` onto a FIFO, a character device or a directory is refused before anything is written.
+    @Test func restoreRefusesAnOutputThatIsNotARegularFile() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let replica = try makeReplica()
+        try #require(mkfifo(path("fifo"), 0o600) == 0)
+        try FileManager.default.createDirectory(atPath: path("dir"), withIntermediateDirectories: false)
+        // /dev/null itself is never touched: a symlink to it is followed, as the restore would have.
+        try FileManager.default.createSymbolicLink(atPath: path("null"), withDestinationPath: "/dev/null")
+        for (output, kind) in [("fifo", "a FIFO"), ("dir", "a directory"), ("null", "a character device")] {
+            let r = try TestEnvironment.run(litestream, ["restore", "-force", "-o", path(output), replica])
+            #expect(r.status == 1, "\(output): \(r.stderr)")
+            #expect(r.stderr.contains("cannot restore to \(path(output)): it is \(kind), not a database file"), "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: path(output) + ".tmp"))
+        }
+        func type(_ p: String) -> FileAttributeType? { (try? FileManager.default.attributesOfItem(atPath: p))?[.type] as? FileAttributeType }
+        #expect(type(path("fifo")) != nil && type(path("fifo")) != .typeRegular)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: path("null")) == "/dev/null")
+        #expect(type("/dev/null") == .typeCharacterSpecial)
+    }
 }
