@@ -56,4 +56,14 @@ import Testing
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: path("null")) == "/dev/null")
         #expect(type("/dev/null") == .typeCharacterSpecial)
     }
+
+    /// #19.12: `-f -follow-interval 0` (or 1ns) busy-looped; it is a usage error naming the minimum.
+    @Test(arguments: ["0", "1ns", "99ms"]) func followIntervalBelowTheMinimumIsRefused(interval: String) throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try TestEnvironment.run(litestream,
+            ["restore", "-f", "-follow-interval", interval, "-o", path("out.db"), "file://" + path("replica")], timeout: .seconds(20))
+        #expect(r.status == 64, "\(r.stderr)")
+        #expect(r.stderr.contains("invalid -follow-interval \(interval): want at least 100ms"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: path("out.db")))
+    }
 }
