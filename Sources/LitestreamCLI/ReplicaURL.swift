@@ -31,7 +31,7 @@ enum ReplicaURL {
                 throw Invalid(description: e.description)
             }
         case "gs", "abs", "sftp", "webdav", "webdavs", "nats", "oss":
-            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file:// replica")
+            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file:// or s3:// replica")
         default:
             throw Invalid(description: "unknown replica URL scheme \"\(scheme)\" in \(redacted(url))")
         }

@@ -24,6 +24,13 @@ extension LitestreamConfiguration {
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> LitestreamConfiguration {
         let text: String
+        var st = stat()
+        // A directory gave "NSCocoaErrorDomain error 256", /dev/zero (as root) "You don't have permission".
+        if stat(path, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
+            throw ConfigurationError(.io, "cannot read configuration file \(path): it is "
+                + (st.st_mode & S_IFMT == S_IFDIR ? "a directory" : "not a regular file")
+                + "; give the path of a YAML file, e.g. -config /etc/litestream.yml", source: path)
+        }
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {

@@ -67,3 +67,18 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: path("out.db")))
     }
 }
+
+extension HostileInputTests {
+    /// #19.14 (part): messages that name the input, the problem and what to do.
+    @Test func messagesSayWhatIsWrong() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var r = try TestEnvironment.run(litestream, ["databases", "-config", dir.path])
+        #expect(r.status == 1 && r.stderr.contains("cannot read configuration file \(dir.path): it is a directory; give the path of a YAML file"),
+            "\(r.stderr)")
+        #expect(!r.stderr.contains("NSCocoaErrorDomain"))
+        r = try TestEnvironment.run(litestream, ["databases", "-config", "/dev/zero"], timeout: .seconds(20))
+        #expect(r.status == 1 && r.stderr.contains("cannot read configuration file /dev/zero: it is not a regular file"), "\(r.stderr)")
+        r = try TestEnvironment.run(litestream, ["restore", "-o", path("out.db"), "gs://bucket/db"])
+        #expect(r.status == 1 && r.stderr.contains("use a file:// or s3:// replica"), "\(r.stderr)")
+    }
+}
