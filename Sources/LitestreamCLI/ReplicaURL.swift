@@ -19,7 +19,7 @@ enum ReplicaURL {
         case "file":
             let path = String(rest.prefix { $0 != "?" && $0 != "#" })
             guard path.hasPrefix("/") else {
-                throw Invalid(description: "invalid replica URL \(url): a file URL needs an absolute path, as in file:///var/backups/db")
+                throw Invalid(description: "invalid replica URL \(redacted(url)): a file URL needs an absolute path, as in file:///var/backups/db")
             }
             return FileReplicaClient(path: path.removingPercentEncodingIfNeeded())
         case "s3":
@@ -31,7 +31,7 @@ enum ReplicaURL {
                 throw Invalid(description: e.description)
             }
         case "gs", "abs", "sftp", "webdav", "webdavs", "nats", "oss":
-            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file:// replica")
+            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file:// or s3:// replica")
         default:
             throw Invalid(description: "unknown replica URL scheme \"\(scheme)\" in \(redacted(url))")
         }

@@ -50,7 +50,7 @@ struct RestoreCommand: AsyncParsableCommand {
     @Flag(name: .customShort("f"), help: "Follow: keep applying new changes to the restored copy.")
     var follow = false
 
-    @Option(name: .litestream("follow-interval"), help: "Polling interval for -f (default 1s).")
+    @Option(name: .litestream("follow-interval"), help: "Polling interval for -f (default 1s, at least 100ms).")
     var followInterval: String = "1s"
 
     @Option(name: .litestream("parallelism"), help: "Accepted for compatibility.")
@@ -75,7 +75,10 @@ struct RestoreCommand: AsyncParsableCommand {
         if output == nil && ReplicaURL.isURL(source) {
             throw ValidationError("-o PATH is required when restoring from a replica URL")
         }
-        _ = try durationFlag("follow-interval", followInterval)
+        // 0 or 1ns made -f poll the replica in a busy loop (on S3, hundreds of LISTs a second).
+        guard try durationFlag("follow-interval", followInterval) >= .milliseconds(100) else {
+            throw ValidationError("invalid -follow-interval \(followInterval): want at least 100ms (each poll lists the replica)")
+        }
     }
 
     static func parseTimestamp(_ s: String) -> Int64? {
@@ -127,6 +130,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
     private func restore(logger: Logger) async throws {
         let (replica, output) = try resolveSource()
+        try Restorer.checkOutput(output)
         if ifDBNotExists && fileExists(output) {
             logger.info("database already exists, skipping")
             return

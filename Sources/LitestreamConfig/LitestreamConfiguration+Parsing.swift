@@ -24,6 +24,13 @@ extension LitestreamConfiguration {
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> LitestreamConfiguration {
         let text: String
+        var st = stat()
+        // A directory gave "NSCocoaErrorDomain error 256", /dev/zero (as root) "You don't have permission".
+        if stat(path, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
+            throw ConfigurationError(.io, "cannot read configuration file \(path): it is "
+                + (st.st_mode & S_IFMT == S_IFDIR ? "a directory" : "not a regular file")
+                + "; give the path of a YAML file, e.g. -config /etc/litestream.yml", source: path)
+        }
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
@@ -56,7 +63,9 @@ extension LitestreamConfiguration {
         }
         var config = LitestreamConfiguration()
         if let root {
-            try config.read(ConfigMapping(root, context: "", source: source), home: PathExpansion.home(environment: environment))
+            let mergeSources = try checkExpansion(root, source: source)
+            try config.read(ConfigMapping(root, context: "", source: source), home: PathExpansion.home(environment: environment),
+                mergeSources: mergeSources)
         }
         if let level = environment["LOG_LEVEL"], !level.isEmpty {
             guard let l = Logging.level(level) else {
@@ -68,8 +77,12 @@ extension LitestreamConfiguration {
         return config
     }
 
-    private mutating func read(_ m: ConfigMapping, home: String) throws {
-        try m.checkKeys(allowed: Self.keys.union(ReplicaSettings.keys).union(ReplicaSettings.unsupportedKeys))
+    /// - Parameter mergeSources: where the mappings merged with `<<` start: a top-level key that only holds one
+    ///   (`defaults: &defaults {…}`, merged as `<<: *defaults`, as Rails users write shared settings) is no typo.
+    private mutating func read(_ m: ConfigMapping, home: String, mergeSources: Set<String>) throws {
+        let anchors = m.entries.filter { e in e.value.mark.map { mergeSources.contains("\($0.line):\($0.column)") } ?? false }
+        try m.checkKeys(allowed: Self.keys.union(ReplicaSettings.keys).union(ReplicaSettings.unsupportedKeys)
+            .union(anchors.map(\.key)))
         // Top-level replica defaults are read first: every replica inherits them.
         replicaDefaults = try ReplicaSettings(reading: m, home: home)
 
@@ -176,6 +189,33 @@ extension LitestreamConfiguration {
         }
         if let p = promoted.interval { snapshot.interval = p.0 }
         if let p = promoted.retention { snapshot.retention = p.0 }
+    }
+
+    /// Anchors merged into each other (a "merge-key bomb" of a few dozen lines) expand exponentially, and reading
+    /// them would hang: a document that expands to more than `limit` nodes, counting each alias as a copy, is
+    /// refused before anything reads it, as yaml.v2 refuses "excessive aliasing". Returns where the mappings
+    /// merged with `<<` start ("line:column"; an alias has its anchor's position).
+    static func checkExpansion(_ root: Node, source: String, limit: Int = 100_000) throws -> Set<String> {
+        var count = 0
+        var mergeSources = Set<String>()
+        func visit(_ node: Node) -> Bool {
+            count += 1
+            switch node {
+            case .scalar: return count <= limit
+            case .mapping(let m):
+                for (k, merged) in m where k.scalar?.string == "<<" {
+                    let sources: [Node] = if case .sequence(let seq) = merged { Array(seq) } else { [merged] }
+                    for s in sources { if let at = s.mark { mergeSources.insert("\(at.line):\(at.column)") } }
+                }
+                return count <= limit && m.allSatisfy { visit($0.key) && visit($0.value) }
+            case .sequence(let s): return count <= limit && s.allSatisfy(visit)
+            }
+        }
+        guard visit(root) else {
+            throw ConfigurationError(.yaml, "invalid YAML: excessive aliasing: its anchors and aliases (<< merge keys) "
+                + "expand to more than \(limit) values; merge each anchor at most a few times", source: source)
+        }
+        return mergeSources
     }
 
     private static func yamlError(_ e: YamlError, source: String) -> ConfigurationError {

@@ -1,3 +1,4 @@
+import LitestreamClient
 import LitestreamS3
 import Foundation
 import Yams

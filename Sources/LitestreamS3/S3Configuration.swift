@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import LitestreamClient
 
 /// Where and how an S3 replica is stored, with Litestream 0.5.17's option names and defaults.
 ///
@@ -68,14 +69,17 @@ public struct S3Configuration: Sendable {
     /// As Litestream, the path is cleaned (`s3://bkt` gives `"."`, `s3://bkt/a//b/` gives `a/b`) and an
     /// `endpoint` without a scheme gets `https://`.
     public static func parse(url: String) throws -> S3Configuration {
-        guard url.lowercased().hasPrefix("s3://") else { throw Invalid(description: "not an s3:// URL: \(url)") }
+        guard url.lowercased().hasPrefix("s3://") else { throw Invalid(description: "not an s3:// URL: \(Redaction.url(url))") }
         let rest = url.dropFirst(5)
         let (location, query) = rest.firstIndex(of: "?").map { (rest[..<$0], rest[rest.index(after: $0)...]) }
             ?? (rest, Substring(""))
         let bucketEnd = location.firstIndex(of: "/") ?? location.endIndex
         let bucket = String(location[..<bucketEnd])
         guard !bucket.isEmpty, !bucket.contains("@") else {
-            throw Invalid(description: "invalid s3 URL \(url): bucket required, as in s3://bucket/path")
+            throw Invalid(description: "invalid s3 URL \(Redaction.url(url)): " + (bucket.contains("@")
+                ? "credentials do not go in the URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or access-key-id "
+                    + "and secret-access-key in the configuration file"
+                : "bucket required, as in s3://bucket/path"))
         }
         let rawPath = String(location[bucketEnd...]).removingPercentEncoding ?? String(location[bucketEnd...])
         let segments = rawPath.split(separator: "/").filter { $0 != "." }

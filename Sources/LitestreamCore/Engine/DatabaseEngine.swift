@@ -176,7 +176,7 @@ public final class DatabaseEngine {
     /// Reads through every local file newer than `txid` but the newest (`resumeFromNewestFile` checks that one) and
     /// removes the damaged ones, so that no replica ever gets one. Returns the files left.
     private func verifyLocalFiles(after txid: TXID) throws -> [(min: TXID, max: TXID)] {
-        try POSIX.mkdirs(store.directory)
+        try POSIX.mkdirs(store.directory, mode: 0o700)
         try store.removeTemporaryFiles()
         store.invalidate()  // the directory may have changed while we were closed
         for f in try store.files().dropLast() where f.max > txid {

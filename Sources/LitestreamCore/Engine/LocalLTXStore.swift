@@ -4,6 +4,8 @@ import SystemPackage
 
 /// The engine's local state: `<meta>/ltx/0/<txid>-<txid>.ltx`, exactly as Litestream keeps it, so either tool can
 /// pick up where the other stopped. The newest file's header is the resume position; there is no other state file.
+/// Its files hold the database's pages: they are 0600 and directories 0700, as Litestream's (a file replica
+/// hard-links them).
 struct LocalLTXStore {
     let metaPath: String
     var directory: String { "\(metaPath)/ltx/0" }
@@ -109,13 +111,13 @@ struct LocalLTXStore {
     /// write-back wait before its upload can start.
     @discardableResult
     func write(header: LTXHeader, keep: () throws -> Bool = { true }, pages: (inout LTXEncoder) throws -> Void) throws -> Bool {
-        try POSIX.mkdirs(directory)
+        try POSIX.mkdirs(directory, mode: 0o700)
         let final = path(min: header.minTXID, max: header.maxTXID)
         let tmp = final + ".tmp"
         // Taken before the temporary file changes the directory: creating and renaming it are both ours.
         let before = stamp()
         do {
-            try OpenFile(tmp, .writeOnly, options: [.create, .truncate]).withSink { sink in
+            try OpenFile(tmp, .writeOnly, options: [.create, .truncate], permissions: .ownerReadWrite).withSink { sink in
                 var enc = try LTXEncoder(header: header, sink: sink)
                 try pages(&enc)
                 try enc.finish()
@@ -150,8 +152,8 @@ struct LocalLTXStore {
     /// Takes an exclusive lock on `<meta>/lock` for as long as the returned descriptor lives, so that two of our
     /// replicators never write the same TXIDs. (A lock file, never the database: see docs/design.md.)
     func lock() throws -> OpenFile {
-        try POSIX.mkdirs(metaPath)
-        let file = try OpenFile("\(metaPath)/lock", .readWrite, options: .create)
+        try POSIX.mkdirs(metaPath, mode: 0o700)
+        let file = try OpenFile("\(metaPath)/lock", .readWrite, options: .create, permissions: .ownerReadWrite)
         if flock(file.descriptor.rawValue, LOCK_EX | LOCK_NB) != 0 {
             throw EngineError(.localState,
                 "another replicator is already running for this database (\(metaPath)/lock is locked)")

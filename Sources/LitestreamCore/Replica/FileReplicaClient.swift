@@ -4,7 +4,8 @@ import LTX
 
 /// A replica in a local directory, laid out as Litestream's `file` replica: `<root>/ltx/<level>/<min>-<max>.ltx`,
 /// each file written to a temporary name, fsynced, renamed, its directory fsynced, and its mtime set to the LTX
-/// header timestamp (point-in-time restore reads it).
+/// header timestamp (point-in-time restore reads it). Files are 0600 and the directories it creates 0700: they
+/// hold the database's pages.
 public struct FileReplicaClient: ReplicaClient {
     public let root: String
     public var type: String { "file" }
@@ -45,12 +46,12 @@ public struct FileReplicaClient: ReplicaClient {
         write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) async throws -> LTXFileInfo {
         let dir = levelDirectory(level)
-        try POSIX.mkdirs(dir)
+        try POSIX.mkdirs(dir, mode: 0o700)
         let final = path(level: level, minTXID: minTXID, maxTXID: maxTXID)
         let tmp = final + ".tmp"
         var size: Int64 = 0
         do {
-            let out = try OpenFile(tmp, .writeOnly, options: [.create, .truncate])
+            let out = try OpenFile(tmp, .writeOnly, options: [.create, .truncate], permissions: .ownerReadWrite)
             try write { bytes in
                 try out.write(bytes)
                 size += Int64(bytes.count)
@@ -83,7 +84,7 @@ public struct FileReplicaClient: ReplicaClient {
 
     private func link(localPath: String, level: Int, header: LTXHeader) throws -> LTXFileInfo? {
         let dir = levelDirectory(level)
-        try POSIX.mkdirs(dir)
+        try POSIX.mkdirs(dir, mode: 0o700)
         // Another file system: no link is possible, and fsyncing the local file first would be an fsync wasted on
         // every upload.
         guard let device = POSIX.device(localPath), device == POSIX.device(dir) else { return nil }

@@ -13,8 +13,9 @@ public enum RestorePlan {
     ///    no file extends it or the target TXID is reached.
     /// 3. Without a snapshot the chain must therefore start at TXID 1; an empty plan, or one that falls short of
     ///    `txid`, is `noMatchingBackupFiles`.
-    /// 4. For a latest restore (no target), a file in levels 0...8 starting beyond current+1 means the replica has a
-    ///    hole: `nonContiguous`, "non-contiguous ltx files: have up to X but next file starts at Y".
+    /// 4. For a latest or timestamp restore, a file in levels 0...8 (created before the timestamp) starting beyond
+    ///    current+1 means the replica has a hole: `nonContiguous`, "non-contiguous ltx files: have up to X but next
+    ///    file starts at Y".
     ///
     /// - Parameters:
     ///   - files: the listing, by level (levels absent or empty are fine; order within a level does not matter).
@@ -56,9 +57,11 @@ public enum RestorePlan {
             if let target, currentMax >= target { break }
         }
 
-        if !plan.isEmpty && target == nil && timestamp == nil {
+        // A timestamp target past a hole would otherwise give an older state quietly: a file before the target
+        // that the chain cannot reach is the same hole a latest restore refuses.
+        if !plan.isEmpty && target == nil {
             for cursor in cursors {
-                if let following = cursor.current, following.minTXID > currentMax.next {
+                if let following = cursor.files[cursor.position...].first(where: passes), following.minTXID > currentMax.next {
                     throw RestoreError(.nonContiguous,
                         "non-contiguous ltx files: have up to \(currentMax) but next file starts at \(following.minTXID)")
                 }

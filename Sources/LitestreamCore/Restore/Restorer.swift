@@ -62,6 +62,7 @@ public struct Restorer: Sendable {
     ) async throws -> Result {
         let output = absolutePath(output)
         guard let last = plan.last else { throw RestoreError(.noBackups, "no backup files to restore from \(replica.location)") }
+        try Self.checkOutput(output)
         if !overwrite && POSIX.exists(output) {
             throw RestoreError(.outputExists, "output file already exists: \(output)")
         }
@@ -110,6 +111,18 @@ public struct Restorer: Sendable {
         try POSIX.rename(tmp, output)
         try POSIX.fsyncDirectory(dir)
         return Result(txid: last.maxTXID, pageSize: pageSize, pages: commit, files: plan)
+    }
+
+    /// Refuses an output that exists and is not a regular file (symlinks followed): the restore renames a new file
+    /// over it, which would replace a device node or FIFO (`-force -o /dev/null`), and fails on a directory only
+    /// once the whole database is written beside it.
+    public static func checkOutput(_ path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_mode & S_IFMT != S_IFREG else { return }
+        let kinds = [S_IFDIR: "a directory", S_IFCHR: "a character device", S_IFBLK: "a block device", S_IFIFO: "a FIFO",
+            S_IFSOCK: "a socket"]
+        throw RestoreError(.invalidRequest, "cannot restore to \(path): it is \(kinds[st.st_mode & S_IFMT] ?? "not a regular file"), "
+            + "not a database file; give the path of a database file, or of one to create")
     }
 
     /// Runs `PRAGMA quick_check` or `integrity_check` on a database file (read-only, leaving no side files).

@@ -63,7 +63,7 @@ package struct OpenFile: ~Copyable {
     /// A new, empty file at `path` for writing, whatever had the name removed first. For temporary files a crash can
     /// leave behind: a file replica hard-links what it uploads, so a leftover may share its inode with a replica
     /// file, and truncating or writing through it would damage that file.
-    package static func creatingNew(_ path: String, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]) throws(SystemError) -> OpenFile {
+    package static func creatingNew(_ path: String, permissions: FilePermissions = .ownerReadWrite) throws(SystemError) -> OpenFile {
         try POSIX.remove(path)
         return try OpenFile(path, .writeOnly, options: [.create, .exclusiveCreate], permissions: permissions)
     }

@@ -144,6 +144,7 @@ public struct ControlServer: Service {
     // MARK: requests
 
     private func serve(_ connection: Connection) async {
+        let peer = await Self.peerUID(connection.channel)
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var head: HTTPRequestHead?
@@ -158,7 +159,7 @@ public struct ControlServer: Service {
                         body.writeBuffer(&chunk)
                     case .end:
                         guard let head else { return }
-                        let (status, json) = await respond(head, body: body)
+                        let (status, json) = await respond(head, body: body, peer: peer)
                         var headers = HTTPHeaders()
                         headers.add(name: "Content-Type", value: "application/json")
                         headers.add(name: "Content-Length", value: "\(json.count)")
@@ -180,11 +181,32 @@ public struct ControlServer: Service {
         var message: String
     }
 
-    private func respond(_ head: HTTPRequestHead, body: ByteBuffer) async -> (HTTPResponseStatus, [UInt8]) {
+    /// Commands that read or move a database's data, or stop its replication: only for root and the user running
+    /// the server, whatever the socket's permissions (`status`, `list`, `info` and `sync` are safe to expose).
+    static let ownerOnlyRoutes: Set<String> = ["/register", "/unregister", "/start", "/stop"]
+
+    /// The connecting process's user (SO_PEERCRED; LOCAL_PEERCRED on macOS), nil if unknown.
+    private static func peerUID(_ channel: any Channel) async -> uid_t? {
+        guard let provider = channel as? any SocketOptionProvider else { return nil }
+        #if canImport(Glibc)
+        struct UCred: Sendable { var pid: Int32, uid: UInt32, gid: UInt32 }
+        let cred: UCred? = try? await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SO_PEERCRED).get()
+        return cred?.uid
+        #else
+        let cred: xucred? = try? await provider.unsafeGetSocketOption(level: 0 /* SOL_LOCAL */, name: LOCAL_PEERCRED).get()
+        return cred?.cr_uid
+        #endif
+    }
+
+    private func respond(_ head: HTTPRequestHead, body: ByteBuffer, peer: uid_t?) async -> (HTTPResponseStatus, [UInt8]) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         do {
             let (route, query) = Self.split(head.uri)
+            if Self.ownerOnlyRoutes.contains(route), peer != 0, peer != getuid() {
+                throw Failure(status: .forbidden, message: "\(route.dropFirst()) refused: the caller (uid \(peer.map { "\($0)" } ?? "unknown")) "
+                    + "is neither root nor the user running litestream (uid \(getuid())); run it as that user")
+            }
             let value = try await handle(method: head.method, route: route, query: query, body: body)
             return (.ok, Array(try encoder.encode(value)))
         } catch let f as Failure {

@@ -13,6 +13,12 @@ import Testing
          "-follow-interval 3000000h"),
         (["sync", "-timeout", "1e300", "-socket", "/nonexistent.sock"], "-timeout 1e300"),
         (["status", "-max-lag", "inf", "-socket", "/nonexistent.sock"], "-max-lag inf"),
+        // #19.9: the value that crashed each flag.
+        (["restore", "-f", "-follow-interval", "99999999999999999h", "-o", "/nonexistent/out.db", "file:///nonexistent/replica"],
+         "-follow-interval 99999999999999999h"),
+        (["sync", "-timeout", "99999999999999999h", "-socket", "/nonexistent.sock"], "-timeout 99999999999999999h"),
+        (["status", "-max-lag", "99999999999999999h", "-socket", "/nonexistent.sock"], "-max-lag 99999999999999999h"),
+        (["list", "-timeout", "99999999999999999h", "-socket", "/nonexistent.sock"], "-timeout 99999999999999999h"),
     ])
     func invalidValueIsAUsageError(args: [String], named: String) throws {
         let litestream = try #require(TestEnvironment.ourBinary()?.path, "build the litestream executable first")

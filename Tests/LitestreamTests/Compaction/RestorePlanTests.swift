@@ -91,12 +91,16 @@ struct RestorePlanTests {
         #expect(try RestorePlan.make(files: files, timestamp: 2_201).map(\.maxTXID) == [20, 21, 22])
         #expect(try RestorePlan.make(files: files, timestamp: 1_001).map(\.maxTXID) == [10])
         #expect(throws: RestoreError.self) { try RestorePlan.make(files: files, timestamp: 1_000) }
-        // A hole after the chosen point does not matter for a point-in-time restore.
+        // A hole before the target fails as a latest restore does, instead of giving an older state (#19.5);
+        // a hole after the target (only files created later beyond it) does not matter.
         var holed = files
         holed[0]?.removeAll { $0.minTXID == 21 }
         holed[1]?.removeAll { $0.minTXID == 21 }
-        #expect(try RestorePlan.make(files: holed, timestamp: 2_300).map(\.maxTXID) == [20])
+        let gap = #expect(throws: RestoreError.self) { try RestorePlan.make(files: holed, timestamp: 2_300) }
+        #expect(gap?.code == .nonContiguous)
+        #expect(gap?.message == "non-contiguous ltx files: have up to 0000000000000014 but next file starts at 0000000000000016")
         #expect(throws: RestoreError.self) { try RestorePlan.make(files: holed) }
+        #expect(try RestorePlan.make(files: holed, timestamp: 2_150).map(\.maxTXID) == [20])
 
         let both = #expect(throws: RestoreError.self) { try RestorePlan.make(files: files, txid: 5, timestamp: 5) }
         #expect(both?.code == .invalidRequest)
@@ -194,10 +198,10 @@ struct RestorePlanTests {
             plan.append(best)
             current = best.maxTXID
         }
-        if !plan.isEmpty, txid == nil, timestamp == nil {
+        if !plan.isEmpty, txid == nil {
             // Litestream names the first file beyond the chain in the highest level that has one.
             for level in stride(from: 8, through: 0, by: -1) {
-                if let gap = (files[level] ?? []).filter({ $0.minTXID > current.next }).min(by: { $0.minTXID < $1.minTXID }) {
+                if let gap = (files[level] ?? []).filter({ ok($0) && $0.minTXID > current.next }).min(by: { $0.minTXID < $1.minTXID }) {
                     return .failure(RestoreError(.nonContiguous,
                         "non-contiguous ltx files: have up to \(current) but next file starts at \(gap.minTXID)"))
                 }

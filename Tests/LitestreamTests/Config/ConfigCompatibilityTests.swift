@@ -171,6 +171,45 @@ struct ConfigCompatibilityTests {
                 monitor-intervall: 10s
                 replica: {path: /tmp/cfgcompat/r}
             """, verdict: .onlyLitestreamAccepts(why: "unknown keys are errors here; Litestream silently ignores them")),
+        // #19.13: a top-level key that only holds an anchor for the replicas to merge (Rails-style shared settings).
+        Case(name: "anchored defaults merged into replicas", yaml: """
+            defaults: &defaults
+              type: s3
+              bucket: mybkt
+              region: us-east-1
+              sync-interval: 10s
+            dbs:
+              - path: /tmp/cfgcompat/a.db
+                replica:
+                  <<: *defaults
+                  path: a
+              - path: /tmp/cfgcompat/b.db
+                replica:
+                  <<: *defaults
+                  path: b
+            """, verdict: .bothAccept),
+        Case(name: "anchored x- keys merged from a list", yaml: """
+            x-s3: &s3 {type: s3, bucket: mybkt}
+            x-timing: &timing {sync-interval: 5s}
+            dbs:
+              - path: /tmp/cfgcompat/a.db
+                replicas:
+                  - <<: [*s3, *timing]
+                    path: a
+            """, verdict: .bothAccept),
+        Case(name: "misspelt key beside anchored defaults", yaml: """
+            defaults: &defaults {type: s3, bucket: mybkt}
+            snapshots: {interval: 1h}
+            dbs:
+              - path: /tmp/cfgcompat/a.db
+                replica: {<<: *defaults, path: a}
+            """, verdict: .onlyLitestreamAccepts(why: "an unknown key that nothing merges is still an error here")),
+        Case(name: "anchored key never merged", yaml: """
+            defaults: &defaults {type: s3, bucket: mybkt}
+            dbs:
+              - path: /tmp/cfgcompat/a.db
+                replica: {path: /tmp/cfgcompat/r}
+            """, verdict: .onlyLitestreamAccepts(why: "an unknown key that nothing merges is still an error here")),
         Case(name: "0.3 retention key", yaml: """
             dbs:
               - path: /tmp/cfgcompat/a.db

@@ -101,6 +101,21 @@ struct ConfigSecretsTests {
         #expect(again.databases[0].replicas[0].settings.partSize == 16 << 20)
     }
 
+    /// #19.8: credentials written into an s3:// URL are refused without echoing the password, on the command
+    /// line and in the configuration file.
+    @Test func s3URLWithCredentialsIsRefusedWithoutThePassword() throws {
+        let url = "s3://AKIAIOSFODNN7EXAMPLE:urlpassw0rd@bkt/db"
+        let invalid = #expect(throws: S3Configuration.Invalid.self) { try S3Configuration.parse(url: url) }
+        let message = try #require(invalid?.description)
+        #expect(!message.contains("urlpassw0rd"), "\(message)")
+        #expect(message.contains("s3://AKIAIOSFODNN7EXAMPLE:<redacted>@bkt/db"))
+        #expect(message.contains("credentials do not go in the URL; set AWS_ACCESS_KEY_ID"))
+        let config = #expect(throws: (any Error).self) {
+            try LitestreamConfiguration.parse(yaml: "dbs:\n  - path: /a\n    replica: {url: '\(url)'}\n", environment: [:])
+        }
+        #expect(!"\(config.map { "\($0)" } ?? "")".contains("urlpassw0rd"))
+    }
+
     @Test func urlRedaction() {
         #expect(Redaction.url("s3://bkt/p?endpoint=x&region=y") == "s3://bkt/p?endpoint=x&region=y")
         #expect(Redaction.url("https://u:p@h/x?token=t&a=b") == "https://u:<redacted>@h/x?token=<redacted>&a=b")

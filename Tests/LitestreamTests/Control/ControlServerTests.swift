@@ -272,6 +272,43 @@ import Testing
         }
     }
 
+    /// #19.7: with the socket widened to 0666, another local user may read status but may not register a database
+    /// it cannot read to a replica of its own, nor stop, start or unregister one. Needs root and `runuser`.
+    @Test(.timeLimit(.minutes(3))) func widenedSocketRefusesDataCommandsToOtherUsers() async throws {
+        let (runuser, python) = ("/usr/sbin/runuser", "/usr/bin/python3")
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: runuser),
+            FileManager.default.isExecutableFile(atPath: python) else { return }
+        let f = try Fixture("peer")
+        _ = try f.makeDatabase("a")
+        let secret = try f.makeDatabase("secret")
+        try secret.exec("INSERT INTO t (v) VALUES ('only root reads this')")
+        chmod(f.dbPath("secret"), 0o600)
+        chmod(f.socketDir, 0o755)
+        let script = """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); body = sys.argv[4].encode()
+            s.sendall(f"{sys.argv[2]} {sys.argv[3]} HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: {len(body)}\\r\\n\\r\\n".encode() + body)
+            print(s.makefile("rb").read().decode())
+            """
+        try await f.withServers([f.configuration("a")], permissions: 0o666) { _, client in
+            func asNobody(_ method: String, _ route: String, _ body: String = "") async throws -> String {
+                let r = try await Integration.runProcess(runuser, ["-u", "nobody", "--", python, "-c", script, f.socketPath, method, route, body])
+                return r.stdout + r.stderr
+            }
+            #expect(try await asNobody("GET", "/list").hasPrefix("HTTP/1.1 200"))
+            let register = try await asNobody("POST", "/register", #"{"path": "\#(f.dbPath("secret"))", "replica": "file://\#(f.replicaPath("stolen"))"}"#)
+            #expect(register.hasPrefix("HTTP/1.1 403"), "\(register)")
+            #expect(register.contains("register refused: the caller (uid 65534) is neither root nor the user running litestream"))
+            let a = absolutePath(f.dbPath("a")).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            for route in ["/stop", "/start", "/unregister"] {
+                let answer = try await asNobody("POST", "\(route)?path=\(a)")
+                #expect(answer.hasPrefix("HTTP/1.1 403"), "\(route): \(answer)")
+            }
+            #expect(try await client.list().map(\.path) == [absolutePath(f.dbPath("a"))])
+            #expect(!FileManager.default.fileExists(atPath: f.replicaPath("stolen")))
+        }
+    }
+
     @Test func metricsAddresses() throws {
         #expect(try MetricsServer.parse(":9090") == ("0.0.0.0", 9090))
         #expect(try MetricsServer.parse("127.0.0.1:9091") == ("127.0.0.1", 9091))

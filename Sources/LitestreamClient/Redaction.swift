@@ -1,15 +1,15 @@
 import Foundation
 
-/// Hiding credentials when the configuration is printed.
-enum Redaction {
-    static let mask = "<redacted>"
+/// Hiding credentials when the configuration is printed, and in error messages.
+package enum Redaction {
+    package static let mask = "<redacted>"
 
     /// Query parameters whose values are credentials.
     private static let secretQueryWords = ["key", "secret", "token", "password", "passwd", "signature", "credential", "auth", "sas", "sig"]
 
     /// `scheme://user:pass@host/path?token=x` → `scheme://user:<redacted>@host/path?token=<redacted>`: the
     /// password of the user-info part and the values of credential-like query parameters.
-    static func url(_ s: String) -> String {
+    package static func url(_ s: String) -> String {
         var out = s
         if let schemeEnd = out.range(of: "://") {
             let authorityEnd = out[schemeEnd.upperBound...].firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? out.endIndex
@@ -34,7 +34,7 @@ enum Redaction {
 
     /// A heartbeat URL: services like healthchecks.io put the secret in the path, so only the scheme and host stay
     /// (`https://hc-ping.com/<redacted>`).
-    static func heartbeatURL(_ s: String) -> String {
+    package static func heartbeatURL(_ s: String) -> String {
         guard let schemeEnd = s.range(of: "://") else { return mask }
         let rest = s[schemeEnd.upperBound...]
         let hostEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
@@ -47,7 +47,7 @@ enum Redaction {
 
     /// An access key id is an identifier, not a secret, but it helps an attacker: keep the first 4 characters
     /// (`AKIA…` tells which kind of key it is).
-    static func accessKeyID(_ s: String) -> String {
+    package static func accessKeyID(_ s: String) -> String {
         s.count > 8 ? String(s.prefix(4)) + "****" : "****"
     }
 }
