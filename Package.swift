@@ -4,6 +4,8 @@ import PackageDescription
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
+    // An import is internal unless a file says `public import`: no dependency's type leaks into the API by accident.
+    .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
 let package = Package(

@@ -1,4 +1,4 @@
-import LTX
+public import LTX
 
 /// The JSON bodies of the control socket (`litestream info`, `list`, `sync`, …). Stable shapes, documented in
 /// docs/status.md; times are Unix milliseconds and TXIDs 16 hex digits, as in `ReplicationStatus`.

@@ -1,4 +1,4 @@
-import LTX
+public import LTX
 
 /// Where one database and each of its replicas stand: what `litestream status`, the control socket and the
 /// metrics report. A value type, safe to hand to any task.

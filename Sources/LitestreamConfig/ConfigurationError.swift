@@ -1,4 +1,4 @@
-import LTX
+public import LTX
 
 /// Why a configuration file was rejected, with where in the file.
 ///

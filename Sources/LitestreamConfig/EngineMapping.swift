@@ -1,5 +1,5 @@
 import LitestreamS3
-import LitestreamCore
+public import LitestreamCore
 extension DatabaseConfiguration {
     /// The engine settings of a single-database entry: path, `meta-path`, `busy-timeout`, `max-sync-wal-bytes` and
     /// the checkpoint policy (`min-checkpoint-page-count`, `checkpoint-interval` with 0 meaning off,

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// `$VAR` / `${VAR}` expansion over the whole configuration text, as Litestream does with Go's `os.Expand` before
 /// parsing the YAML, plus one deliberate extension: `$$` is a literal `$`.

@@ -1,6 +1,6 @@
 import LitestreamClient
 import LitestreamCore
-import Foundation
+public import Foundation
 import Yams
 
 extension LitestreamConfiguration {

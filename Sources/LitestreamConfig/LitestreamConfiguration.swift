@@ -1,4 +1,4 @@
-import LitestreamCore
+public import LitestreamCore
 import Foundation
 
 /// The whole configuration file (`litestream.yml`) with Litestream 0.5.17's schema and defaults, read strictly.

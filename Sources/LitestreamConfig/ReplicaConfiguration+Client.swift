@@ -1,6 +1,6 @@
-import LitestreamCore
-import LitestreamS3
-import Foundation
+public import LitestreamCore
+public import LitestreamS3
+public import Foundation
 
 extension ReplicaConfiguration {
     /// The S3 settings of an `s3` replica: the `url` (with its query options) first, then every key written in the

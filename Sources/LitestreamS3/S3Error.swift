@@ -1,5 +1,5 @@
 import Foundation
-import LTX
+public import LTX
 
 /// A failed S3 request, as one line a user can act on. Never contains a credential.
 ///

@@ -1,8 +1,8 @@
 import LitestreamClient
-import LitestreamCore
+public import LitestreamCore
 import SystemPackage
-import Foundation
-import LTX
+public import Foundation
+public import LTX
 
 
 /// A replica in an S3 (or S3-compatible) bucket, laid out exactly as Litestream 0.5.17's `s3` replica:

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 
 /// AWS Signature Version 4 for S3 (service `s3`), with signed payload hashes.
 ///

@@ -1,5 +1,5 @@
 import LitestreamClient
-import LTX
+public import LTX
 
 /// Which replica files retention deletes (`DB.EnforceSnapshotRetention`, `Compactor.EnforceRetentionByTXID`,
 /// `DB.EnforceL0RetentionByTime`). The `plan…` functions are pure over listings; the `enforce…` functions list,

@@ -1,6 +1,6 @@
 import LitestreamClient
 import CLitestreamSQLite
-import LTX
+public import LTX
 
 /// An error reported by SQLite, with its result code and message.
 public struct SQLiteError: CodedError, Sendable {

@@ -1,6 +1,6 @@
 import LitestreamClient
-import LTX
-import Logging
+public import LTX
+public import Logging
 
 /// Turns one SQLite database's committed WAL frames into local L0 LTX files, one per sync, without ever losing or
 /// tearing a committed transaction. Not thread-safe: one task owns it.

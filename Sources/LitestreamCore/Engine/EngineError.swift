@@ -1,4 +1,4 @@
-import LTX
+public import LTX
 
 /// An error from the replication engine, with a code a supervisor can act on.
 public struct EngineError: CodedError, Sendable {

@@ -1,5 +1,5 @@
-import LitestreamClient
-import LTX
+public import LitestreamClient
+public import LTX
 import Synchronization
 
 /// A running replicator's status and controls, safe to use from any task: what the control socket, `status`,

@@ -1,7 +1,7 @@
 import LitestreamClient
-import LTX
-import Logging
-import ServiceLifecycle
+public import LTX
+public import Logging
+public import ServiceLifecycle
 import Synchronization
 
 /// Replicates one database to one or more replicas, as a `Service` of swift-service-lifecycle: wakes on WAL

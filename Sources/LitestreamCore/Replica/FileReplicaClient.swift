@@ -1,6 +1,6 @@
 import LitestreamClient
 import SystemPackage
-import LTX
+public import LTX
 
 /// A replica in a local directory, laid out as Litestream's `file` replica: `<root>/ltx/<level>/<min>-<max>.ltx`,
 /// each file written to a temporary name, fsynced, renamed, its directory fsynced, and its mtime set to the LTX

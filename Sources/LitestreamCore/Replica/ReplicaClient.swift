@@ -1,4 +1,4 @@
-import LTX
+public import LTX
 import SystemPackage
 
 /// One LTX file stored in a replica.

@@ -1,5 +1,5 @@
-import LTX
-import Logging
+public import LTX
+public import Logging
 import SystemPackage
 
 /// Keeps a restored database current (`restore -f`): polls the replica and applies each new LTX file in place,

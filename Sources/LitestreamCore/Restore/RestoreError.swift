@@ -1,4 +1,4 @@
-import LTX
+public import LTX
 
 /// A restore cannot proceed. `message` is the text Litestream 0.5.17 prints for the same situation.
 public struct RestoreError: CodedError, Sendable, Equatable {

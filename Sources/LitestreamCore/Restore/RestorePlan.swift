@@ -1,4 +1,4 @@
-import LTX
+public import LTX
 
 /// Which files a restore applies, in order (`replica.go` `CalcRestorePlan`, `restoreLevelCursor`,
 /// `restoreCandidateBetter`). Pure functions over a replica listing.

@@ -1,6 +1,6 @@
 import LitestreamClient
 import CLitestreamSQLite
-import LTX
+public import LTX
 
 /// Builds a database from a replica's LTX files.
 ///

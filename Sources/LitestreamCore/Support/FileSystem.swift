@@ -1,4 +1,4 @@
-import SystemPackage
+public import SystemPackage
 
 /// A failed system call: the operation, the path it was about, and errno (its text in `description`).
 public struct SystemError: Error, Sendable, CustomStringConvertible {

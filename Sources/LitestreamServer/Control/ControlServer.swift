@@ -1,12 +1,12 @@
-import LitestreamClient
-import LitestreamCore
+public import LitestreamClient
+public import LitestreamCore
 import Foundation
 import LTX
-import Logging
+public import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import ServiceLifecycle
+public import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc

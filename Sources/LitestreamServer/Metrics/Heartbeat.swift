@@ -1,11 +1,11 @@
 import LitestreamCore
-import LitestreamClient
+public import LitestreamClient
 import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
-import Logging
+public import Logging
 import NIOCore
-import ServiceLifecycle
+public import ServiceLifecycle
 
 /// Litestream's `heartbeat-url`: a dead-man switch (healthchecks.io style). Every `interval`, if every database
 /// synced within the interval and no replica lags more than it, an HTTP GET to `url`; when replication stalls the

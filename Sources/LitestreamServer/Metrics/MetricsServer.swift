@@ -1,9 +1,9 @@
 import LitestreamCore
-import Logging
+public import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import ServiceLifecycle
+public import ServiceLifecycle
 
 /// Litestream's `addr:` setting: serves `GET /metrics` in the Prometheus text format (see `PrometheusText`),
 /// rendered from `ReplicationServer.statuses()` at each scrape.

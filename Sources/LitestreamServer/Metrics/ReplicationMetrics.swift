@@ -1,9 +1,9 @@
-import LitestreamClient
+public import LitestreamClient
 import LitestreamCore
 import Foundation
 import LTX
 import Metrics
-import ServiceLifecycle
+public import ServiceLifecycle
 import Synchronization
 
 /// Publishes every database's and replica's status to swift-metrics (whatever backend the app bootstrapped:

@@ -1,8 +1,8 @@
 import LitestreamConfig
-import LitestreamClient
-import LitestreamCore
-import Logging
-import ServiceLifecycle
+public import LitestreamClient
+public import LitestreamCore
+public import Logging
+public import ServiceLifecycle
 import Synchronization
 
 /// Replicates several databases at once, each with its own `Replicator` (a config file's `dbs`, or the databases
