@@ -26,6 +26,9 @@ public struct ControlClient: Sendable {
     /// How long one request may take on top of any server-side wait (`sync -timeout`).
     public var timeout: Duration
 
+    /// - Parameters:
+    ///   - socketPath: the `socket.path` of the server's configuration.
+    ///   - timeout: how long one request may take on top of a server-side wait.
     public init(socketPath: String = "/var/run/litestream.sock", timeout: Duration = .seconds(10)) {
         self.socketPath = socketPath
         self.timeout = timeout
@@ -34,16 +37,29 @@ public struct ControlClient: Sendable {
     /// An absolute database path as the server keys it, resolved against this process's working directory.
     public static func absolutePath(_ path: String) -> String { LitestreamClient.absolutePath(path) }
 
+    /// The server's version, pid, start time, configuration and socket paths, and how many databases it knows.
     public func info() async throws -> ControlInfo { try await request("GET", "/info") }
 
+    /// Every database the server knows, running or stopped.
     public func list() async throws -> [ReplicationStatus] { try await request("GET", "/list") }
 
+    /// One database's status: TXIDs, lag and errors per replica.
+    ///
+    /// - Parameter path: the database path, relative paths against this process's working directory.
+    /// - Throws: ``Failure/server(status:message:)`` with status 404 when the server does not know the database.
     public func status(path: String) async throws -> ReplicationStatus {
         try await request("GET", "/status", ["path": Self.absolutePath(path)])
     }
 
     /// Syncs one database (or, with a nil path, every running one); with `wait`, returns only once every replica
-    /// holds the result.
+    /// holds the result: put it after a commit that must not be lost.
+    ///
+    /// - Parameters:
+    ///   - path: the database, or nil for every running one.
+    ///   - wait: wait until every replica holds the synced TXID.
+    ///   - timeout: how long the server may wait for the replicas.
+    /// - Returns: the TXID each database reached.
+    /// - Throws: ``Failure/server(status:message:)`` when the replicas do not have it in time.
     public func sync(path: String?, wait: Bool = false, timeout: Duration = .seconds(30)) async throws -> [ControlSyncResult] {
         var query = ["wait": wait ? "true" : "false", "timeout": "\(Double(timeout.wholeMilliseconds) / 1000)"]
         if let path {

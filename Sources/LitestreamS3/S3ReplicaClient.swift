@@ -25,6 +25,11 @@ public struct S3ReplicaClient: ReplicaClient {
     public var location: String { "s3://\(configuration.bucket)/\(configuration.path) at \(client.endpointDescription)" }
 
     /// A client for `configuration`; credentials and region missing from it are read from `environment`.
+    ///
+    /// - Parameters:
+    ///   - configuration: bucket, path, endpoint, region, credentials and upload settings.
+    ///   - environment: where `AWS_ACCESS_KEY_ID`/`LITESTREAM_ACCESS_KEY_ID` and the rest are looked up.
+    /// - Throws: when the configuration cannot work (no bucket, no credentials); nothing is sent yet.
     public init(
         configuration: S3Configuration, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws {
@@ -33,6 +38,10 @@ public struct S3ReplicaClient: ReplicaClient {
     }
 
     /// A client for an `s3://bucket/path?endpoint=…` URL.
+    ///
+    /// - Parameters:
+    ///   - url: `s3://BUCKET/PATH`, with `endpoint`, `region` and `force-path-style` as query options.
+    ///   - environment: where credentials and the region are looked up.
     public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         try self.init(configuration: S3Configuration.parse(url: url), environment: environment)
     }

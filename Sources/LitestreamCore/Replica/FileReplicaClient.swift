@@ -11,6 +11,8 @@ public struct FileReplicaClient: ReplicaClient {
     public var type: String { "file" }
     public var location: String { "file://\(root)" }
 
+    /// - Parameter path: the replica's directory, made absolute against the working directory; created on the
+    ///   first write.
     public init(path: String) {
         var p = absolutePath(path)
         while p.count > 1 && p.hasSuffix("/") { p.removeLast() }

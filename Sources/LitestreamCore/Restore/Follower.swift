@@ -14,6 +14,11 @@ public struct Follower: Sendable {
     public let logger: Logger
     private let start: TXID
 
+    /// - Parameters:
+    ///   - replica: where the changes come from.
+    ///   - output: a database restored from `replica` (open it read-only while this runs).
+    ///   - txid: the TXID `output` was restored to.
+    ///   - logger: where each applied file is reported.
     public init(replica: any ReplicaClient, output: String, txid: TXID, logger: Logger) {
         self.replica = replica
         self.output = output
@@ -21,6 +26,9 @@ public struct Follower: Sendable {
         self.logger = logger
     }
 
+    /// Applies new files until the task is cancelled.
+    ///
+    /// - Parameter interval: how long to wait between two looks at the replica.
     public func run(interval: Duration) async throws {
         let file = try OpenFile(output, .readWrite)
         var txid = start

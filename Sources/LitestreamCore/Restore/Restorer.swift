@@ -20,9 +20,15 @@ public struct Restorer: Sendable {
 
     public let replica: any ReplicaClient
 
+    /// - Parameter replica: where the LTX files are read from.
     public init(replica: any ReplicaClient) { self.replica = replica }
 
-    /// The files a restore to `txid` / `timestamp` (Unix ms; both nil for the latest state) would apply, in order.
+    /// The files a restore would apply, in order.
+    ///
+    /// - Parameters:
+    ///   - txid: the last transaction to include; nil for the latest state.
+    ///   - timestamp: the newest file time to include, Unix ms (a point in time); nil for the latest state.
+    /// - Throws: ``RestoreError`` when the replica is empty or has no chain of files reaching the target.
     public func plan(txid: TXID? = nil, timestamp: Int64? = nil) async throws -> [LTXFileInfo] {
         try await planning { try RestorePlan.make(files: $0, txid: txid, timestamp: timestamp) }
     }
@@ -54,8 +60,14 @@ public struct Restorer: Sendable {
         }
     }
 
-    /// Restores to `output`. Throws if `output` exists, unless `overwrite`, which replaces it (and removes its
-    /// `-wal`/`-shm` files) only once the new database is complete.
+    /// Restores to `output`, building it in `output.tmp`, fsynced, then renamed into place.
+    ///
+    /// - Parameters:
+    ///   - output: the database file to create; it must be missing or, with `overwrite`, a regular file.
+    ///   - plan: the files to apply, from ``plan(txid:timestamp:)``.
+    ///   - integrityCheck: the SQLite check the new database must pass before it is renamed into place.
+    ///   - overwrite: replace an existing `output` (and remove its `-wal`/`-shm`), only once the new one is complete.
+    /// - Returns: the TXID reached and the database's page size and count.
     @discardableResult
     public func restore(
         to output: String, plan: [LTXFileInfo], integrityCheck: IntegrityCheck = .none, overwrite: Bool = false
