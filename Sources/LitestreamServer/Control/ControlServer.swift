@@ -8,12 +8,6 @@ import NIOHTTP1
 import NIOPosix
 public import ServiceLifecycle
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The control socket of a running `replicate`: HTTP/1.1 over a Unix domain socket, as Litestream 0.5's
 /// `socket:` setting, serving a `ReplicationServer`.
 ///
