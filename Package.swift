@@ -22,9 +22,22 @@ let package = Package(
         // For supervisors and health checks: the control-socket client and the status types, nothing of the engine.
         .library(name: "LitestreamClient", targets: ["LitestreamClient"]),
         .library(name: "LTX", targets: ["LTX"]),
+        // Replication beside an app: the supervisor (any ServiceGroup), and the Vapor and Hummingbird glue, which
+        // need the trait of the same name (`.package(url: ..., traits: ["Vapor"])`).
+        .library(name: "LitestreamSupervisor", targets: ["LitestreamSupervisor"]),
+        .library(name: "LitestreamVapor", targets: ["LitestreamVapor"]),
+        .library(name: "LitestreamHummingbird", targets: ["LitestreamHummingbird"]),
         .executable(name: "litestream", targets: ["LitestreamCLI"]),
     ],
+    // Opt-in framework integrations: a dependency of ours that names a trait builds that framework; nobody else
+    // builds (or resolves) Vapor or Hummingbird. See README "Vapor and Hummingbird".
+    traits: [
+        .trait(name: "Vapor", description: "The LitestreamVapor product: Vapor lifecycle, routes and commands."),
+        .trait(name: "Hummingbird", description: "The LitestreamHummingbird product: Hummingbird routes."),
+    ],
     dependencies: [
+        .package(url: "https://github.com/vapor/vapor", from: "4.100.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // S3 replicas: SigV4 (HMAC-SHA256, SHA-256, MD5) and HTTP.
@@ -132,6 +145,39 @@ let package = Package(
             name: "Litestream",
             dependencies: [
                 "LTX", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamConfig", "LitestreamServer",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Runs `litestream replicate` as a supervised child process beside an app, and talks to it through
+        // LitestreamClient: restore on boot, durable-write waits, status, health, dashboard, verification,
+        // commands. No framework, no engine (the child is the only place that opens the database).
+        .target(
+            name: "LitestreamSupervisor",
+            dependencies: [
+                "LTX",
+                "LitestreamClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Vapor and Hummingbird glue: compiled with its framework only when the app enables the trait.
+        .target(
+            name: "LitestreamVapor",
+            dependencies: [
+                "LitestreamSupervisor",
+                .product(name: "Vapor", package: "vapor", condition: .when(traits: ["Vapor"])),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "LitestreamHummingbird",
+            dependencies: [
+                "LitestreamSupervisor",
+                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
             ],
             swiftSettings: swiftSettings
         ),

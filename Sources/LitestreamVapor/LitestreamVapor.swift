@@ -1,0 +1,4 @@
+#if Vapor
+public import Vapor
+public import LitestreamSupervisor
+#endif
