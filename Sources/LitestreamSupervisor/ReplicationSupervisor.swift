@@ -308,7 +308,8 @@ public final class ReplicationSupervisor: Service, Sendable {
     }
 
     /// Makes a commit durable: syncs `database` now and, with `waitForReplicas`, returns only once every replica
-    /// holds it. Put it after a critical commit (a payment, a signup).
+    /// holds it. Put it after a critical commit (a payment, a signup). While the replicator is still opening the
+    /// database (right after a start or a restart), it waits for that too, within the same `timeout`.
     ///
     /// - Parameters:
     ///   - database: the database file (relative paths against the app's working directory).
@@ -327,12 +328,24 @@ public final class ReplicationSupervisor: Service, Sendable {
         }
         // The request's own allowance on top of the server's wait: a hung server must not hang the app.
         let client = ControlClient(socketPath: socketPath, timeout: .seconds(5))
-        do {
-            return try await client.sync(path: path, wait: waitForReplicas, timeout: timeout).first?.txid ?? .zero
-        } catch let failure as ControlClient.Failure {
-            throw Self.syncError(failure, path: path, timeout: timeout)
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            do {
+                let remaining = max(.milliseconds(1), deadline - .now)
+                return try await client.sync(path: path, wait: waitForReplicas, timeout: remaining).first?.txid ?? .zero
+            } catch ControlClient.Failure.server(409, _) where ContinuousClock.now + Self.startRetryInterval < deadline {
+                // 409: the child knows the database but its replication is not running yet (it answers on its
+                // socket while it still opens the databases, right after a start or restart). A commit made then
+                // is shipped as soon as it runs: wait for that, within the same timeout.
+                try await Task.sleep(for: Self.startRetryInterval)
+            } catch let failure as ControlClient.Failure {
+                throw Self.syncError(failure, path: path, timeout: timeout)
+            }
         }
     }
+
+    /// How often `sync` asks again while the database's replication is still starting.
+    static let startRetryInterval: Duration = .milliseconds(50)
 
     static func syncError(_ failure: ControlClient.Failure, path: String, timeout: Duration) -> SupervisorError {
         switch failure {

@@ -1,7 +1,8 @@
 // A stand-in for a Vapor or Hummingbird app: a ServiceGroup whose SIGTERM and SIGINT are a graceful shutdown,
 // with a ReplicationSupervisor in it. Its log (the supervisor's and the replicator's lines) goes to stderr.
 //
-//   SupervisorHost --db PATH [--replica URL]... [--config FILE] [--executable PATH] [--shutdown-timeout-ms N]
+//   SupervisorHost --db PATH [--replica URL]... [--config FILE] [--socket PATH] [--executable PATH]
+//                  [--bucket NAME] [--endpoint URL] [--shutdown-timeout-ms N]
 //                  [--max-restarts N] [--initial-backoff-ms N] [--log-level LEVEL]
 import Foundation
 import LitestreamSupervisor
@@ -27,6 +28,7 @@ while let flag = arguments.popFirst() {
     case "--replica": replicas.append(value(flag))
     case "--config": configuration.configPath = value(flag)
     case "--executable": configuration.executablePath = value(flag)
+    case "--socket": configuration.socketPath = value(flag)
     case "--bucket": configuration.bucket = value(flag)
     case "--endpoint": configuration.endpoint = value(flag)
     case "--shutdown-timeout-ms": configuration.shutdownTimeout = .milliseconds(Int(value(flag)) ?? 30_000)
