@@ -56,8 +56,10 @@ extension ReplicationSupervisor {
         let path = ControlClient.absolutePath(database)
         do {
             return try await withCommandRunner { runner, configPath, socketPath in
-                guard let configPath, let socketPath else {
-                    return .failed(reason: "no replica is configured for \(path)")
+                guard let configPath else { return .failed(reason: "no replica is configured for \(path)") }
+                guard let socketPath else {
+                    return .failed(reason: "no replicator is running for \(path): the supervisor has not started one "
+                        + "(set socketPath to verify the replicator of another process)")
                 }
                 let output = try await runner.capture(
                     ["verify", "-json", "-config", configPath, "-socket", socketPath,

@@ -291,6 +291,9 @@ public final class ReplicationSupervisor: Service, Sendable {
 
     // MARK: - Status
 
+    /// The supervisor's state alone, without asking the child (cheap, synchronous).
+    var currentState: SupervisorStatus.State { state.withLock { $0.status.state } }
+
     /// The supervisor's state and, while the child runs, every database's replication status.
     ///
     /// When the child does not answer its control socket (within 2 s), `databases` is empty and `lastError` says
