@@ -118,3 +118,32 @@ import Testing
         #expect(fromEnvironment.message.contains("LITESTREAM_EXECUTABLE=/no/such/file"))
     }
 }
+
+/// Cancellation (not a graceful shutdown) still stops the child with SIGTERM, quickly, and reaps it.
+@Suite(.serialized) struct SupervisorCancellationTests {
+    typealias T = SupervisorTesting
+
+    @Test(.timeLimit(.minutes(2))) func cancellingTheTaskStopsTheChildQuickly() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("supervisor-cancel")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("app.db").path
+        try T.makeDatabase(db)
+        let c = try T.configuration(databases: [.init(path: db, replica: "file://" + dir.appendingPathComponent("replica").path)])
+        let log = T.Log()
+        let supervisor = ReplicationSupervisor(configuration: c, logger: log.logger)
+        let task = Task { try await supervisor.run() }
+        try await T.waitFor("the replicator to run") { await supervisor.status().state == .running }
+        let pid = try #require(await supervisor.status().pid)
+        try sqlite3(db, "INSERT INTO t(v) VALUES ('at cancellation')")
+        let began = ContinuousClock.now
+        task.cancel()
+        _ = await task.result
+        let took = ContinuousClock.now - began
+        #expect(took < ReplicationSupervisor.cancellationTimeout + .seconds(2), "took \(took)")
+        #expect(!T.isAlive(pid))
+        #expect(await supervisor.status().state == .stopped)
+        #expect(log.contains { $0.message == "litestream: replicator stopped" && $0.metadata["exit"] == "exit status 0" })
+        // SIGTERM, not SIGKILL: the final sync shipped the last commit.
+        #expect(try await T.restoredRows("file://" + dir.appendingPathComponent("replica").path, in: dir) == "2|at cancellation")
+    }
+}

@@ -60,13 +60,17 @@ import Testing
         let supervisor = ReplicationSupervisor(configuration: c)
         // The proxy's HTTP client must be shut down whatever happens.
         var failure: (any Error)?
-        do { try await Self.loseTheReplica(supervisor, db: db, proxy: proxy) } catch { failure = error }
+        var stopTook: Duration?
+        do { stopTook = try await Self.loseTheReplica(supervisor, db: db, proxy: proxy) } catch { failure = error }
         await proxy.stop()
         if let failure { throw failure }
+        // The stop is bounded by shutdownTimeout even when the final sync cannot ship (then SIGKILL).
+        #expect(try #require(stopTook) < .seconds(3) + .seconds(3), "stopping took \(stopTook!)")
     }
 
-    static func loseTheReplica(_ supervisor: ReplicationSupervisor, db: String, proxy: FaultProxy) async throws {
-        try await T.withRunning(supervisor) {
+    /// Returns how long the graceful stop took.
+    static func loseTheReplica(_ supervisor: ReplicationSupervisor, db: String, proxy: FaultProxy) async throws -> Duration {
+        let bodyEnded = try await T.withRunning(supervisor) {
             try await T.waitFor("the replicator to run") { await supervisor.status().state == .running }
             try await supervisor.sync(db, timeout: .seconds(20))
             // Down for good: a client retrying against a closed loopback port can end up connected to itself on
@@ -84,7 +88,9 @@ import Testing
             #expect(waited >= .seconds(2) && waited < .seconds(15), "waited \(waited)")
             // Without waiting for the replicas, the local sync alone succeeds.
             #expect(try await supervisor.sync(db, waitForReplicas: false) > .zero)
+            return ContinuousClock.now
         }
+        return ContinuousClock.now - bodyEnded
     }
 
     @Test(.timeLimit(.minutes(2)), .enabled(if: S3TestServer.enabled))
