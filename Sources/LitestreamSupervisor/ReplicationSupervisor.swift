@@ -311,8 +311,8 @@ public final class ReplicationSupervisor: Service, Sendable {
     }
 
     /// Makes a commit durable: syncs `database` now and, with `waitForReplicas`, returns only once every replica
-    /// holds it. Put it after a critical commit (a payment, a signup). While the replicator is still opening the
-    /// database (right after a start or a restart), it waits for that too, within the same `timeout`.
+    /// holds it. Put it after a critical commit (a payment, a signup). While the replicator is still starting or
+    /// restarting, or opening the database, it waits for that too, within the same `timeout`.
     ///
     /// - Parameters:
     ///   - database: the database file (relative paths against the app's working directory).
@@ -325,13 +325,19 @@ public final class ReplicationSupervisor: Service, Sendable {
     @discardableResult
     public func sync(_ database: String, waitForReplicas: Bool = true, timeout: Duration = .seconds(10)) async throws -> TXID {
         let path = ControlClient.absolutePath(database)
-        let (current, socketPath) = state.withLock { ($0.status.state, $0.runtime?.socketPath) }
+        let deadline = ContinuousClock.now + timeout
+        // A replicator that is starting or restarting is waited for, within the timeout: a critical commit right
+        // after the app booted is shipped as soon as it runs, rather than refused.
+        var (current, socketPath) = state.withLock { ($0.status.state, $0.runtime?.socketPath) }
+        while current == .starting || current == .restarting, ContinuousClock.now + Self.startRetryInterval < deadline {
+            try await Task.sleep(for: Self.startRetryInterval)
+            (current, socketPath) = state.withLock { ($0.status.state, $0.runtime?.socketPath) }
+        }
         guard current == .running, let socketPath else {
             throw SupervisorError(.notRunning, "cannot sync \(path): the replicator is not running (\(current.rawValue))")
         }
         // The request's own allowance on top of the server's wait: a hung server must not hang the app.
         let client = ControlClient(socketPath: socketPath, timeout: .seconds(5))
-        let deadline = ContinuousClock.now + timeout
         while true {
             do {
                 let remaining = max(.milliseconds(1), deadline - .now)
@@ -347,7 +353,7 @@ public final class ReplicationSupervisor: Service, Sendable {
         }
     }
 
-    /// How often `sync` asks again while the database's replication is still starting.
+    /// How often `sync` looks again while the replicator or the database's replication is still starting.
     static let startRetryInterval: Duration = .milliseconds(50)
 
     static func syncError(_ failure: ControlClient.Failure, path: String, timeout: Duration) -> SupervisorError {
@@ -381,7 +387,9 @@ struct Runtime: Sendable {
 
 /// The supervisor's mutable state, behind its one lock.
 struct SupervisorState: Sendable {
-    var status = SupervisorStatus(state: .stopped)
+    /// `starting` from the outset: an app may call `sync` before its `ServiceGroup` got to `run()`, and that call
+    /// should wait for the replicator like one made while the child starts.
+    var status = SupervisorStatus(state: .starting)
     var child: ChildProcess?
     var runtime: Runtime?
     var hasRun = false
