@@ -30,6 +30,8 @@ public final class ReplicationSupervisor: Service, Sendable {
     let metrics = SupervisorMetrics()
     let stopSignal = StopSignal()
     let state = Mutex(SupervisorState())
+    /// One verification per database at a time.
+    let verifications = KeyedSerialization()
 
     /// How long a cancelled supervisor (its task cancelled, not gracefully shut down) lets the child's final sync
     /// run before SIGKILL: cancellation means "quickly", but a few seconds usually ship the last commit.

@@ -69,7 +69,8 @@ import Testing
             logger: log.logger)
         try await withServices([supervisor, service]) {
             try await T.waitFor("the replicator to run") { await supervisor.status().state == .running }
-            #expect(await supervisor.verify(db, timeout: .seconds(20)) == .verified)
+            let direct = await supervisor.verify(db, timeout: .seconds(20))
+            #expect(direct == .verified, "\(direct)")
             try await T.waitFor("the service's first verification") { service.lastResults[db] != nil }
             #expect(service.lastResults[db]?.result == .verified)
         }

@@ -37,6 +37,8 @@ import Testing
         try T.makeDatabase(workspace.dbPath)
         let host = try await Self.start(["--db", workspace.dbPath, "--replica", workspace.replicaURL], in: workspace)
         #expect(SupervisorTesting.children(of: host.process.pid) == [host.childPID])
+        // Its own process group: a terminal's Ctrl-C reaches the app, which then decides when the child stops.
+        #expect(getpgid(host.childPID) == host.childPID && getpgid(host.process.pid) != host.childPID)
         let app = try TestDatabase(path: workspace.dbPath)
         for i in 1...100 { try app.exec("INSERT INTO t(v) VALUES ('last \(i)')") }
         app.close()
