@@ -69,7 +69,8 @@ import Testing
         Integration.trace("replicator gone \(ContinuousClock.now - began) after its app was killed")
     }
 
-    @Test(.timeLimit(.minutes(2))) func theReplicatorsLogLinesAreInTheAppsLogAtTheirLevels() async throws {
+    @Test(.timeLimit(.minutes(2)), arguments: ["text", "json"])
+    func theReplicatorsLogLinesAreInTheAppsLogAtTheirLevels(format: String) async throws {
         let workspace = try Integration.Workspace("supervisor-host-log")
         defer { workspace.close() }
         try T.makeDatabase(workspace.dbPath)
@@ -80,6 +81,7 @@ import Testing
         let config = workspace.path("litestream.yml")
         try """
             mcp-addr: ":3001"
+            logging: {type: \(format)}
             socket: {enabled: true, path: "\(socket)"}
             dbs:
               - path: "\(workspace.dbPath)"
@@ -96,6 +98,6 @@ import Testing
         #expect(warning.contains("pid=\(host.childPID)") && warning.contains("setting=mcp-addr"))
         let info = try #require(line("info", "replicating"), "\(result.stderr)")
         #expect(info.contains("db=\(workspace.dbPath)"))
-        #expect(!lines.contains { $0.contains("level=") }, "every child line was parsed: \(result.stderr)")
+        #expect(!lines.contains { $0.contains("level=") || $0.contains("\"level\"") }, "every child line was parsed: \(result.stderr)")
     }
 }
