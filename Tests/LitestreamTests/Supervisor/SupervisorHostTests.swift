@@ -62,11 +62,22 @@ import Testing
         try T.makeDatabase(workspace.dbPath)
         let host = try await Self.start(["--db", workspace.dbPath, "--replica", workspace.replicaURL], in: workspace)
         #expect(T.isAlive(host.childPID))
+        let app = try TestDatabase(path: workspace.dbPath)
+        for i in 1...30 { try app.exec("INSERT INTO t(v) VALUES ('before the kill \(i)')") }
+        app.close()
         host.process.signal(SIGKILL)
         try await T.waitFor("the host to die") { !T.isAlive(host.process.pid) }
         let began = ContinuousClock.now
         try await T.waitFor("the orphaned replicator to exit", timeout: .seconds(5)) { !T.isAlive(host.childPID) }
         Integration.trace("replicator gone \(ContinuousClock.now - began) after its app was killed")
+        // It stopped gracefully (the lifeline's end, or PDEATHSIG's SIGTERM): its final sync shipped the commits
+        // made before the kill. Known to fail at times (int-cli): both watches fire at once, and the SIGTERM that
+        // comes after the lifeline's shutdown began finds the default disposition restored and ends the child
+        // before its final sync.
+        let restored = try await T.restoredRows(workspace.replicaURL, in: workspace.directory)
+        withKnownIssue("a second termination signal can cut the final sync short", isIntermittent: true) {
+            #expect(restored == "31|before the kill 30")
+        }
     }
 
     @Test(.timeLimit(.minutes(2)), arguments: ["text", "json"])
