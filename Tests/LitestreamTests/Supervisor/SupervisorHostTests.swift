@@ -70,12 +70,13 @@ import Testing
         let began = ContinuousClock.now
         try await T.waitFor("the orphaned replicator to exit", timeout: .seconds(5)) { !T.isAlive(host.childPID) }
         Integration.trace("replicator gone \(ContinuousClock.now - began) after its app was killed")
-        // It stopped gracefully (the lifeline's end, or PDEATHSIG's SIGTERM): its final sync shipped the commits
-        // made before the kill. Known to fail at times (int-cli): both watches fire at once, and the SIGTERM that
-        // comes after the lifeline's shutdown began finds the default disposition restored and ends the child
-        // before its final sync.
+        // It stopped gracefully (the lifeline's end, or PDEATHSIG's SIGTERM): its final sync should ship the commits
+        // made before the kill. Known to fail most runs, child side (int-cli), cause not established: the child
+        // gets SIGTERM (seen twice under strace) and the lifeline's end at once, exits 0 within ~100 ms, and the
+        // replica lacks the last commits. With a Python parent and SIGPIPE ignored all commits arrive; with
+        // SIGPIPE at its default the child dies on its first log line into the dead app's pipe.
         let restored = try await T.restoredRows(workspace.replicaURL, in: workspace.directory)
-        withKnownIssue("a second termination signal can cut the final sync short", isIntermittent: true) {
+        withKnownIssue("the child's shutdown after its app was killed can skip the final sync", isIntermittent: true) {
             #expect(restored == "31|before the kill 30")
         }
     }
