@@ -148,7 +148,11 @@ func unblockTerminationSignals() {
 }
 
 /// After the first SIGINT or SIGTERM: a second one ends the process at once, as Litestream's second Ctrl-C does.
+/// Not under a supervisor: there the app's death brings PDEATHSIG's SIGTERM and the supervisor's stop can bring
+/// another, and a second SIGTERM must not cut the final sync short (the supervisor escalates with SIGKILL itself,
+/// after its shutdown timeout).
 func restoreDefaultTerminationSignals() {
+    if SupervisorEnvironment.isSupervised { return }
     signal(SIGINT, SIG_DFL)
     signal(SIGTERM, SIG_DFL)
 }

@@ -77,6 +77,9 @@ struct ReplicateCommand: AsyncParsableCommand {
         let logger = Logger(label: "litestream")
         // The supervisor's checks come first: a child whose supervisor is already gone must not start replicating.
         let shutdown = ShutdownTrigger(logger: logger)
+        // Our stderr is a pipe to the supervisor: once the app is gone, a log line would raise SIGPIPE and kill us
+        // before the final sync. Ignored, the write fails with EPIPE and the shutdown goes on.
+        if SupervisorEnvironment.isSupervised { signal(SIGPIPE, SIG_IGN) }
         do {
             if let reason = try ParentDeath.arm(logger: logger) {
                 logger.error("\(reason)")

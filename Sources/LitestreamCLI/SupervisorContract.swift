@@ -21,6 +21,9 @@ enum SupervisorEnvironment {
         return v
     }
 
+    /// Started by a supervisor: a lifeline or a supervisor pid is set.
+    static var isSupervised: Bool { value(lifelineFD) != nil || value(supervisorPID) != nil }
+
     /// `LITESTREAM_SOCKET`, if set.
     static var socketPath: String? { value(socket) }
 }

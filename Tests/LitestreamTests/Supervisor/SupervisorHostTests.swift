@@ -70,15 +70,11 @@ import Testing
         let began = ContinuousClock.now
         try await T.waitFor("the orphaned replicator to exit", timeout: .seconds(5)) { !T.isAlive(host.childPID) }
         Integration.trace("replicator gone \(ContinuousClock.now - began) after its app was killed")
-        // It stopped gracefully (the lifeline's end, or PDEATHSIG's SIGTERM): its final sync should ship the commits
-        // made before the kill. Known to fail most runs, child side (int-cli), cause not established: the child
-        // gets SIGTERM (seen twice under strace) and the lifeline's end at once, exits 0 within ~100 ms, and the
-        // replica lacks the last commits. With a Python parent and SIGPIPE ignored all commits arrive; with
-        // SIGPIPE at its default the child dies on its first log line into the dead app's pipe.
+        // It stopped gracefully (PDEATHSIG's SIGTERM and the lifeline's end): its final sync shipped every commit
+        // made before the kill. (It failed when a second SIGTERM took the default action, or SIGPIPE from a log
+        // line into the dead app's pipe killed the child.)
         let restored = try await T.restoredRows(workspace.replicaURL, in: workspace.directory)
-        withKnownIssue("the child's shutdown after its app was killed can skip the final sync", isIntermittent: true) {
-            #expect(restored == "31|before the kill 30")
-        }
+        #expect(restored == "31|before the kill 30")
     }
 
     @Test(.timeLimit(.minutes(2)), arguments: ["text", "json"])
