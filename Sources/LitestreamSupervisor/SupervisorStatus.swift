@@ -52,6 +52,6 @@ public struct HealthReport: Sendable, Equatable, Codable {
     /// Judges `status`: unhealthy when the child is not running, a database's sync fails, or a replica lags
     /// more than `maximumLag` (or its position is unknown for that long).
     public init(status: SupervisorStatus, maximumLag: Duration) {
-        fatalError("skeleton")
+        self.init(status: status, maximumLag: maximumLag, now: HealthReport.currentUnixMilliseconds())
     }
 }
