@@ -215,6 +215,19 @@ let package = Package(
             path: "Examples/ServiceGroupReplicator",
             swiftSettings: swiftSettings
         ),
+        // Built by the tests: an app that runs a ReplicationSupervisor in a ServiceGroup (SupervisorHostTests kill it
+        // with SIGTERM and SIGKILL). Links what an app using the supervisor links, nothing of the engine.
+        .executableTarget(
+            name: "SupervisorHost",
+            dependencies: [
+                "LitestreamSupervisor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/SupervisorHost",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "LTXTests",
             dependencies: ["LTX"],
@@ -232,7 +245,7 @@ let package = Package(
             name: "LitestreamTests",
             dependencies: [
                 "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamConfig",
-                "LitestreamServer", "LTX", "CLitestreamSQLite",
+                "LitestreamServer", "LitestreamSupervisor", "LTX", "CLitestreamSQLite",
                 // The fault-injecting S3 proxy of the S3 tests (S3/FaultProxy.swift).
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -5,6 +5,9 @@ extension HealthReport {
     /// Judges `status` as of `now` (Unix milliseconds): the clock is a parameter so that the judgement can be
     /// tested without waiting.
     ///
+    /// A supervisor switched off or without a replica (``SupervisorStatus/State-swift.enum/disabled``) is healthy:
+    /// it does what it was configured to do.
+    ///
     /// A replica whose position is still unknown (it has not been listed yet) counts as a problem only once the
     /// child has run longer than `maximumLag`: a replicator that just started needs a moment to list its
     /// replicas, and a health check that fails every deploy's first seconds teaches people to ignore it.
@@ -12,23 +15,28 @@ extension HealthReport {
         self.status = status
         var problems: [String] = []
         let limit = maximumLag.inSeconds
-        if status.state != .running {
-            var line = "replicator not running (\(status.state.rawValue))"
-            if status.state == .failed || status.state == .restarting, let error = status.lastError {
-                line += ": \(error)"
-            }
-            problems.append(line)
+        switch status.state {
+        case .running:
+            // Running but no database answered: the child's last error line says why (a configuration it rejects).
+            if status.databases.isEmpty, let error = status.lastError { problems.append(error) }
+        case .disabled:
+            // Switched off or nothing to replicate: what it was configured to do. A development or test app
+            // must not fail its own health check for it.
+            break
+        default:
+            problems.append("replicator not running (\(status.state.rawValue))" + (status.lastError.map { ": \($0)" } ?? ""))
         }
         let runningFor = status.startedAt.map { Double(now - $0) / 1000 }
         for database in status.databases {
             if let error = database.lastError {
-                problems.append("\(database.path): \(error)")
+                problems.append("\(database.path): " + (error == "stopped" ? "replication stopped" : "sync failing: \(error)"))
             }
             for replica in database.replicas {
                 let name = "\(database.path) → \(replica.name)"
                 if !replica.positionKnown {
-                    // Unknown for how long: the child's age is the best bound the status gives.
-                    if runningFor.map({ $0 > limit }) ?? true {
+                    // Unknown for how long: the child's age (or the lag the replicator counts) is the best bound
+                    // the status gives.
+                    if runningFor.map({ $0 > limit }) ?? true || replica.lagSeconds > limit {
                         var line = "\(name): position unknown"
                         if let error = replica.lastError { line += " (\(error))" }
                         problems.append(line)

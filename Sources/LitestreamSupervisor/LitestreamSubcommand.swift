@@ -6,7 +6,8 @@ public protocol LitestreamConfigurationProvider {
 }
 
 /// `App litestream <command> ...`: every command of the `litestream` executable, through the app's own command
-/// line (swift-argument-parser), with the app's configuration. Arguments go through exactly as given.
+/// line (swift-argument-parser), with the app's configuration. Arguments go through exactly as given; the
+/// command's output and exit code are the `litestream` executable's own.
 ///
 /// ```swift
 /// struct App: AsyncParsableCommand {
@@ -25,6 +26,8 @@ public struct LitestreamSubcommand<Provider: LitestreamConfigurationProvider>: A
     public init() {}
 
     public func run() async throws {
-        fatalError("skeleton")
+        let supervisor = ReplicationSupervisor(configuration: try Provider.litestreamConfiguration())
+        let status = try await supervisor.runCommand(arguments)
+        if status != 0 { throw ExitCode(status) }
     }
 }

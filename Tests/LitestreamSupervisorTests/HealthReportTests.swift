@@ -32,7 +32,7 @@ import Testing
         #expect(report.httpStatusCode == 200)
     }
 
-    @Test(arguments: [SupervisorStatus.State.starting, .restarting, .failed, .stopped, .disabled])
+    @Test(arguments: [SupervisorStatus.State.starting, .restarting, .failed, .stopped])
     func notRunningIsUnhealthy(state: SupervisorStatus.State) {
         var status = Self.status(state: state)
         status.lastError = "exit status 1"
@@ -40,6 +40,11 @@ import Testing
         #expect(!report.isHealthy)
         #expect(report.httpStatusCode == 503)
         #expect(report.problems.first?.hasPrefix("replicator not running (\(state.rawValue))") == true)
+    }
+
+    @Test func disabledIsHealthy() {
+        let report = HealthReport(status: SupervisorStatus(state: .disabled), maximumLag: .seconds(60), now: Self.now)
+        #expect(report.isHealthy)
     }
 
     @Test func failedSaysWhy() {
@@ -51,7 +56,9 @@ import Testing
 
     @Test func databaseErrorIsUnhealthy() {
         let report = HealthReport(status: Self.status(dbError: "disk I/O error"), maximumLag: .seconds(60), now: Self.now)
-        #expect(report.problems == ["/data/app.db: disk I/O error"])
+        #expect(report.problems == ["/data/app.db: sync failing: disk I/O error"])
+        let stopped = HealthReport(status: Self.status(dbError: "stopped"), maximumLag: .seconds(60), now: Self.now)
+        #expect(stopped.problems == ["/data/app.db: replication stopped"])
     }
 
     @Test func lagPastTheLimitIsUnhealthy() {
