@@ -10,6 +10,8 @@ final class ChildProcess: Sendable {
     private let state = Mutex<(pid: Int32?, status: Int32?)>((nil, nil))
     /// The exit status, when the child exits.
     private let exited: (stream: AsyncStream<Int32>, continuation: AsyncStream<Int32>.Continuation) = AsyncStream.makeStream()
+    /// Stop requests that come from elsewhere than a signal (the supervisor's lifeline), handled as that signal.
+    private let stops: (stream: AsyncStream<Int32>, continuation: AsyncStream<Int32>.Continuation) = AsyncStream.makeStream()
 
     init(command: String) { self.command = command }
 
@@ -41,8 +43,13 @@ final class ChildProcess: Sendable {
         state.withLock { $0.pid = process.processIdentifier }
     }
 
+    /// Stops the child as if `replicate` had received `sig` (forwarded to the child, or, before it started, not
+    /// starting it). For the lifeline, which is not a signal.
+    func requestStop(_ sig: Int32) { stops.continuation.yield(sig) }
+
     /// Runs the child for `replicate`: starts it once `ready()` (the databases are open) or after 10 s, gives it the
-    /// SIGINT and SIGTERM `replicate` receives, and returns when it exits, or at a signal that came before it started.
+    /// SIGINT and SIGTERM `replicate` receives (and ``requestStop(_:)``'s), and returns when it exits, or at a
+    /// signal that came before it started.
     func supervise(logger: Logger, ready: @escaping @Sendable () -> Bool) async throws {
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -52,6 +59,11 @@ final class ChildProcess: Sendable {
                     restoreDefaultTerminationSignals()
                     // The application stops first; its exit then stops replication.
                     if !self.forward(sig.rawValue) { return }
+                }
+            }
+            group.addTask {
+                for await sig in self.stops.stream {
+                    if !self.forward(sig) { return }
                 }
             }
             group.addTask {

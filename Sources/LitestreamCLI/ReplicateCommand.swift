@@ -12,6 +12,10 @@ struct ReplicateCommand: AsyncParsableCommand {
             Replicates the databases of the configuration file (-config, $LITESTREAM_CONFIG or \
             /etc/litestream.yml), or DB_PATH to REPLICA_URL, until SIGINT or SIGTERM, then does a final sync and \
             exits.
+
+            Under a supervisor (docs/integration.md): LITESTREAM_SOCKET=PATH serves the control socket at PATH \
+            (over the file's socket:); LITESTREAM_LIFELINE_FD=N shuts down as on SIGTERM when fd N reads EOF; \
+            LITESTREAM_SUPERVISOR_PID=P exits when that parent dies (Linux).
             """
     )
 
@@ -71,6 +75,20 @@ struct ReplicateCommand: AsyncParsableCommand {
             ?? config.flatMap { Logger.Level(litestream: $0.logging.level.rawValue) } ?? .info
         SlogTextHandler.bootstrap(level: level, format: config?.logging.type == .json ? .json : .text)
         let logger = Logger(label: "litestream")
+        // The supervisor's checks come first: a child whose supervisor is already gone must not start replicating.
+        let shutdown = ShutdownTrigger(logger: logger)
+        do {
+            if let reason = try ParentDeath.arm(logger: logger) {
+                logger.error("\(reason)")
+                throw ExitCode.failure
+            }
+            try Lifeline.fromEnvironment()?.watch { shutdown.fire() }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode.failure
+        }
         logger.info("litestream", metadata: ["version": "\(LitestreamVersion.string)"])
         for feature in config?.unsupportedFeatures ?? [] {
             logger.warning("configuration setting not supported yet; ignored", metadata: ["setting": "\(feature)"])
@@ -94,7 +112,7 @@ struct ReplicateCommand: AsyncParsableCommand {
                 }
                 return
             }
-            let status = try await serve(plan, config: config, logger: logger)
+            let status = try await serve(plan, config: config, shutdown: shutdown, logger: logger)
             logger.info("litestream shut down")
             if let status { throw ExitCode(status) }
         } catch let exit as ExitCode {
@@ -107,7 +125,8 @@ struct ReplicateCommand: AsyncParsableCommand {
 
     /// The configured control socket, Prometheus endpoint, metrics and heartbeat. A failure of one is logged, and
     /// replication goes on without it.
-    private func companions(_ config: LitestreamConfiguration, server: ReplicationServer, logger: Logger) -> [any Service] {
+    private func companions(_ config: LitestreamConfiguration, configPath: String?, server: ReplicationServer,
+                            logger: Logger) -> [any Service] {
         /// Runs `service`; if it fails, says so and waits for the shutdown (a service that ends stops the group).
         func optional(_ service: any Service, _ failure: Logger.Message, _ metadata: Logger.Metadata) -> any Service {
             ClosureService {
@@ -118,7 +137,6 @@ struct ReplicateCommand: AsyncParsableCommand {
             }
         }
         var services: [any Service] = []
-        let configPath = LitestreamConfiguration.resolvePath(flag: configOptions.config).path
         if config.socket.enabled {
             let control = ControlServer(
                 configuration: .init(path: config.socket.path, permissions: .init(config.socket.permissions),
@@ -184,12 +202,23 @@ struct ReplicateCommand: AsyncParsableCommand {
     /// child's exit), then shuts them down gracefully, in reverse order: the child, the directory scans, the
     /// databases with their final syncs, and last the metrics and the control socket. Returns the child's exit
     /// status, if there was a child.
-    private func serve(_ plan: Plan, config: LitestreamConfiguration?, logger: Logger) async throws -> Int32? {
+    private func serve(_ plan: Plan, config: LitestreamConfiguration?, shutdown: ShutdownTrigger, logger: Logger)
+        async throws -> Int32?
+    {
         let server = ReplicationServer(logger: logger)
         plan.databases.forEach { server.register($0) }
         let child = (exec ?? config?.exec).map(ChildProcess.init(command:))
         let minSync = minSyncInterval.flatMap { GoDuration.parse($0) }
-        var services = (config.map { companions($0, server: server, logger: logger) } ?? []) + [server]
+        // LITESTREAM_SOCKET: the supervisor's socket, with or without a configuration file.
+        var settings = config
+        if let socket = SupervisorEnvironment.socketPath {
+            if settings == nil { settings = LitestreamConfiguration() }
+            settings!.socket.enabled = true
+            settings!.socket.path = socket
+        }
+        let configPath = config == nil ? nil : LitestreamConfiguration.resolvePath(flag: configOptions.config).path
+        var services = (settings.map { companions($0, configPath: configPath, server: server, logger: logger) } ?? [])
+            + [server]
         for (db, dir) in plan.directories {
             guard let config else { break }
             services.append(ClosureService {
@@ -226,12 +255,18 @@ struct ReplicateCommand: AsyncParsableCommand {
         } else {
             configurations.append(.init(service: ClosureService {
                 try await gracefulShutdown()
-                logger.info("signal received, litestream shutting down")
+                if !shutdown.hasFired { logger.info("signal received, litestream shutting down") }
                 restoreDefaultTerminationSignals()
             }))
         }
-        try await ServiceGroup(configuration: .init(services: configurations,
-            gracefulShutdownSignals: child == nil ? [.sigterm, .sigint] : [], logger: logger)).run()
+        let group = ServiceGroup(configuration: .init(services: configurations,
+            gracefulShutdownSignals: child == nil ? [.sigterm, .sigint] : [], logger: logger))
+        // The lifeline's EOF does what SIGTERM does: with -exec, the child gets SIGTERM and its exit stops
+        // replication; without, the group shuts down gracefully (final syncs).
+        shutdown.arm {
+            if let child { child.requestStop(SIGTERM) } else { Task { await group.triggerGracefulShutdown() } }
+        }
+        try await group.run()
         return child?.status
     }
 }

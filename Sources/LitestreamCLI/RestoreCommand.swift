@@ -160,7 +160,15 @@ struct RestoreCommand: AsyncParsableCommand {
         }
         let start = ContinuousClock.now
         let mode = Restorer.IntegrityCheck(rawValue: integrityCheck)!
-        let result = try await restorer.restore(to: output, plan: plan, integrityCheck: mode, overwrite: force)
+        let result: Restorer.Result
+        do {
+            result = try await restorer.restore(to: output, plan: plan, integrityCheck: mode, overwrite: force)
+        } catch let e as RestoreError where e.code == .outputExists && ifDBNotExists {
+            // Another process (a second instance booting) created it while we restored: it was left untouched.
+            logger.info("database appeared during the restore; left untouched", metadata: ["path": "\(output)"])
+            return
+        }
+        logMovedAside(result.movedAside, logger: logger)
         let elapsed = ContinuousClock.now - start
         if json {
             try printJSON(Summary(dbPath: absolutePath(output), replica: replica.type, txid: "\(result.txid)",
@@ -218,7 +226,22 @@ struct RestoreCommand: AsyncParsableCommand {
             logger.info("no backup found, starting with a new database", metadata: ["db": "\(output)"])
             return
         }
-        let r = try await restorer.restore(to: output, plan: plan, integrityCheck: .quick)
+        let r: Restorer.Result
+        do {
+            r = try await restorer.restore(to: output, plan: plan, integrityCheck: .quick)
+        } catch let e as RestoreError where e.code == .outputExists {
+            logger.info("database appeared during the restore; left untouched", metadata: ["db": "\(output)"])
+            return
+        }
+        logMovedAside(r.movedAside, logger: logger)
         logger.info("database restored from replica", metadata: ["db": "\(output)", "txid": "\(r.txid)"])
+    }
+}
+
+/// Says which stale `-wal`/`-shm` files a restore renamed aside (they may hold an earlier database's last commits).
+func logMovedAside(_ paths: [String], logger: Logger) {
+    for p in paths {
+        logger.warning("stale WAL/SHM file of the missing database moved aside before the restore",
+            metadata: ["movedTo": "\(p)"])
     }
 }

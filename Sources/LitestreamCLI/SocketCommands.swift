@@ -6,8 +6,18 @@ import Litestream
 /// Flags every control-socket client shares (`info`, `list`, `sync`, `start`, `stop`, `register`, `unregister`,
 /// `status`), as in Litestream 0.5.17.
 struct SocketOptions: ParsableArguments {
-    @Option(name: .litestream("socket"), help: "Path of the running replicate's control socket.")
-    var socket = "/var/run/litestream.sock"
+    @Option(name: .litestream("socket"), help: "Path of the running replicate's control socket (default $LITESTREAM_SOCKET, else /var/run/litestream.sock).")
+    var socketFlag: String?
+
+    /// `-socket`, else `LITESTREAM_SOCKET` (what a supervisor sets for its child, so that commands run beside it
+    /// reach it without a flag), else Litestream's default.
+    var socket: String { Self.socketPath(flag: socketFlag) }
+
+    static let defaultSocketPath = "/var/run/litestream.sock"
+
+    static func socketPath(flag: String?, configured: String? = nil) -> String {
+        flag ?? SupervisorEnvironment.socketPath ?? configured ?? defaultSocketPath
+    }
 
     @Option(name: .litestream("timeout"), help: "How long to wait for the server (e.g. 10s; for sync -wait, the wait).")
     var timeout = "30s"

@@ -17,10 +17,11 @@ final class SQLiteConnection {
     private(set) var handle: OpaquePointer?
     let path: String
 
-    init(path: String, readOnly: Bool = false, busyTimeout: Int32 = 1000) throws(SQLiteError) {
+    init(path: String, readOnly: Bool = false, create: Bool = false, busyTimeout: Int32 = 1000) throws(SQLiteError) {
         self.path = path
         var db: OpaquePointer?
-        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | (create ? SQLITE_OPEN_CREATE : 0)
+            | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"

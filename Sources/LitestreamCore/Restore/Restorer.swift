@@ -4,8 +4,11 @@ public import LTX
 
 /// Builds a database from a replica's LTX files.
 ///
-/// The database is written to `<output>.tmp`, checked (optionally), fsynced and renamed over `output`, and the
-/// directory fsynced: the output path never holds a half-written database.
+/// The database is written to a temporary file beside `output`, checked (optionally), fsynced and put in place, and
+/// the directory fsynced: the output path never holds a half-written database. Unless asked to overwrite, it is put
+/// in place without ever replacing a file that appeared at `output` meanwhile (a second instance booting during a
+/// deploy while the first one writes): that restore fails with ``RestoreError/Code/outputExists`` and leaves the
+/// file alone.
 public struct Restorer: Sendable {
     public enum IntegrityCheck: String, Sendable, CaseIterable {
         case none, quick, full
@@ -16,6 +19,9 @@ public struct Restorer: Sendable {
         public var pageSize: UInt32
         public var pages: UInt32
         public var files: [LTXFileInfo]
+        /// Stale `-wal`/`-shm` files of the missing output that were renamed aside (see
+        /// ``moveAsideStaleSideFiles(of:)``), for the caller to log.
+        public var movedAside: [String] = []
     }
 
     public let replica: any ReplicaClient
@@ -60,14 +66,19 @@ public struct Restorer: Sendable {
         }
     }
 
-    /// Restores to `output`, building it in `output.tmp`, fsynced, then renamed into place.
+    /// Restores to `output`, building it in a temporary file beside it, fsynced, then put into place.
     ///
     /// - Parameters:
     ///   - output: the database file to create; it must be missing or, with `overwrite`, a regular file.
     ///   - plan: the files to apply, from ``plan(txid:timestamp:)``.
-    ///   - integrityCheck: the SQLite check the new database must pass before it is renamed into place.
+    ///   - integrityCheck: the SQLite check the new database must pass before it is put into place.
     ///   - overwrite: replace an existing `output` (and remove its `-wal`/`-shm`), only once the new one is complete.
+    ///     Without it, the new file is linked into place only if `output` still does not exist, and `-wal`/`-shm`
+    ///     files left from an earlier database at that path are renamed aside first (SQLite would replay a stale
+    ///     WAL onto the restored file).
     /// - Returns: the TXID reached and the database's page size and count.
+    /// - Throws: ``RestoreError/Code/outputExists`` when `output` exists, or appeared during the restore (it is
+    ///   left untouched), unless `overwrite`.
     @discardableResult
     public func restore(
         to output: String, plan: [LTXFileInfo], integrityCheck: IntegrityCheck = .none, overwrite: Bool = false
@@ -80,7 +91,9 @@ public struct Restorer: Sendable {
         }
         let dir = POSIX.dirname(output)
         try POSIX.mkdirs(dir)
-        let tmp = output + ".tmp"
+        // Without overwrite, two processes may restore the same missing database at once (two instances booting):
+        // each builds its own file, so neither links the other's half-written one into place.
+        let tmp = overwrite ? output + ".tmp" : output + ".tmp-\(getpid())"
         try? POSIX.remove(tmp)
         var pageSize: UInt32 = 0
         var commit: UInt32 = 0
@@ -115,14 +128,58 @@ public struct Restorer: Sendable {
                 throw error
             }
         }
+        var movedAside: [String] = []
         if overwrite {
             // Only now that the new database is complete: stale -wal/-shm files would be replayed onto it.
             try POSIX.remove(output + "-wal")
             try POSIX.remove(output + "-shm")
+            try POSIX.rename(tmp, output)
+        } else {
+            if POSIX.exists(output) {
+                try? POSIX.remove(tmp)
+                throw RestoreError(.outputExists, "output file already exists: \(output)")
+            }
+            do {
+                movedAside = try Self.moveAsideStaleSideFiles(of: output)
+                guard try POSIX.renameNoReplace(tmp, output) else {
+                    try? POSIX.remove(tmp)
+                    throw RestoreError(.outputExists, "output file appeared during the restore and was left untouched: \(output)")
+                }
+            } catch {
+                try? POSIX.remove(tmp)
+                throw error
+            }
         }
-        try POSIX.rename(tmp, output)
         try POSIX.fsyncDirectory(dir)
-        return Result(txid: last.maxTXID, pageSize: pageSize, pages: commit, files: plan)
+        return Result(txid: last.maxTXID, pageSize: pageSize, pages: commit, files: plan, movedAside: movedAside)
+    }
+
+    /// Renames the `-wal` and `-shm` files of a database that does not exist to `<name>.stale-<UTC time>`, so that
+    /// SQLite cannot replay a WAL of an earlier database onto a new file at that path. They are kept, not deleted:
+    /// they may hold the only copy of that database's last commits.
+    ///
+    /// - Returns: the new names of the files moved (empty when there were none, or the database exists).
+    public static func moveAsideStaleSideFiles(of database: String) throws -> [String] {
+        guard !POSIX.exists(database) else { return [] }
+        var moved: [String] = []
+        let stamp = Self.compactUTC(milliseconds: POSIX.nowMilliseconds())
+        for suffix in ["-wal", "-shm"] where POSIX.exists(database + suffix) {
+            let target = database + suffix + ".stale-" + stamp
+            try POSIX.rename(database + suffix, target)
+            moved.append(target)
+        }
+        if !moved.isEmpty { try POSIX.fsyncDirectory(POSIX.dirname(database)) }
+        return moved
+    }
+
+    /// `20261203T220512.123Z`: sorts by time, and has no `:` (awkward in file names on some systems).
+    static func compactUTC(milliseconds ms: Int64) -> String {
+        var t = time_t(ms / 1000)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        func pad(_ v: Int32, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
+        return pad(tm.tm_year + 1900, 4) + pad(tm.tm_mon + 1, 2) + pad(tm.tm_mday, 2) + "T" + pad(tm.tm_hour, 2)
+            + pad(tm.tm_min, 2) + pad(tm.tm_sec, 2) + "." + pad(Int32(ms % 1000), 3) + "Z"
     }
 
     /// Refuses an output that exists and is not a regular file (symlinks followed): the restore renames a new file

@@ -182,6 +182,37 @@ package enum POSIX {
     /// Makes `to` a second name of `from`; false if that is not possible (the name exists, no hard links, …).
     package static func hardLink(_ from: String, _ to: String) -> Bool { link(from, to) == 0 }
 
+    /// Gives `from` the name `to` only if `to` does not exist, atomically: a file that appears at `to` meanwhile is
+    /// never replaced (`rename(2)` would replace it). `link(2)` then `unlink(2)`; where the file system has no hard
+    /// links, Linux's `renameat2(RENAME_NOREPLACE)`.
+    ///
+    /// - Returns: false if `to` exists (`from` is left as it was).
+    package static func renameNoReplace(_ from: String, _ to: String) throws(SystemError) -> Bool {
+        if link(from, to) == 0 {
+            try remove(from)
+            return true
+        }
+        let linkErrno = errno
+        if linkErrno == EEXIST { return false }
+        #if os(Linux)
+        // EPERM: a file system without hard links (vfat, some FUSE ones) says so this way.
+        if [EPERM, ENOTSUP, EOPNOTSUPP, EMLINK].contains(linkErrno), let renameat2 = renameat2Function {
+            if renameat2(AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */) == 0 { return true }
+            if errno == EEXIST { return false }
+            throw .last("renameat2(RENAME_NOREPLACE)", to)
+        }
+        #endif
+        throw SystemError(operation: "link", path: to, errno: linkErrno)
+    }
+
+    #if os(Linux)
+    /// glibc 2.28+'s `renameat2`, looked up at run time: Swift's Glibc module leaves it out (it is a GNU extension).
+    private static let renameat2Function: (@convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32)? = {
+        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "renameat2") else { return nil }
+        return unsafeBitCast(sym, to: (@convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32).self)
+    }()
+    #endif
+
     package static func remove(_ path: String) throws(SystemError) {
         if unlink(path) != 0 && errno != ENOENT { throw .last("unlink", path) }
     }

@@ -53,6 +53,12 @@ import Testing
             try await restorer.restore(to: out, plan: try await restorer.plan(), overwrite: overwrite)
         }
 
+        /// The restore's temporary files for `out` left in the directory (`out.tmp`, `out.tmp-<pid>`).
+        func temporaryFiles(of out: String) throws -> [String] {
+            let name = URL(fileURLWithPath: out).lastPathComponent
+            return try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(name + ".tmp") }
+        }
+
         /// The L0 files of the latest restore plan, oldest first.
         func plannedL0Files() async throws -> [LTXFileInfo] {
             try await Restorer(replica: replica).plan().filter { $0.level == 0 }
@@ -101,7 +107,7 @@ import Testing
         try await f.restore(to: out)
         #expect(try TestDatabase.integrityCheck(path: out) == "ok")
         #expect(try TestDatabase.contentDigest(path: out) == TestDatabase.contentDigest(path: f.dbPath))
-        #expect(!FileManager.default.fileExists(atPath: out + ".tmp"))
+        #expect(try f.temporaryFiles(of: out).isEmpty)
     }
 
     /// One byte of page data changed so that the page still decompresses (a literal of incompressible data): only
@@ -134,7 +140,7 @@ import Testing
         #expect(error?.code == .checksumMismatch)
         #expect(error?.file == victim.description)
         #expect(!FileManager.default.fileExists(atPath: out))
-        #expect(!FileManager.default.fileExists(atPath: out + ".tmp"))
+        #expect(try f.temporaryFiles(of: out).isEmpty)
     }
 
     /// A flipped byte in the middle of a page payload of the snapshot-sized file (whatever layer notices it), with
@@ -194,5 +200,50 @@ import Testing
             #expect(error?.message == "non-contiguous ltx files: have up to \(TXID(hidden.minTXID.rawValue - 1)) but next file starts at \(hidden.maxTXID.next)")
             #expect(level0Listings.withLock { $0 } == Restorer.relistings + 1)
         }
+    }
+
+    /// A database that appears while a restore runs (a second instance booting during a deploy, while the first one
+    /// writes) is never replaced: the restore fails with outputExists and leaves it, byte for byte.
+    @Test func databaseAppearingDuringTheRestoreIsNotReplaced() async throws {
+        let f = try Fixture("restore-noreplace")
+        defer { try? FileManager.default.removeItem(at: f.dir) }
+        _ = try await f.replicate()
+        let out = f.dir.appendingPathComponent("restored.db").path
+        let replica = ProbeReplica(f.replica)
+        replica.beforeOpen.withLock {
+            $0 = { _ in
+                if !FileManager.default.fileExists(atPath: out) {
+                    FileManager.default.createFile(atPath: out, contents: Data("the live database".utf8))
+                }
+            }
+        }
+        let restorer = Restorer(replica: replica)
+        let error = await #expect(throws: RestoreError.self) {
+            try await restorer.restore(to: out, plan: try await restorer.plan(), integrityCheck: .quick)
+        }
+        #expect(error?.code == .outputExists)
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "the live database")
+        #expect(try f.temporaryFiles(of: out).isEmpty)
+    }
+
+    /// A `-wal`/`-shm` left from an earlier database at the output path is renamed aside before the restored file
+    /// appears: SQLite would replay that WAL onto it.
+    @Test func staleSideFilesAreMovedAside() async throws {
+        let f = try Fixture("restore-stale-wal")
+        defer { try? FileManager.default.removeItem(at: f.dir) }
+        _ = try await f.replicate()
+        let out = f.dir.appendingPathComponent("restored.db").path
+        try Data("old wal".utf8).write(to: URL(fileURLWithPath: out + "-wal"))
+        try Data("old shm".utf8).write(to: URL(fileURLWithPath: out + "-shm"))
+        let restorer = Restorer(replica: f.replica)
+        let result = try await restorer.restore(to: out, plan: try await restorer.plan())
+        #expect(result.movedAside.count == 2)
+        #expect(!FileManager.default.fileExists(atPath: out + "-wal"))
+        #expect(!FileManager.default.fileExists(atPath: out + "-shm"))
+        for moved in result.movedAside {
+            #expect(moved.hasPrefix(out + "-wal.stale-") || moved.hasPrefix(out + "-shm.stale-"), "\(moved)")
+            #expect(FileManager.default.fileExists(atPath: moved))
+        }
+        #expect(try TestDatabase.contentDigest(path: out) == TestDatabase.contentDigest(path: f.dbPath))
     }
 }

@@ -39,8 +39,12 @@ final class ProbeReplica: ReplicaClient {
         return listingFilter.withLock { $0 }.map { $0(level, files) } ?? files
     }
 
+    /// Runs before each file a restore opens (to make something happen while a restore runs).
+    let beforeOpen = Mutex<(@Sendable (LTXFileInfo) -> Void)?>(nil)
+
     func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader {
         try check()
+        beforeOpen.withLock { $0 }?(file)
         return try await inner.openLTXFile(file)
     }
 
