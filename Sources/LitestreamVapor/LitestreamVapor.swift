@@ -92,6 +92,12 @@ extension Application {
         /// The supervisor, for what this namespace does not wrap.
         public var supervisor: ReplicationSupervisor { box.supervisor }
 
+        /// Whether this process runs `App litestream ...` rather than the server: `configure` can skip what only a
+        /// server needs (migrations, warming caches), so that the command's output is the command's alone.
+        public var isRunningCommand: Bool {
+            Self.invokedCommand(application.environment.arguments) == Self.commandName
+        }
+
         /// Restore on boot, then WAL mode (``ReplicationSupervisor/prepareDatabases()``). Call it in `configure`
         /// before Fluent opens the database: Fluent's SQLite driver keeps its files in rollback-journal mode and
         /// two connections open, so WAL has to be set while nobody has the file open.
@@ -100,7 +106,7 @@ extension Application {
         /// files as they are.
         @discardableResult
         public func prepareDatabases() async throws -> [PreparedDatabase] {
-            if Self.invokedCommand(application.environment.arguments) == Self.commandName { return [] }
+            if isRunningCommand { return [] }
             return try await supervisor.prepareDatabases()
         }
 

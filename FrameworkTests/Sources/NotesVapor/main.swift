@@ -68,7 +68,8 @@ func configure(_ app: Application) async throws {
 
     app.databases.use(.sqlite(.file(dbPath)), as: .sqlite)
     app.migrations.add(CreateNotes())
-    try await app.autoMigrate()
+    // Not for `NotesVapor litestream ...`: the command's output should be litestream's alone.
+    if !app.litestream.isRunningCommand { try await app.autoMigrate() }
 
     app.get("notes") { req async throws -> [Note] in
         try await Note.query(on: req.db).sort(\.$id).all()

@@ -35,7 +35,7 @@ struct Orders: AsyncParsableCommand {
     )
 }
 
-struct Order: Codable, FetchableRecord, PersistableRecord, ResponseEncodable {
+struct Order: Codable, FetchableRecord, MutablePersistableRecord, ResponseEncodable {
     static let databaseTableName = "orders"
     var id: Int64?
     var item: String

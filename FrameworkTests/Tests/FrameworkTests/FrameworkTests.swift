@@ -145,26 +145,36 @@ import Testing
         let shared = ["LITESTREAM_CONFIG": config, "LITESTREAM_SOCKET": setup.socket]
         let appEnvironment = setup.environment(port: try freePort(), extra: ["APP_CONFIG": config])
             .merging(shared) { $1 }
-        let cases: [[String]] = [
-            ["databases"],
-            ["ltx", setup.database],
-            ["status"],
-            ["status", setup.database, "-json"],
-            ["list"],
-            ["databases", "-no-such-flag"],
-            ["ltx"],
-            ["no-such-command"],
-            ["restore", "-o", setup.dir.file("copy.sqlite"), setup.database],
+        // Each case: the arguments, whether the command succeeds, and a text its output must hold, so that two
+        // identical failures (a missing socket, say) cannot pass for agreement.
+        let copy = setup.dir.file("copy.sqlite")
+        let cases: [(arguments: [String], succeeds: Bool, shows: String?)] = [
+            (["databases"], true, setup.database),
+            (["ltx", setup.database], true, "0000000000000001"),
+            (["status"], true, setup.database),
+            (["status", setup.database, "-json"], true, "positionKnown"),
+            (["list"], true, setup.database),
+            (["restore", "-o", copy, setup.database], true, nil),
+            (["databases", "-no-such-flag"], false, nil),
+            (["ltx"], false, nil),
+            (["no-such-command"], false, nil),
         ]
-        for arguments in cases {
+        for (arguments, succeeds, shows) in cases {
             // The copy `restore` makes must not exist for either run.
-            try? FileManager.default.removeItem(atPath: setup.dir.file("copy.sqlite"))
+            try? FileManager.default.removeItem(atPath: copy)
             let direct = try run(litestream, arguments, environment: shared, directory: setup.dir.path)
-            try? FileManager.default.removeItem(atPath: setup.dir.file("copy.sqlite"))
+            try? FileManager.default.removeItem(atPath: copy)
             let through = try run(try app.executable, ["litestream"] + arguments, environment: appEnvironment,
                                   directory: setup.dir.path)
-            #expect(through.status == direct.status, "\(arguments): exit \(through.status) vs \(direct.status)\n\(through.stderr)")
-            #expect(through.stdout == direct.stdout, "\(arguments): stdout differs")
+            #expect((direct.status == 0) == succeeds, "\(arguments): litestream exited \(direct.status)\n\(direct.stderr)")
+            if let shows { #expect(direct.stdout.contains(shows), "\(arguments): \(direct.stdout)") }
+            #expect(through.status == direct.status,
+                    "\(arguments): exit \(through.status) through the app, \(direct.status) directly\n\(through.stderr)")
+            #expect(through.stdout == direct.stdout,
+                    "\(arguments): stdout differs\n--- app\n\(through.stdout)\n--- litestream\n\(direct.stdout)")
+            if arguments.first == "restore" {
+                #expect(FileManager.default.fileExists(atPath: copy), "restore through the app made no copy")
+            }
         }
         try server.terminate()
     }

@@ -119,8 +119,8 @@ public struct DashboardPage: Sendable {
             // The location is meant to be printable; it goes through the redaction once more anyway, because a
             // URL with user info in a configuration file would otherwise end up on an admin page.
             html += "<td class=\"mono\">\(escape(Redaction.url(replica.location)))</td>"
-            html += "<td class=\"mono\">\(escape(txid))</td>"
-            html += "<td class=\"lag\">\(escape(lag))</td>"
+            html += "<td class=\"mono nowrap\">\(escape(txid))</td>"
+            html += "<td class=\"lag nowrap\">\(escape(lag))</td>"
             html += "<td>\(replica.pendingFiles)</td>"
             html += "<td>\(time(replica.lastUploadAt, now: now))</td>"
             html += "<td>" + (replica.lastError.map { "<span class=\"error\">\(escape($0))</span>" } ?? dash) + "</td>"
@@ -209,7 +209,7 @@ public struct DashboardPage: Sendable {
     table.kv th{width:10rem;color:var(--muted);font-weight:500}table.replicas{margin-top:.75rem}
     table.replicas th{color:var(--muted);font-weight:500;white-space:nowrap}
     .mono,.path{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}
-    .muted{color:var(--muted)}.error{color:var(--bad)}
+    .muted{color:var(--muted)}.error{color:var(--bad)}.nowrap{white-space:nowrap;word-break:normal}
     .badge{display:inline-block;padding:0 .5rem;border-radius:999px;border:1px solid currentColor;font-size:.85em}
     .ok{color:var(--ok)}.warn{color:var(--warn)}.bad{color:var(--bad)}
     footer{font-size:.85em;margin-top:1rem}
