@@ -45,7 +45,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Runs the fixture apps (and the `litestream` executable built beside them) as processes.
-        .testTarget(name: "FrameworkTests"),
+        // Runs the fixture apps (and the `litestream` executable built beside them) as processes; and checks
+        // `app.litestream`'s own decisions on an Application made in the test.
+        .testTarget(
+            name: "FrameworkTests",
+            dependencies: [
+                .product(name: "LitestreamVapor", package: root),
+                .product(name: "LitestreamSupervisor", package: root),
+                .product(name: "Vapor", package: "vapor"),
+            ]
+        ),
     ]
 )

@@ -94,11 +94,20 @@ final class AppProcess {
         }
     }
 
-    /// Waits until the health route says 200.
+    /// Waits until the health route says 200 and the replicator replicates the database, its replica's position
+    /// known: a replicator that has not listed its databases yet is healthy but cannot sync one.
     func waitUntilHealthy(timeout: Duration = .seconds(90)) throws {
-        try eventually("\(setup.app) to be healthy", timeout: timeout) {
+        try eventually("\(setup.app) to be healthy and replicating", timeout: timeout) {
             guard process.isRunning else { throw Failure("\(setup.app) exited: \(log)") }
-            return try http(base + "/litestream/health", timeout: 5).status == 200
+            let health = try http(base + "/litestream/health", timeout: 5)
+            guard health.status == 200,
+                  let body = try JSONSerialization.jsonObject(with: Data(health.body.utf8)) as? [String: Any],
+                  let status = body["status"] as? [String: Any],
+                  let databases = status["databases"] as? [[String: Any]],
+                  let database = databases.first(where: { $0["path"] as? String == setup.database }),
+                  let replicas = database["replicas"] as? [[String: Any]], !replicas.isEmpty
+            else { return false }
+            return replicas.allSatisfy { $0["positionKnown"] as? Bool == true }
         }
     }
 
