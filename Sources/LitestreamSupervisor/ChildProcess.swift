@@ -243,12 +243,21 @@ final class ChildProcess: Sendable {
         }
         // dup2 clears close-on-exec on the copy: these are the only descriptors of ours the child keeps.
         for (from, to) in mappings { posix_spawn_file_actions_adddup2(&actions, from, to) }
+        // And nothing else of the app's: a descriptor some library opened without close-on-exec (a listening
+        // socket, a pipe to the app's own parent) would otherwise stay open in the replicator for as long as it
+        // runs, keeping a port bound or a pipe from reaching end of file after the app is gone.
+        #if canImport(Glibc)
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, lifelineDescriptor + 1) }
+        #endif
 
         // The spawning thread may block signals (Swift concurrency's and Dispatch's threads block SIGINT, SIGTERM
         // and more), and a child inherits that mask: `litestream` would then never see the SIGTERM that makes it
         // do its final sync. An app that trapped SIGTERM/SIGINT for its own graceful shutdown set them to SIG_IGN
         // (Dispatch signal sources need that), and ignored signals stay ignored across exec: reset them too.
         var flags = Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
+        #if canImport(Darwin)
+        flags |= Int32(POSIX_SPAWN_CLOEXEC_DEFAULT)  // Darwin's way to close everything but the mapped descriptors
+        #endif
         if request.ownProcessGroup {
             flags |= Int32(POSIX_SPAWN_SETPGROUP)
             posix_spawnattr_setpgroup(&attributes, 0)
@@ -281,6 +290,14 @@ final class ChildProcess: Sendable {
     private static let pipe2: (@convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32)? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pipe2") else { return nil }
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32).self)
+    }()
+
+    /// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34+; also not declared for Swift): nil before that.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        else { return nil }
+        return unsafeBitCast(
+            symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32).self)
     }()
     #endif
 

@@ -55,24 +55,32 @@ extension ReplicationSupervisor {
         guard configuration.isEnabled else { return .failed(reason: "replication is switched off") }
         let path = ControlClient.absolutePath(database)
         do {
-            return try await withCommandRunner { runner, configPath, socketPath in
-                guard let configPath, let socketPath else {
-                    return .failed(reason: "no replica is configured for \(path)")
-                }
-                let output = try await runner.capture(
-                    ["verify", "-json", "-config", configPath, "-socket", socketPath,
-                     "-timeout", "\(max(1, timeout.wholeMilliseconds))ms", path],
-                    logger: logger)
-                let report: VerifyEntry? = try? Self.decodeJSON(output.standardOutput)
-                let reason = report?.reason ?? output.errorSummary
-                switch (output.status, report?.result) {
-                case (.exited(0), _), (_, "verified"): return .verified
-                case (.exited(3), _), (_, "inconclusive"): return .inconclusive(reason: reason)
-                default: return .failed(reason: reason)
-                }
+            return try await verifications.run(path) {
+                try await verifyNow(path, timeout: timeout)
             }
         } catch {
             return .failed(reason: "\(error)")
+        }
+    }
+
+    private func verifyNow(_ path: String, timeout: Duration) async throws -> VerificationResult {
+        try await withCommandRunner { runner, configPath, socketPath in
+            guard let configPath else { return .failed(reason: "no replica is configured for \(path)") }
+            guard let socketPath else {
+                return .failed(reason: "no replicator is running for \(path): the supervisor has not started one "
+                    + "(set socketPath to verify the replicator of another process)")
+            }
+            let output = try await runner.capture(
+                ["verify", "-json", "-config", configPath, "-socket", socketPath,
+                 "-timeout", "\(max(1, timeout.wholeMilliseconds))ms", path],
+                logger: logger)
+            let report: VerifyEntry? = try? Self.decodeJSON(output.standardOutput)
+            let reason = report?.reason ?? output.errorSummary
+            switch (output.status, report?.result) {
+            case (.exited(0), _), (_, "verified"): return .verified
+            case (.exited(3), _), (_, "inconclusive"): return .inconclusive(reason: reason)
+            default: return .failed(reason: reason)
+            }
         }
     }
 

@@ -30,6 +30,8 @@ public final class ReplicationSupervisor: Service, Sendable {
     let metrics = SupervisorMetrics()
     let stopSignal = StopSignal()
     let state = Mutex(SupervisorState())
+    /// One verification per database at a time.
+    let verifications = KeyedSerialization()
 
     /// How long a cancelled supervisor (its task cancelled, not gracefully shut down) lets the child's final sync
     /// run before SIGKILL: cancellation means "quickly", but a few seconds usually ship the last commit.
@@ -291,6 +293,9 @@ public final class ReplicationSupervisor: Service, Sendable {
 
     // MARK: - Status
 
+    /// The supervisor's state alone, without asking the child (cheap, synchronous).
+    var currentState: SupervisorStatus.State { state.withLock { $0.status.state } }
+
     /// The supervisor's state and, while the child runs, every database's replication status.
     ///
     /// When the child does not answer its control socket (within 2 s), `databases` is empty and `lastError` says
@@ -308,7 +313,8 @@ public final class ReplicationSupervisor: Service, Sendable {
     }
 
     /// Makes a commit durable: syncs `database` now and, with `waitForReplicas`, returns only once every replica
-    /// holds it. Put it after a critical commit (a payment, a signup).
+    /// holds it. Put it after a critical commit (a payment, a signup). While the replicator is still starting or
+    /// restarting, or opening the database, it waits for that too, within the same `timeout`.
     ///
     /// - Parameters:
     ///   - database: the database file (relative paths against the app's working directory).
@@ -321,18 +327,36 @@ public final class ReplicationSupervisor: Service, Sendable {
     @discardableResult
     public func sync(_ database: String, waitForReplicas: Bool = true, timeout: Duration = .seconds(10)) async throws -> TXID {
         let path = ControlClient.absolutePath(database)
-        let (current, socketPath) = state.withLock { ($0.status.state, $0.runtime?.socketPath) }
+        let deadline = ContinuousClock.now + timeout
+        // A replicator that is starting or restarting is waited for, within the timeout: a critical commit right
+        // after the app booted is shipped as soon as it runs, rather than refused.
+        var (current, socketPath) = state.withLock { ($0.status.state, $0.runtime?.socketPath) }
+        while current == .starting || current == .restarting, ContinuousClock.now + Self.startRetryInterval < deadline {
+            try await Task.sleep(for: Self.startRetryInterval)
+            (current, socketPath) = state.withLock { ($0.status.state, $0.runtime?.socketPath) }
+        }
         guard current == .running, let socketPath else {
             throw SupervisorError(.notRunning, "cannot sync \(path): the replicator is not running (\(current.rawValue))")
         }
         // The request's own allowance on top of the server's wait: a hung server must not hang the app.
         let client = ControlClient(socketPath: socketPath, timeout: .seconds(5))
-        do {
-            return try await client.sync(path: path, wait: waitForReplicas, timeout: timeout).first?.txid ?? .zero
-        } catch let failure as ControlClient.Failure {
-            throw Self.syncError(failure, path: path, timeout: timeout)
+        while true {
+            do {
+                let remaining = max(.milliseconds(1), deadline - .now)
+                return try await client.sync(path: path, wait: waitForReplicas, timeout: remaining).first?.txid ?? .zero
+            } catch ControlClient.Failure.server(409, _) where ContinuousClock.now + Self.startRetryInterval < deadline {
+                // 409: the child knows the database but its replication is not running yet (it answers on its
+                // socket while it still opens the databases, right after a start or restart). A commit made then
+                // is shipped as soon as it runs: wait for that, within the same timeout.
+                try await Task.sleep(for: Self.startRetryInterval)
+            } catch let failure as ControlClient.Failure {
+                throw Self.syncError(failure, path: path, timeout: timeout)
+            }
         }
     }
+
+    /// How often `sync` looks again while the replicator or the database's replication is still starting.
+    static let startRetryInterval: Duration = .milliseconds(50)
 
     static func syncError(_ failure: ControlClient.Failure, path: String, timeout: Duration) -> SupervisorError {
         switch failure {
@@ -365,7 +389,9 @@ struct Runtime: Sendable {
 
 /// The supervisor's mutable state, behind its one lock.
 struct SupervisorState: Sendable {
-    var status = SupervisorStatus(state: .stopped)
+    /// `starting` from the outset: an app may call `sync` before its `ServiceGroup` got to `run()`, and that call
+    /// should wait for the replicator like one made while the child starts.
+    var status = SupervisorStatus(state: .starting)
     var child: ChildProcess?
     var runtime: Runtime?
     var hasRun = false

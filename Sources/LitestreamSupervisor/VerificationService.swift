@@ -68,8 +68,17 @@ public final class VerificationService: Service, Sendable {
         }
     }
 
-    /// Verifies each database once, now.
+    /// Verifies each database once, now. Waits first (up to the verification timeout) for a replicator that is
+    /// still starting or restarting; does nothing when replication is switched off.
     public func verifyAll() async {
+        let deadline = ContinuousClock.now + configuration.timeout
+        while [.stopped, .starting, .restarting].contains(supervisor.currentState), ContinuousClock.now < deadline {
+            do { try await Task.sleep(for: .milliseconds(200)) } catch { return }
+        }
+        if supervisor.currentState == .disabled {
+            logger.debug("litestream: replication is switched off; nothing to verify")
+            return
+        }
         let databases: [String]
         if let configured = configuration.databases {
             databases = configured

@@ -1,8 +1,12 @@
 // A stand-in for a Vapor or Hummingbird app: a ServiceGroup whose SIGTERM and SIGINT are a graceful shutdown,
 // with a ReplicationSupervisor in it. Its log (the supervisor's and the replicator's lines) goes to stderr.
 //
-//   SupervisorHost --db PATH [--replica URL]... [--config FILE] [--executable PATH] [--shutdown-timeout-ms N]
-//                  [--max-restarts N] [--initial-backoff-ms N] [--log-level LEVEL]
+//   SupervisorHost --db PATH [--replica URL]... [--config FILE] [--socket PATH] [--executable PATH]
+//                  [--bucket NAME] [--endpoint URL] [--shutdown-timeout-ms N]
+//                  [--max-restarts N] [--initial-backoff-ms N] [--log-level LEVEL] [-- COMMAND ARGS...]
+//
+// With `-- COMMAND ARGS...` it runs `litestream COMMAND ARGS...` through the supervisor (`runCommand`, as an
+// app's `litestream` subcommand does) and exits with its status instead.
 import Foundation
 import LitestreamSupervisor
 import Logging
@@ -21,12 +25,17 @@ var chosenLevel = Logger.Level.info
     }
     return v
 }
+var command: [String]?
 while let flag = arguments.popFirst() {
     switch flag {
+    case "--":
+        command = Array(arguments)
+        arguments = []
     case "--db": databases.append(value(flag))
     case "--replica": replicas.append(value(flag))
     case "--config": configuration.configPath = value(flag)
     case "--executable": configuration.executablePath = value(flag)
+    case "--socket": configuration.socketPath = value(flag)
     case "--bucket": configuration.bucket = value(flag)
     case "--endpoint": configuration.endpoint = value(flag)
     case "--shutdown-timeout-ms": configuration.shutdownTimeout = .milliseconds(Int(value(flag)) ?? 30_000)
@@ -48,6 +57,14 @@ LoggingSystem.bootstrap { label in
 }
 let logger = Logger(label: "litestream")
 let supervisor = ReplicationSupervisor(configuration: configuration, logger: logger)
+if let command {
+    do {
+        exit(try await supervisor.runCommand(command))
+    } catch {
+        logger.error("host: \(error)")
+        exit(1)
+    }
+}
 let group = ServiceGroup(
     configuration: .init(
         services: [.init(service: supervisor)], gracefulShutdownSignals: [.sigterm, .sigint],

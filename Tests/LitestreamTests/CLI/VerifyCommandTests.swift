@@ -122,3 +122,33 @@ import Testing
 extension SupervisorContractTests.Setup {
     var socketPath: String { path("ctl.sock") }
 }
+
+/// `verify` and `prepare` with an S3 replica (moto), beside a file replica: every configured replica is restored
+/// and checked.
+@Suite(.ownThreads, .enabled(if: S3TestServer.enabled, "no S3 test server: run the tests with scripts/test.sh"))
+struct VerifyS3Tests {
+    typealias Setup = SupervisorContractTests.Setup
+
+    @Test(.timeLimit(.minutes(3))) func verifiesBothReplicasThenPrepareRestoresFromS3() async throws {
+        let s = try Setup("verify-s3")
+        defer { s.remove() }
+        let bucket = try await S3TestServer.makeBucket("verify")
+        let s3 = try S3TestServer.url(bucket: bucket)
+        try TestEnvironment.sqlite3(s.db, "INSERT INTO t (v) VALUES ('x'), ('y')")
+        let replicate = try VerifyCommandTests.startReplicate(s, replicaExtra: "      - name: s3\n        url: \(s3)")
+        defer { replicate.signal(SIGKILL) }
+        let r = try VerifyCommandTests.verify(s)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.report?.result == "verified", "\(r.stderr)")
+        replicate.interrupt()
+        #expect(try replicate.wait(timeout: .seconds(60)).status == 0)
+
+        // The database and the file replica are lost; the S3 replica brings it back.
+        try FileManager.default.removeItem(atPath: s.replica)
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: s.db + suffix) }
+        let prepared = try PrepareCommandTests.prepare(s)
+        #expect(prepared.map(\.action) == ["restored"])
+        #expect(try TestEnvironment.sqlite3(s.db, "SELECT group_concat(v) FROM t") == "x,y")
+        #expect(try TestEnvironment.sqlite3(s.db, "SELECT count(*) FROM _litestream_verification") == "1")
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import LTX
+import LitestreamClient
+import Logging
+import Synchronization
+import Testing
+
+@testable import LitestreamSupervisor
+
+/// `sync(_:waitForReplicas:timeout:)`: returns only once the commit is in the replica, throws `.timeout` when the
+/// replica cannot be reached; and the status the app reads while the child runs.
+@Suite(.serialized) struct SupervisorSyncTests {
+    typealias T = SupervisorTesting
+
+    @Test(.timeLimit(.minutes(2))) func syncReturnsOnceTheReplicaHoldsTheCommit() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("supervisor-sync")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("app.db").path
+        try T.makeDatabase(db)
+        let replica = "file://" + dir.appendingPathComponent("replica").path
+        let supervisor = ReplicationSupervisor(configuration: try T.configuration(databases: [.init(path: db, replica: replica)]))
+        try await T.withRunning(supervisor) {
+            // At once, while the replicator is still starting: the sync waits for it.
+            let app = try TestDatabase(path: db)
+            defer { app.close() }
+            for i in 1...5 {
+                try app.exec("INSERT INTO t(v) VALUES ('critical \(i)')")
+                let began = ContinuousClock.now
+                let txid = try await supervisor.sync(db, waitForReplicas: true, timeout: .seconds(10))
+                let waited = ContinuousClock.now - began
+                #expect(txid > .zero)
+                // Right after it returns, before anything else could ship it: a restore holds the row.
+                #expect(try await T.restoredRows(replica, in: dir) == "\(i + 1)|critical \(i)")
+                #expect(waited < .seconds(5), "waited \(waited)")
+            }
+            let status = await supervisor.status()
+            let database = try #require(status.databases.first)
+            #expect(database.path == db && database.localTXID > .zero)
+            #expect(database.replicas.first?.txid == database.localTXID)
+            #expect(status.pid != nil && status.startedAt != nil)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)), .enabled(if: S3TestServer.enabled))
+    func syncThrowsTimeoutWhenTheReplicaIsUnreachable() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("supervisor-sync-unreachable")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("app.db").path
+        try T.makeDatabase(db)
+        // S3 through a proxy that can go down: the replicator starts against a working replica (it checks access
+        // at start), then loses it.
+        let bucket = try await S3TestServer.makeBucket("supervisor-down")
+        let proxy = try await FaultProxy.start(upstream: try S3TestServer.endpoint())
+        let replica = try S3TestServer.url(bucket: bucket, path: "app", endpoint: proxy.endpoint)
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(S3TestServer.environment) { $1 }
+        var c = try T.configuration(databases: [.init(path: db, replica: replica)], environment: environment)
+        // The final sync cannot ship either: a short stop keeps the test short (SIGKILL after 3 s at most).
+        c.shutdownTimeout = .seconds(3)
+        let supervisor = ReplicationSupervisor(configuration: c)
+        // The proxy's HTTP client must be shut down whatever happens.
+        var failure: (any Error)?
+        var stopTook: Duration?
+        do { stopTook = try await Self.loseTheReplica(supervisor, db: db, proxy: proxy) } catch { failure = error }
+        await proxy.stop()
+        if let failure { throw failure }
+        // The stop is bounded by shutdownTimeout even when the final sync cannot ship (then SIGKILL).
+        #expect(try #require(stopTook) < .seconds(3) + .seconds(3), "stopping took \(stopTook!)")
+    }
+
+    /// Returns how long the graceful stop took.
+    static func loseTheReplica(_ supervisor: ReplicationSupervisor, db: String, proxy: FaultProxy) async throws -> Duration {
+        let bodyEnded = try await T.withRunning(supervisor) {
+            try await T.waitFor("the replicator to run") { await supervisor.status().state == .running }
+            try await supervisor.sync(db, timeout: .seconds(20))
+            // Down for good: a client retrying against a closed loopback port can end up connected to itself on
+            // it, so the port cannot reliably be listened on again.
+            await proxy.down()
+            let app = try TestDatabase(path: db)
+            defer { app.close() }
+            try app.exec("INSERT INTO t(v) VALUES ('waits for the replica')")
+            let began = ContinuousClock.now
+            let error = try await #require(throws: SupervisorError.self) {
+                try await supervisor.sync(db, waitForReplicas: true, timeout: .seconds(2))
+            }
+            let waited = ContinuousClock.now - began
+            #expect(error.code == .timeout, "\(error)")
+            #expect(waited >= .seconds(2) && waited < .seconds(15), "waited \(waited)")
+            // Without waiting for the replicas, the local sync alone succeeds.
+            #expect(try await supervisor.sync(db, waitForReplicas: false) > .zero)
+            return ContinuousClock.now
+        }
+        return ContinuousClock.now - bodyEnded
+    }
+
+    @Test(.timeLimit(.minutes(2)), .enabled(if: S3TestServer.enabled))
+    func theBucketSettingReplicatesToS3WithCredentialsFromTheEnvironmentOnly() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("supervisor-bucket")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("app.db").path
+        try T.makeDatabase(db, rows: 3)
+        let bucket = try await S3TestServer.makeBucket("supervisor")
+        let secret = "supervisor-secret-\(UUID().uuidString)"
+        // The deployment's environment has no credentials: the Swift settings provide them (moto accepts any).
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LITESTREAM_ACCESS_KEY_ID", "LITESTREAM_SECRET_ACCESS_KEY",
+                     "LITESTREAM_REPLICA_BUCKET", "LITESTREAM_REPLICA_ENDPOINT", "LITESTREAM_REPLICA_REGION"] {
+            environment.removeValue(forKey: name)
+        }
+        var c = try T.configuration(databases: [.init(path: db)], environment: environment)
+        c.bucket = bucket
+        c.endpoint = try S3TestServer.endpoint()
+        c.region = "us-east-1"
+        c.accessKeyID = "AKIATEST"
+        c.secretAccessKey = secret
+        let supervisor = ReplicationSupervisor(configuration: c)
+        try await T.withRunning(supervisor) {
+            try await T.waitFor("the replicator to run") { await supervisor.status().state == .running }
+            try await supervisor.sync(db, timeout: .seconds(20))
+            // The generated file, read back: no credential in it.
+            let configPath = try #require(supervisor.state.withLock { $0.runtime?.configPath })
+            let text = try String(contentsOfFile: configPath, encoding: .utf8)
+            #expect(!text.contains(secret) && !text.contains("AKIATEST"), "\(text)")
+            #expect(text.contains("${LITESTREAM_REPLICA_BUCKET}") && !text.contains(bucket))
+            // Its directory is private.
+            let attributes = try FileManager.default.attributesOfItem(atPath: (configPath as NSString).deletingLastPathComponent)
+            #expect((attributes[.posixPermissions] as? Int) == 0o700)
+            #expect((try FileManager.default.attributesOfItem(atPath: configPath)[.posixPermissions] as? Int) == 0o600)
+        }
+        let url = "s3://\(bucket)/app.db?endpoint=\(try S3TestServer.endpoint())&region=us-east-1&force-path-style=true"
+        #expect(try await T.restoredRows(url, in: dir, environment: S3TestServer.environment) == "3|row 2")
+    }
+}
