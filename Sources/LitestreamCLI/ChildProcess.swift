@@ -7,7 +7,7 @@ import UnixSignals
 /// termination signals `replicate` receives.
 final class ChildProcess: Sendable {
     let command: String
-    private let state = Mutex<(pid: Int32?, status: Int32?)>((nil, nil))
+    private let state = Mutex<(pid: Int32?, status: Int32?, stopped: Bool)>((nil, nil, false))
     /// The exit status, when the child exits.
     private let exited: (stream: AsyncStream<Int32>, continuation: AsyncStream<Int32>.Continuation) = AsyncStream.makeStream()
     /// Stop requests that come from elsewhere than a signal (the supervisor's lifeline), handled as that signal.
@@ -63,6 +63,9 @@ final class ChildProcess: Sendable {
             }
             group.addTask {
                 for await sig in self.stops.stream {
+                    // A signal forwarded already (PDEATHSIG's SIGTERM comes with the lifeline's end): a second one
+                    // could cut the application's own graceful shutdown short.
+                    if self.state.withLock({ $0.stopped }) { continue }
                     if !self.forward(sig) { return }
                 }
             }
@@ -84,7 +87,12 @@ final class ChildProcess: Sendable {
 
     /// Forwards a signal to the child, if it runs. Returns false if there is none.
     func forward(_ sig: Int32) -> Bool {
-        guard let pid = state.withLock({ $0.status == nil ? $0.pid : nil }) else { return false }
+        let pid = state.withLock { s -> Int32? in
+            guard s.status == nil, let pid = s.pid else { return nil }
+            s.stopped = true
+            return pid
+        }
+        guard let pid else { return false }
         return kill(pid, sig) == 0
     }
 

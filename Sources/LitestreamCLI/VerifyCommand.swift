@@ -33,7 +33,7 @@ struct VerifyCommand: AsyncParsableCommand {
     @Option(name: .litestream("socket"), help: "The running replicate's control socket (default $LITESTREAM_SOCKET, else the file's socket.path, else /var/run/litestream.sock).")
     var socket: String?
 
-    @Option(name: .litestream("timeout"), help: "How long the replicas may take to hold the sentinel (default 60s).")
+    @Option(name: .litestream("timeout"), help: "How long the replicas may take to hold the sentinel.")
     var timeout = "60s"
 
     @Flag(name: .litestream("json"), help: #"Print {"path", "result": "verified"|"failed"|"inconclusive", "reason", "txid"}."#)

@@ -97,6 +97,17 @@ import Testing
         #expect(restore.status == 0, "\(restore.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.db)) == before)
         #expect(Self.inode(s.db) == inode)
+
+        // A second instance booting while the first one replicates and writes: the same.
+        let replicate = try TestEnvironment.launch(s.litestream, ["replicate", "-config", s.config])
+        defer { replicate.signal(SIGKILL) }
+        #expect(s.waitFor { replicate.output.stderr.contains("msg=replicating") }, "\(replicate.output.stderr)")
+        try TestEnvironment.sqlite3(s.db, ".timeout 5000\nINSERT INTO t (v) VALUES ('live')")
+        #expect(try Self.prepare(s) == [Report(path: s.db, action: "exists", switchedToWAL: false)])
+        #expect(Self.inode(s.db) == inode)
+        #expect(try TestEnvironment.sqlite3(s.db, ".timeout 5000\nSELECT group_concat(v) FROM t") == "a,b,c,newer,live")
+        replicate.interrupt()
+        #expect(try replicate.wait(timeout: .seconds(60)).status == 0)
     }
 
     @Test(.timeLimit(.minutes(3))) func noBackupCreatesAnEmptyWALDatabase() throws {

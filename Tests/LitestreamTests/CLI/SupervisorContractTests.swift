@@ -159,6 +159,37 @@ import Testing
     }
 
     #if os(Linux)
+    /// With both watches, the supervisor's death is seen twice (PDEATHSIG's SIGTERM and the lifeline's end): the
+    /// `-exec` application still gets one SIGTERM, not a second that could cut its own graceful shutdown short.
+    @Test(.timeLimit(.minutes(3))) func bothWatchesStopTheExecChildOnce() throws {
+        let s = try Setup("lifeline-pid-exec")
+        defer { s.remove() }
+        let log = s.path("child.log")
+        let count = s.path("terms")
+        let app = s.path("app.py")
+        try """
+            import signal, sys, time
+            n = 0
+            def term(*_):
+                global n
+                n += 1
+            signal.signal(signal.SIGTERM, term)
+            while n == 0:
+                time.sleep(0.02)
+            time.sleep(1.5)
+            open(sys.argv[1], "w").write(str(n))
+            """.write(toFile: app, atomically: true, encoding: .utf8)
+        let (supervisor, child) = try Self.superviseChild(
+            s, mode: "lifeline,pid", ["replicate", "-exec", "python3 \(app) \(count)", s.db, s.replicaURL], log: log)
+        defer { if Self.isAlive(child) { kill(child, SIGKILL) } }
+        #expect(s.waitFor { Self.text(log).contains("starting child process") }, "\(Self.text(log))")
+        Thread.sleep(forTimeInterval: 0.3)
+        supervisor.signal(SIGKILL)
+        _ = try supervisor.wait(timeout: .seconds(10))
+        #expect(s.waitFor(timeout: .seconds(20)) { !Self.isAlive(child) }, "\(Self.text(log))")
+        #expect(Self.text(count) == "1", "SIGTERMs the application got: \(Self.text(count)); log: \(Self.text(log))")
+    }
+
     @Test(.timeLimit(.minutes(3))) func parentDeathSignalStopsTheChild() throws {
         let s = try Setup("pdeathsig")
         defer { s.remove() }

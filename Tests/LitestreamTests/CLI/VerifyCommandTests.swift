@@ -79,6 +79,13 @@ import Testing
         // The replica's directory is replaced by a file: every upload fails (ENOTDIR), whoever runs the test.
         try FileManager.default.moveItem(atPath: s.replica, toPath: s.replica + ".moved")
         try Data().write(to: URL(fileURLWithPath: s.replica))
+        // Wait until the replicator has met the outage (a commit makes it try), so that the verdict does not depend
+        // on how fast a loaded machine gets to it within verify's timeout.
+        try TestEnvironment.sqlite3(s.db, ".timeout 5000\nINSERT INTO t (v) VALUES ('x')")
+        #expect(s.waitFor {
+            let r = try? s.run(["status", "-socket", s.socketPath, "-json", s.db], timeout: .seconds(30))
+            return r?.stdout.contains("\"lastErrorAt\"") == true
+        })
         let r = try Self.verify(s, ["-timeout", "3s"])
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.report?.result == "failed", "\(r.stderr)")
