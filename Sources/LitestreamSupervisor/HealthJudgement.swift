@@ -38,6 +38,9 @@ extension HealthReport {
                     // the status gives.
                     if runningFor.map({ $0 > limit }) ?? true || replica.lagSeconds > limit {
                         var line = "\(name): position unknown"
+                        if replica.lagSeconds > limit {
+                            line += " for \(Self.format(seconds: replica.lagSeconds)) > \(Self.format(seconds: limit))"
+                        }
                         if let error = replica.lastError { line += " (\(error))" }
                         problems.append(line)
                     }
