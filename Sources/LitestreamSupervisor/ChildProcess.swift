@@ -253,7 +253,7 @@ final class ChildProcess: Sendable {
         // The spawning thread may block signals (Swift concurrency's and Dispatch's threads block SIGINT, SIGTERM
         // and more), and a child inherits that mask: `litestream` would then never see the SIGTERM that makes it
         // do its final sync. An app that trapped SIGTERM/SIGINT for its own graceful shutdown set them to SIG_IGN
-        // (Dispatch signal sources need that), and ignored signals stay ignored across exec: reset them too.
+        // (Dispatch signal sources need that), and ignored signals stay ignored across exec: reset those too.
         var flags = Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
         #if canImport(Darwin)
         flags |= Int32(POSIX_SPAWN_CLOEXEC_DEFAULT)  // Darwin's way to close everything but the mapped descriptors
@@ -268,7 +268,9 @@ final class ChildProcess: Sendable {
         posix_spawnattr_setsigmask(&attributes, &noSignals)
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        for s in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2, SIGCHLD] { sigaddset(&defaults, s) }
+        // SIGPIPE is left as the app has it (NIO-based apps ignore it): once the app is gone, the child's log lines
+        // go to a pipe nobody reads, and a default SIGPIPE would end it in the middle of its final sync.
+        for s in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD] { sigaddset(&defaults, s) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
 
         let argv = [request.executable] + request.arguments

@@ -49,6 +49,8 @@ while let flag = arguments.popFirst() {
 }
 configuration.databases = databases.map { .init(path: $0, replicas: replicas) }
 
+// As every NIO-based server (Vapor, Hummingbird) does: a write to a closed socket is an error, not a death.
+signal(SIGPIPE, SIG_IGN)
 let level = chosenLevel
 LoggingSystem.bootstrap { label in
     var handler = StreamLogHandler.standardError(label: label)

@@ -62,11 +62,23 @@ import Testing
         try T.makeDatabase(workspace.dbPath)
         let host = try await Self.start(["--db", workspace.dbPath, "--replica", workspace.replicaURL], in: workspace)
         #expect(T.isAlive(host.childPID))
+        let app = try TestDatabase(path: workspace.dbPath)
+        for i in 1...30 { try app.exec("INSERT INTO t(v) VALUES ('before the kill \(i)')") }
+        app.close()
         host.process.signal(SIGKILL)
         try await T.waitFor("the host to die") { !T.isAlive(host.process.pid) }
         let began = ContinuousClock.now
         try await T.waitFor("the orphaned replicator to exit", timeout: .seconds(5)) { !T.isAlive(host.childPID) }
         Integration.trace("replicator gone \(ContinuousClock.now - began) after its app was killed")
+        // It stopped gracefully (the lifeline's end, or PDEATHSIG's SIGTERM): its final sync should ship the commits
+        // made before the kill. Known to fail most runs, child side (int-cli), cause not established: the child
+        // gets SIGTERM (seen twice under strace) and the lifeline's end at once, exits 0 within ~100 ms, and the
+        // replica lacks the last commits. With a Python parent and SIGPIPE ignored all commits arrive; with
+        // SIGPIPE at its default the child dies on its first log line into the dead app's pipe.
+        let restored = try await T.restoredRows(workspace.replicaURL, in: workspace.directory)
+        withKnownIssue("the child's shutdown after its app was killed can skip the final sync", isIntermittent: true) {
+            #expect(restored == "31|before the kill 30")
+        }
     }
 
     @Test(.timeLimit(.minutes(2)), arguments: ["text", "json"])
