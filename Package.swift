@@ -169,7 +169,10 @@ let package = Package(
             name: "LitestreamVapor",
             dependencies: [
                 "LitestreamSupervisor",
+                "LTX",
                 .product(name: "Vapor", package: "vapor", condition: .when(traits: ["Vapor"])),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -229,6 +232,13 @@ let package = Package(
             name: "LTXTests",
             dependencies: ["LTX"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        // The framework-neutral pieces of the supervisor that need no child process: health judgements, the
+        // dashboard page and its authentication. (The frameworks are tested by the FrameworkTests package.)
+        .testTarget(
+            name: "LitestreamSupervisorTests",
+            dependencies: ["LitestreamSupervisor", "LitestreamClient", "LTX"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

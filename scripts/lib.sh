@@ -61,12 +61,14 @@ ensure_apt_packages() {
 #   pkg-config:                 SwiftPM resolves those targets with pkgConfig:
 #   sqlite3:                    the CLI, used by the tests and the demo
 #   curl:                       the tests read the Prometheus endpoint with it
+#   chromium:                   the framework tests render the dashboard in a headless browser (Debian's
+#                               package; Ubuntu's is a snap stub, so there set CHROMIUM to a real binary)
 ensure_system_deps() {
     if [ "$(uname -s)" = "Darwin" ]; then
         info "macOS: make sure 'brew install sqlite lz4' has been run"
         return 0
     fi
-    ensure_apt_packages libsqlite3-dev liblz4-dev pkg-config sqlite3 curl
+    ensure_apt_packages libsqlite3-dev liblz4-dev pkg-config sqlite3 curl chromium
 }
 
 # ensure_swift: put swift on PATH (the toolchain lives in /opt/swift/usr/bin on our machines).

@@ -12,7 +12,18 @@
 #   LITESTREAM_S3_ENDPOINT=http://127.0.0.1:<port>
 #   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 #
-# runs `swift test "$@"`, stops the S3 server and exits with swift test's code.
+# runs `swift test "$@"` (the package with its traits off: no framework is built), then, with the S3 server
+# still running, the framework step:
+#
+#   scripts/check-cli-only-build.sh                          a CLI-only build checks out and builds no framework
+#   swift build --package-path FrameworkTests                the Vapor and Hummingbird fixture apps
+#   swift build --package-path FrameworkTests --product litestream   the child they run, beside them
+#   swift test --package-path FrameworkTests                 the apps end to end (needs Debian's chromium)
+#
+# stops the S3 server and exits with the first failing step's code (0 when all pass).
+#
+# The framework step runs by default when no arguments are given; FRAMEWORK_TESTS=1 forces it (with a filter
+# for the main suite), FRAMEWORK_TESTS=0 skips it, FRAMEWORK_TESTS=only runs it alone.
 #
 # Dev aid: SWIFT_TEST_CMD replaces the `swift test` command (the arguments are
 # still appended), e.g. `SWIFT_TEST_CMD=true scripts/test.sh` checks the set-up
@@ -72,24 +83,60 @@ info "LITESTREAM_S3_ENDPOINT=$LITESTREAM_S3_ENDPOINT"
 info "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID AWS_REGION=$AWS_REGION"
 info "CI=${CI:-}"
 
-# The test command runs as a child that this script waits for, so that a SIGTERM
+# Each test command runs as a child that this script waits for, so that a SIGTERM
 # or SIGINT sent to this script alone (a CI timeout, `kill`) still stops it and
 # the S3 server at once. Its SIGINT/SIGQUIT are reset to the default (background
 # children of a script start with them ignored), so Ctrl-C works as usual.
-if [ -n "${SWIFT_TEST_CMD:-}" ]; then
-    section "Tests: $SWIFT_TEST_CMD $*"
-    ( trap - INT QUIT; eval "$SWIFT_TEST_CMD \"\$@\"" ) &
-else
-    section "Tests: swift test $*"
-    ( trap - INT QUIT; exec swift test "$@" ) &
+run_step() {
+    ( trap - INT QUIT; exec "$@" ) &
+    TEST_PID=$!
+    set +e
+    wait "$TEST_PID"
+    local step_status=$?
+    set -e
+    TEST_PID=""
+    return "$step_status"
+}
+
+if [ -z "${FRAMEWORK_TESTS:-}" ]; then
+    if [ "$#" -eq 0 ] && [ -z "${SWIFT_TEST_CMD:-}" ]; then FRAMEWORK_TESTS=1; else FRAMEWORK_TESTS=0; fi
 fi
-TEST_PID=$!
-set +e
-wait "$TEST_PID"
-status=$?
-set -e
-TEST_PID=""
+
+status=0
+if [ "$FRAMEWORK_TESTS" != "only" ]; then
+    if [ -n "${SWIFT_TEST_CMD:-}" ]; then
+        section "Tests: $SWIFT_TEST_CMD $*"
+        run_step bash -c "$SWIFT_TEST_CMD \"\$@\"" bash "$@" || status=$?
+    else
+        section "Tests: swift test $*"
+        run_step swift test "$@" || status=$?
+    fi
+    info "test command exited with status $status"
+fi
+
+if [ "$FRAMEWORK_TESTS" != "0" ]; then
+    section "CLI-only build (issue 15, test 8: no Vapor, no Hummingbird)"
+    step=0
+    run_step bash "$REPO_ROOT/scripts/check-cli-only-build.sh" || step=$?
+    [ "$status" -ne 0 ] || status=$step
+
+    # The fixture apps and the `litestream` child beside them, then their tests. Built before `swift test` so
+    # that the build's time is measured apart from the tests', and so that the tests find `litestream`.
+    section "Framework tests: build (FrameworkTests: Vapor, Hummingbird, the fixture apps)"
+    step=0
+    build_start=$(date +%s)
+    run_step swift build --package-path FrameworkTests --build-tests || step=$?
+    [ "$step" -ne 0 ] || run_step swift build --package-path FrameworkTests --product litestream || step=$?
+    info "framework build: status $step, $(( $(date +%s) - build_start )) s"
+    if [ "$step" -eq 0 ]; then
+        section "Framework tests: swift test --package-path FrameworkTests"
+        test_start=$(date +%s)
+        run_step swift test --package-path FrameworkTests --skip-build || step=$?
+        info "framework tests: status $step, $(( $(date +%s) - test_start )) s"
+    fi
+    [ "$status" -ne 0 ] || status=$step
+fi
 
 section "Done"
-info "test command exited with status $status"
+info "exit status $status"
 exit "$status"

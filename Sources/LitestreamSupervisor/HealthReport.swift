@@ -13,29 +13,6 @@ public struct HealthReport: Sendable, Equatable, Codable {
     /// A supervisor switched off or without a replica (``SupervisorStatus/State-swift.enum/disabled``) is healthy:
     /// it does what it was configured to do, and a development app should not fail its health check for it.
     public init(status: SupervisorStatus, maximumLag: Duration) {
-        self.status = status
-        var problems: [String] = []
-        switch status.state {
-        case .running, .disabled:
-            break
-        default:
-            problems.append("replicator not running (\(status.state.rawValue))" + (status.lastError.map { ": \($0)" } ?? ""))
-        }
-        if status.state == .running && status.databases.isEmpty, let error = status.lastError {
-            problems.append(error)
-        }
-        let limit = maximumLag.inSeconds
-        for database in status.databases {
-            if let error = database.lastError {
-                problems.append("\(database.path): \(error == "stopped" ? "replication stopped" : "sync failing: \(error)")")
-            }
-            for replica in database.replicas where replica.lagSeconds > limit {
-                let what = replica.positionKnown ? "lag" : "position unknown for"
-                var line = "\(database.path) → \(replica.name): \(what) \(Int(replica.lagSeconds.rounded())) s > \(Int(limit.rounded())) s"
-                if let error = replica.lastError { line += " (\(error))" }
-                problems.append(line)
-            }
-        }
-        self.problems = problems
+        self.init(status: status, maximumLag: maximumLag, now: HealthReport.currentUnixMilliseconds())
     }
 }
