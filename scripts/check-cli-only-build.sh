@@ -5,6 +5,10 @@
 #
 #   scripts/check-cli-only-build.sh            # exits 0 when the build is framework-free
 #   KEEP_SCRATCH=1 scripts/check-cli-only-build.sh
+#   SCRATCH=.build scripts/check-cli-only-build.sh
+#
+# SCRATCH reuses a scratch path that only ever built this package with its traits off (CI's clean clone after the
+# main suite: a superset of the CLI-only build, so the same checks prove more and the build is already done).
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -12,8 +16,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 ensure_swift
 
-scratch="$(mktemp -d "${TMPDIR:-/tmp}/litestream-cli-only.XXXXXX")"
-if [ -z "${KEEP_SCRATCH:-}" ]; then
+if [ -n "${SCRATCH:-}" ]; then
+    scratch="$SCRATCH"
+else
+    scratch="$(mktemp -d "${TMPDIR:-/tmp}/litestream-cli-only.XXXXXX")"
+fi
+if [ -z "${KEEP_SCRATCH:-}" ] && [ -z "${SCRATCH:-}" ]; then
     trap 'rm -rf "$scratch"' EXIT
 fi
 

@@ -199,8 +199,10 @@ extension Application.Litestream.Box {
     }
 }
 
-/// Starts the supervisor when the app boots to serve, and stops it when the app shuts down. Vapor runs
-/// `shutdownAsync` after its HTTP server has stopped, so the replicator's final sync comes after the last write.
+/// Starts the supervisor when the app boots to serve, and stops it when the app shuts down. Vapor 4 runs the
+/// lifecycle handlers' `shutdownAsync` *before* it shuts its HTTP server down (that happens with the storage, after
+/// them), so the handler stops the server first: its in-flight requests finish, and then the replicator's final
+/// sync ships their writes. The server's shutdown is idempotent; Vapor's own later call does nothing.
 struct LitestreamLifecycle: LifecycleHandler {
     let box: Application.Litestream.Box
 
@@ -210,6 +212,7 @@ struct LitestreamLifecycle: LifecycleHandler {
     }
 
     func shutdownAsync(_ application: Application) async {
+        await application.server.shutdown()
         await box.stop()
     }
 }
