@@ -57,6 +57,9 @@ final class ChildProcess: Sendable {
                 for await sig in signals {
                     logger.info("signal received, litestream shutting down", metadata: ["signal": "\(sig.rawValue)"])
                     restoreDefaultTerminationSignals()
+                    // Stopped already (under a supervisor a second SIGTERM is not fatal to us, and PDEATHSIG's
+                    // comes with the lifeline's end): one stop request is all the application gets.
+                    if self.state.withLock({ $0.stopped }) { continue }
                     // The application stops first; its exit then stops replication.
                     if !self.forward(sig.rawValue) { return }
                 }
