@@ -43,13 +43,12 @@ final class ChildProcess: Sendable {
     private struct State {
         /// Set once the child has exited, before it is reaped: from then on it is never signalled.
         var exited = false
-        var status: ExitStatus?
         var terminated = false
-        var waiters: [UInt64: CheckedContinuation<ExitStatus?, Never>] = [:]
-        var nextWaiter: UInt64 = 0
     }
 
     private let state = Mutex(State())
+    /// The exit status, set by the waiting thread once the child is reaped.
+    private let exit = Latch<ExitStatus>()
 
     private init(pid: pid_t, startedAt: Int64) {
         self.pid = pid
@@ -94,24 +93,7 @@ final class ChildProcess: Sendable {
 
     /// The exit status, or nil if the child still runs after `timeout`. Not cut short by task cancellation: the
     /// caller decides what a stop may cost, and a cancelled app still wants its replicator's final sync.
-    func exitStatus(within timeout: Duration?) async -> ExitStatus? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<ExitStatus?, Never>) in
-            let id: UInt64? = state.withLock { s in
-                if let status = s.status {
-                    continuation.resume(returning: status)
-                    return nil
-                }
-                s.nextWaiter += 1
-                s.waiters[s.nextWaiter] = continuation
-                return s.nextWaiter
-            }
-            guard let id, let timeout else { return }
-            let nanoseconds = Int(max(0, min(timeout.wholeNanoseconds, Int64(Int.max))))
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
-                state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: nil)
-            }
-        }
-    }
+    func exitStatus(within timeout: Duration?) async -> ExitStatus? { await exit.wait(upTo: timeout) }
 
     /// Whether the child has exited (it may not be reaped yet).
     var hasExited: Bool { state.withLock { $0.exited } }
@@ -151,12 +133,7 @@ final class ChildProcess: Sendable {
         if let lifeline { close(lifeline) }
         // The last lines (an error explaining the exit) are logged before the exit is reported.
         reader?.waitUntilFinished(timeout: .seconds(2))
-        let waiters = state.withLock { s in
-            s.status = status
-            defer { s.waiters = [:] }
-            return Array(s.waiters.values)
-        }
-        for waiter in waiters { waiter.resume(returning: status) }
+        exit.set(status)
     }
 
     // MARK: - Spawning
