@@ -102,18 +102,8 @@ import Testing
         return (supervisor, child)
     }
 
-    /// Whether `pid` is a live process (a zombie waiting for a reaper that never comes does not count: it runs nothing).
-    static func isAlive(_ pid: Int32) -> Bool {
-        #if os(Linux)
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
-        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
-        return state != "Z" && state != "X"
-        #else
-        return kill(pid, 0) == 0
-        #endif
-    }
+    /// Whether `pid` is a live process (a zombie does not count: it runs nothing).
+    static func isAlive(_ pid: Int32) -> Bool { SupervisorTesting.isAlive(pid) }
 
     static func text(_ file: String) -> String { (try? String(contentsOfFile: file, encoding: .utf8)) ?? "" }
 

@@ -35,13 +35,10 @@ import Testing
     }
 
     static func waitFor(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(50))
+        guard try await Integration.poll(timeout: timeout, interval: .milliseconds(50), condition) else {
+            Issue.record("timed out waiting for \(what)")
+            throw CancellationError()
         }
-        Issue.record("timed out waiting for \(what)")
-        throw CancellationError()
     }
 
     @Test(.timeLimit(.minutes(3))) func failingReplicaDoesNotHoldBackTheHealthyOne() async throws {

@@ -87,13 +87,9 @@ enum SupervisorTesting {
         _ what: String, timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
         _ condition: () async throws -> Bool
     ) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while try await !condition() {
-            if ContinuousClock.now >= deadline {
-                Issue.record("timed out after \(timeout) waiting for \(what)", sourceLocation: sourceLocation)
-                throw CancellationError()
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        guard try await Integration.poll(timeout: timeout, interval: .milliseconds(50), condition) else {
+            Issue.record("timed out after \(timeout) waiting for \(what)", sourceLocation: sourceLocation)
+            throw CancellationError()
         }
     }
 
