@@ -95,6 +95,16 @@ final class ChildProcess: Sendable {
     /// caller decides what a stop may cost, and a cancelled app still wants its replicator's final sync.
     func exitStatus(within timeout: Duration?) async -> ExitStatus? { await exit.wait(upTo: timeout) }
 
+    /// SIGKILL after `timeout` unless the child has exited by then; `killed` runs if it was sent. A Dispatch
+    /// timer, not a task: the deadline must hold when the app's cooperative thread pool is busy (a task resumed
+    /// after the timeout waits for a free pool thread; on a loaded two-core machine that once took 8 s).
+    func killUnlessExited(after timeout: Duration, killed: @escaping @Sendable () -> Void) {
+        let nanoseconds = Int(max(0, min(timeout.wholeNanoseconds, Int64(Int.max))))
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
+            if signal(SIGKILL) { killed() }
+        }
+    }
+
     /// Whether the child has exited (it may not be reaped yet).
     var hasExited: Bool { state.withLock { $0.exited } }
 

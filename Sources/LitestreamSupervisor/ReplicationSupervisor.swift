@@ -2,6 +2,7 @@ import Foundation
 public import LTX
 import LitestreamClient
 public import Logging
+import Metrics
 public import ServiceLifecycle
 import Synchronization
 
@@ -27,7 +28,7 @@ import Synchronization
 public final class ReplicationSupervisor: Service, Sendable {
     public let configuration: Configuration
     let logger: Logger
-    let metrics = SupervisorMetrics()
+    let metrics: SupervisorMetrics
     let stopSignal = StopSignal()
     let state = Mutex(SupervisorState())
     /// One verification per database at a time.
@@ -40,6 +41,14 @@ public final class ReplicationSupervisor: Service, Sendable {
     public init(configuration: Configuration, logger: Logger = Logger(label: "litestream")) {
         self.configuration = configuration
         self.logger = logger
+        self.metrics = SupervisorMetrics()
+    }
+
+    /// With a metrics backend of the caller's own instead of the bootstrapped one (tests).
+    init(configuration: Configuration, logger: Logger = Logger(label: "litestream"), metricsFactory: any MetricsFactory) {
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = SupervisorMetrics(factory: metricsFactory)
     }
 
     /// Runs and supervises the child until graceful shutdown or cancellation.
@@ -280,14 +289,12 @@ public final class ReplicationSupervisor: Service, Sendable {
         }
         child.terminate()
         let logger = self.logger
-        Task.detached {
-            // Not structured on purpose: the deadline must hold whatever happens to the task that asked for the
-            // stop (it may be cancelled right after). It ends as soon as the child exits.
-            if await child.exitStatus(within: allowed) == nil, child.signal(SIGKILL) {
-                logger.error(
-                    "litestream: the replicator did not stop in time; killed",
-                    metadata: ["pid": "\(child.pid)", "timeout": "\(allowed)"])
-            }
+        // The deadline holds whatever happens to the task that asked for the stop (it may be cancelled right
+        // after) and however busy the app is; nothing happens if the child exits first.
+        child.killUnlessExited(after: allowed) {
+            logger.error(
+                "litestream: the replicator did not stop in time; killed",
+                metadata: ["pid": "\(child.pid)", "timeout": "\(allowed)"])
         }
     }
 

@@ -62,21 +62,29 @@ import Testing
         let supervisor = ReplicationSupervisor(configuration: c)
         // The proxy's HTTP client must be shut down whatever happens.
         var failure: (any Error)?
-        var stopTook: Duration?
-        do { stopTook = try await Self.loseTheReplica(supervisor, db: db, proxy: proxy) } catch { failure = error }
+        var stop: (took: Duration, childGoneAfter: Duration?)?
+        do { stop = try await Self.loseTheReplica(supervisor, db: db, proxy: proxy) } catch { failure = error }
         await proxy.stop()
         if let failure { throw failure }
-        // The stop is bounded by shutdownTimeout even when the final sync cannot ship (then SIGKILL). Known to
-        // take ~11 s once in four runs of the parallel CI suite (seen 2026-12-04, cause not established: the SIGKILL
-        // deadline, the reaping, or the service group's teardown); to be investigated, not hidden.
-        let took = try #require(stopTook)
-        withKnownIssue("a stop after losing the replica took longer than shutdownTimeout + 3 s", isIntermittent: true) {
+        let (took, childGoneAfter) = try #require(stop)
+        // The product's guarantee: the child is gone by shutdownTimeout (SIGKILL) even when the final sync cannot
+        // ship, measured on a thread of the test's own. The SIGKILL deadline used to be a task resumed after the
+        // timeout; on a loaded two-core machine it once waited 8 s for a free thread of the cooperative pool. It
+        // is a Dispatch timer now.
+        let gone = try #require(childGoneAfter, "the replicator still ran 20 s after the stop")
+        #expect(gone < .seconds(3) + .seconds(2), "the replicator was gone \(gone) after the stop")
+        // The whole stop (the service group's teardown included) also runs on the test's pool, which the parallel
+        // suite's blocking tests can starve: recorded when slow, not failed.
+        withKnownIssue("the whole stop took longer than shutdownTimeout + 3 s", isIntermittent: true) {
             #expect(took < .seconds(3) + .seconds(3), "stopping took \(took)")
         }
     }
 
-    /// Returns how long the graceful stop took.
-    static func loseTheReplica(_ supervisor: ReplicationSupervisor, db: String, proxy: FaultProxy) async throws -> Duration {
+    /// Returns how long the graceful stop took, and when the replicator was gone after it began.
+    static func loseTheReplica(
+        _ supervisor: ReplicationSupervisor, db: String, proxy: FaultProxy
+    ) async throws -> (took: Duration, childGoneAfter: Duration?) {
+        let watcher = Mutex<ExitWatcher?>(nil)
         let bodyEnded = try await T.withRunning(supervisor) {
             try await T.waitFor("the replicator to run") { await supervisor.status().state == .running }
             try await supervisor.sync(db, timeout: .seconds(20))
@@ -95,9 +103,14 @@ import Testing
             #expect(waited >= .seconds(2) && waited < .seconds(15), "waited \(waited)")
             // Without waiting for the replicas, the local sync alone succeeds.
             #expect(try await supervisor.sync(db, waitForReplicas: false) > .zero)
+            // Watched from now on, by a thread: the stop begins when the body returns.
+            let pid = try #require(await supervisor.status().pid)
+            watcher.withLock { $0 = ExitWatcher(pid: pid) }
             return ContinuousClock.now
         }
-        return ContinuousClock.now - bodyEnded
+        let took = ContinuousClock.now - bodyEnded
+        let gone = watcher.withLock { $0 }?.goneAt(waitingUpTo: .seconds(20))
+        return (took, gone.map { $0 - bodyEnded })
     }
 
     @Test(.timeLimit(.minutes(2)), .enabled(if: S3TestServer.enabled))
@@ -136,5 +149,27 @@ import Testing
         }
         let url = "s3://\(bucket)/app.db?endpoint=\(try S3TestServer.endpoint())&region=us-east-1&force-path-style=true"
         #expect(try await T.restoredRows(url, in: dir, environment: S3TestServer.environment) == "3|row 2")
+    }
+}
+
+/// Watches a process from a thread of its own (every 10 ms), so that when it ended is known however busy the
+/// test's cooperative pool is.
+final class ExitWatcher: Sendable {
+    private let gone = Mutex<ContinuousClock.Instant?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(pid: pid_t) {
+        let thread = Thread { [self] in
+            while SupervisorTesting.isAlive(pid) { Thread.sleep(forTimeInterval: 0.01) }
+            gone.withLock { $0 = ContinuousClock.now }
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// When the process was gone (exited, killed, or a zombie), waiting at most `timeout` for it.
+    func goneAt(waitingUpTo timeout: Duration) -> ContinuousClock.Instant? {
+        _ = done.wait(timeout: .now() + .seconds(Int(timeout.components.seconds)))
+        return gone.withLock { $0 }
     }
 }
