@@ -246,6 +246,8 @@ let package = Package(
             dependencies: [
                 "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamConfig",
                 "LitestreamServer", "LitestreamSupervisor", "LTX", "CLitestreamSQLite",
+                // The supervisor's metrics, read back (Supervisor/SupervisorLifecycleTests.swift).
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 // The fault-injecting S3 proxy of the S3 tests (S3/FaultProxy.swift).
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

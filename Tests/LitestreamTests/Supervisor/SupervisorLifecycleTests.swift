@@ -2,6 +2,7 @@ import Foundation
 import LTX
 import LitestreamClient
 import Logging
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -20,9 +21,12 @@ import Testing
         var c = try T.configuration(databases: [.init(path: db, replica: "file://" + dir.appendingPathComponent("replica").path)])
         c.restartPolicy.initialBackoff = .milliseconds(100)
         let log = T.Log()
-        let supervisor = ReplicationSupervisor(configuration: c, logger: log.logger)
+        let metrics = TestMetrics()
+        let supervisor = ReplicationSupervisor(configuration: c, logger: log.logger, metricsFactory: metrics)
         try await T.withRunning(supervisor) {
             try await T.waitFor("the replicator to run") { await supervisor.status().state == .running }
+            #expect(try metrics.expectGauge("litestream_supervisor_child_up").lastValue == 1)
+            #expect(try metrics.expectCounter("litestream_supervisor_restarts_total").values.isEmpty)
             let first = try #require(await supervisor.status().pid)
             #expect(kill(first, SIGKILL) == 0)
             try await T.waitFor("the restarted replicator to run") {
@@ -36,8 +40,12 @@ import Testing
             #expect(!T.isAlive(first))
             #expect(log.contains { $0.level == .error && $0.message.contains("exited unexpectedly") })
             #expect(log.contains { $0.level == .warning && $0.message.contains("restarting") && $0.metadata["restart"] == "1" })
+            // The app's metrics say the same: one restart, and the child up again.
+            #expect(try metrics.expectCounter("litestream_supervisor_restarts_total").totalValue == 1)
+            #expect(try metrics.expectGauge("litestream_supervisor_child_up").values == [1, 0, 1])
         }
         #expect(await supervisor.status().state == .stopped)
+        #expect(try metrics.expectGauge("litestream_supervisor_child_up").lastValue == 0)
     }
 
     @Test(.timeLimit(.minutes(2))) func givesUpAfterTooManyRestartsAndKeepsTheAppRunning() async throws {
@@ -58,11 +66,15 @@ import Testing
         c.restartPolicy.initialBackoff = .milliseconds(20)
         c.restartPolicy.maximumRestarts = 2
         let log = T.Log()
-        let supervisor = ReplicationSupervisor(configuration: c, logger: log.logger)
+        let metrics = TestMetrics()
+        let supervisor = ReplicationSupervisor(configuration: c, logger: log.logger, metricsFactory: metrics)
         try await T.withRunning(supervisor) {
             try await T.waitFor("the supervisor to give up") { await supervisor.status().state == .failed }
             let status = await supervisor.status()
             #expect(status.restarts == 2)
+            #expect(try metrics.expectCounter("litestream_supervisor_restarts_total").totalValue == 2)
+            // Never answered on its socket: never up.
+            #expect(try metrics.expectGauge("litestream_supervisor_child_up").values.allSatisfy { $0 == 0 })
             #expect(status.pid == nil)
             #expect(status.lastExit == "exit status 1")
             #expect(status.lastError?.contains("cannot open database: disk on fire") == true, "\(status.lastError ?? "")")
