@@ -65,8 +65,9 @@ extension ReplicationSupervisor {
         /// The `litestream` executable. `nil` (the default): `LITESTREAM_EXECUTABLE`, then a `litestream` next to
         /// the app's own executable (where `swift build` puts the products of the app's dependencies), then `PATH`.
         public var executablePath: String?
-        /// The control socket the supervisor talks to its child through. `nil` (the default): a socket in the
-        /// supervisor's private directory.
+        /// The control socket the supervisor talks to its child through. Default: `LITESTREAM_SOCKET` of
+        /// ``environment`` when set (so that an operator's `litestream status` with the same variable reaches the
+        /// app's replicator), else `nil`: a socket in the supervisor's private directory.
         public var socketPath: String?
         public var restartPolicy: RestartPolicy = .init()
         /// How long a stopping replicator may take for its final sync before it is killed. Default 30 s; keep it
@@ -94,6 +95,7 @@ extension ReplicationSupervisor {
             self.region = region
             self.endpoint = endpoint
             self.environment = environment ?? ProcessInfo.processInfo.environment
+            self.socketPath = self.environment["LITESTREAM_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
         }
     }
 }
