@@ -14,7 +14,7 @@ struct DockerfileBlocks {
         \(Self.marker) SQLite and LZ4 headers, for building the litestream-swift targets
         RUN export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true \\
             && apt-get -q update \\
-            && apt-get -q install -y libsqlite3-dev liblz4-dev \\
+            && apt-get -q install -y --no-install-recommends libsqlite3-dev liblz4-dev \\
             && rm -rf /var/lib/apt/lists/*
         """
     }

@@ -44,7 +44,7 @@ enum ReplicationConfigFiles {
             out += """
                   - path: \(yamlScalar(path))  # the database file, relative to the app's working directory
                     replica:  # one replica: an S3 bucket (or an S3-compatible store)
-                      type: s3
+                      type: s3  # Amazon S3's protocol: AWS or any S3-compatible store
                       bucket: ${LITESTREAM_REPLICA_BUCKET}  # the bucket's name, from LITESTREAM_REPLICA_BUCKET (required)
                       path: \(yamlScalar(name))  # this database's folder in the bucket: databases can share a bucket
                       region: ${LITESTREAM_REPLICA_REGION}  # e.g. us-east-1, from LITESTREAM_REPLICA_REGION; empty: found from the bucket
@@ -70,7 +70,7 @@ enum ReplicationConfigFiles {
             out += """
                   - path: \(yamlScalar(path))  # the database file, relative to the app's working directory
                     replica:  # one replica: a directory on this machine
-                      type: file
+                      type: file  # files in a local directory
                       path: \(yamlScalar("backups/" + name))  # relative to the app's working directory
 
                 """
