@@ -27,23 +27,58 @@ struct DatabaseDiscovery {
     /// Scans every `.swift` file below `directory` (`root`-relative paths in the locations).
     init(directory: String, root: String) throws {
         let base = URL(fileURLWithPath: root).appendingPathComponent(directory)
-        guard let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) else { return }
-        var files: [URL] = []
-        for case let url as URL in walker where url.pathExtension == "swift" { files.append(url) }
-        for url in files.sorted(by: { $0.path < $1.path }) {
-            let text = try String(contentsOf: url, encoding: .utf8)
-            let relative = directory + url.path.dropFirst(base.path.count)
-            scan(SwiftSource(text), file: relative)
+        var urls: [URL] = []
+        let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil)
+        while let url = walker?.nextObject() as? URL {
+            if url.pathExtension == "swift" { urls.append(url) }
         }
+        var files: [(SwiftSource, String)] = []
+        for url in urls.sorted(by: { $0.path < $1.path }) {
+            let relative = directory + url.path.dropFirst(base.path.count)
+            files.append((SwiftSource(try String(contentsOf: url, encoding: .utf8)), relative))
+        }
+        self.init(files: files)
     }
 
-    init(source: SwiftSource, file: String) {
-        scan(source, file: file)
+    init(files: [(SwiftSource, String)]) {
+        let constants = Self.stringConstants(files.map(\.0))
+        for (source, file) in files { scan(source, file: file, constants: constants) }
     }
 
-    private mutating func scan(_ source: SwiftSource, file: String) {
-        func note(_ range: Range<Int>, _ value: String?) {
-            let location = "\(file):\(source.line(of: range.lowerBound))"
+    /// `let NAME = "literal"` declarations whose name is declared once (by `let` or `var`) in all the files: a path
+    /// kept in a constant (`let databasePath = "data/app.sqlite"`) is as certain as one written in the call.
+    static func stringConstants(_ sources: [SwiftSource]) -> [String: String] {
+        var values: [String: String] = [:]
+        var declarations: [String: Int] = [:]
+        for source in sources {
+            let code = source.codeText
+            let utf8 = Array(code.utf8)
+            for match in code.matches(of: /\b(?:let|var)\s+([A-Za-z_][A-Za-z0-9_]*)\b/) {
+                let start = code.utf8.distance(from: code.utf8.startIndex, to: match.range.lowerBound.samePosition(in: code.utf8) ?? code.utf8.startIndex)
+                guard start < utf8.count, source.kinds[start] == .code else { continue }
+                declarations[String(match.1), default: 0] += 1
+            }
+            for match in code.matches(of: /\blet\s+([A-Za-z_][A-Za-z0-9_]*)\s*(?::\s*String\s*)?=\s*("[^"\n]*")/) {
+                let start = code.utf8.distance(from: code.utf8.startIndex, to: match.2.startIndex.samePosition(in: code.utf8) ?? code.utf8.startIndex)
+                let end = start + match.2.utf8.count
+                guard source.kinds[start] == .string, let value = source.stringLiteral(start..<end) else { continue }
+                values[String(match.1)] = value
+            }
+        }
+        return values.filter { declarations[$0.key] == 1 }
+    }
+
+    private mutating func scan(_ source: SwiftSource, file: String, constants: [String: String]) {
+        func note(_ range: Range<Int>, _ literal: String?) {
+            var location = "\(file):\(source.line(of: range.lowerBound))"
+            var value = literal
+            // A constant: `databasePath`, `Self.databasePath`, `App.databasePath`.
+            let expression = source.string(range)
+            if value == nil, let name = expression.split(separator: ".").last.map(String.init),
+               expression.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }), let constant = constants[name] {
+                value = constant
+                location += ", via \(name)"
+            }
             if let value {
                 if value != ":memory:", !value.isEmpty, !found.contains(where: { $0.path == value }) {
                     found.append(Found(path: value, location: location))

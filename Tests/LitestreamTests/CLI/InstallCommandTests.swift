@@ -461,6 +461,29 @@ import Testing
         #expect(production.contains("      path: app.sqlite  #") && production.contains("      path: cache.sqlite  #"))
     }
 
+    /// A path kept in a constant declared once in the target (`let databasePath = "..."`) is as good as a literal.
+    @Test func databasePathInAConstant() throws {
+        let app = try Self.vaporApp("constant")
+        defer { app.remove() }
+        try app.write("Sources/App/configure.swift", """
+            import Vapor
+            func configure(_ app: Application) async throws {
+                app.databases.use(.sqlite(.file(databasePath)), as: .sqlite)
+            }
+
+            """)
+        try app.write("Sources/App/Paths.swift", "let databasePath = \"data/notes.sqlite\"  // where the notes live\n")
+        let r = try app.install()
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("data/notes.sqlite  (Sources/App/configure.swift:3, via databasePath)"), "\(r.stdout)")
+
+        // Declared twice (another scope, another value?): not certain, so asked for.
+        try app.write("Sources/App/Other.swift", "func other() { let databasePath = \"x.sqlite\"; _ = databasePath }\n")
+        let ambiguous = try app.install()
+        #expect(ambiguous.status == 64, "\(ambiguous.stdout)")
+        #expect(ambiguous.stderr.contains("Sources/App/configure.swift:3: databasePath"), "\(ambiguous.stderr)")
+    }
+
     @Test func noDatabaseIsAnError() throws {
         let app = try Self.vaporApp("nodb")
         defer { app.remove() }
