@@ -16,8 +16,9 @@
 # still running, the framework step:
 #
 #   scripts/check-cli-only-build.sh                          a CLI-only build checks out and builds no framework
-#   swift build --package-path FrameworkTests                the Vapor and Hummingbird fixture apps
-#   swift build --package-path FrameworkTests --product litestream   the child they run, beside them
+#   swift build --package-path FrameworkTests --product NotesVapor / OrdersHummingbird / litestream
+#                                                            the example apps (Examples/) and the child they run
+#   swift build --package-path FrameworkTests --build-tests  the tests that run them
 #   swift test --package-path FrameworkTests                 the apps end to end (needs Debian's chromium)
 #
 # stops the S3 server and exits with the first failing step's code (0 when all pass).
@@ -125,13 +126,16 @@ if [ "$FRAMEWORK_TESTS" != "0" ]; then
     fi
     [ "$status" -ne 0 ] || status=$step
 
-    # The fixture apps and the `litestream` child beside them, then their tests. Built before `swift test` so
-    # that the build's time is measured apart from the tests', and so that the tests find `litestream`.
-    section "Framework tests: build (FrameworkTests: Vapor, Hummingbird, the fixture apps)"
+    # The example apps (Examples/, dependencies of FrameworkTests: one build of both frameworks), the `litestream`
+    # child beside them, then their tests. Built before `swift test` so that the build's time is measured apart
+    # from the tests', and so that the tests find the executables.
+    section "Framework tests: build (FrameworkTests: the Vapor and Hummingbird example apps)"
     step=0
     build_start=$(date +%s)
-    run_step swift build --package-path FrameworkTests --build-tests || step=$?
-    [ "$step" -ne 0 ] || run_step swift build --package-path FrameworkTests --product litestream || step=$?
+    for product in NotesVapor OrdersHummingbird litestream; do
+        [ "$step" -ne 0 ] || run_step swift build --package-path FrameworkTests --product "$product" || step=$?
+    done
+    [ "$step" -ne 0 ] || run_step swift build --package-path FrameworkTests --build-tests || step=$?
     info "framework build: status $step, $(( $(date +%s) - build_start )) s"
     if [ "$step" -eq 0 ]; then
         section "Framework tests: swift test --package-path FrameworkTests"

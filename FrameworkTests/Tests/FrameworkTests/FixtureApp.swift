@@ -1,30 +1,42 @@
 import Foundation
 import Testing
 
-/// The two fixture apps, described so that every test runs against both.
+/// The two example apps (Examples/), described so that every test runs against both.
 enum FixtureApp: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    /// Vapor + Fluent (sqlite-nio); `POST /notes {"body"}`.
+    /// Examples/notes-vapor: Vapor + Fluent (sqlite-nio); `POST /notes {"body"}`.
     case vapor = "NotesVapor"
-    /// Hummingbird + GRDB's DatabasePool; `POST /orders {"item"}`.
+    /// Examples/orders-hummingbird: Hummingbird + GRDB's DatabasePool; `POST /orders {"item"}`.
     case hummingbird = "OrdersHummingbird"
 
     var testDescription: String { rawValue }
     var table: String { self == .vapor ? "notes" : "orders" }
     var field: String { self == .vapor ? "body" : "item" }
     var executable: String { get throws { try Env.product(rawValue) } }
+    /// The example's directory in this repository.
+    var directory: URL {
+        Env.repositoryRoot.appendingPathComponent("Examples/\(self == .vapor ? "notes-vapor" : "orders-hummingbird")")
+    }
+
+    /// The arguments that serve HTTP on `port`, as the example's README runs it.
+    func serveArguments(port: Int) -> [String] {
+        let common = ["--hostname", "127.0.0.1", "--port", String(port)]
+        return self == .vapor ? ["serve"] + common : common
+    }
 
     func json(_ text: String) -> String { #"{"\#(field)":"\#(text)"}"# }
 }
 
-/// One test's setting for an app: its directory, database, replica, socket and port.
+/// One test's setting for an app: a working directory with the example's `config/`, the database under `data/`
+/// as the example keeps it, a bucket of its own, and the production environment that points the example's
+/// config/litestream.yml at it.
 struct Setup {
     let app: FixtureApp
     let dir: TemporaryDirectory
     let endpoint: String
     let bucket: String
-    var database: String { dir.file("\(app.table).sqlite") }
+    var database: String { dir.file("data/\(app.table).sqlite") }
+    var replica: String { replicaURL(endpoint: endpoint, bucket: bucket, path: "\(app.table).sqlite") }
     var socket: String { dir.file("ls.sock") }
-    var replica: String { replicaURL(endpoint: endpoint, bucket: bucket, path: app.table) }
     var password = "dashboard-pw"
     var maximumLag = 60
 
@@ -33,29 +45,21 @@ struct Setup {
         self.dir = try TemporaryDirectory()
         self.endpoint = try endpoint ?? Env.s3Endpoint()
         self.bucket = try makeBucket(endpoint: self.endpoint)
+        try FileManager.default.copyItem(at: app.directory.appendingPathComponent("config"),
+                                         to: dir.url.appendingPathComponent("config"))
     }
 
-    /// The environment of the app (see the fixtures' headers).
-    func environment(port: Int, extra: [String: String] = [:]) -> [String: String] {
+    /// What an operator sets in production (see the examples' READMEs), aimed at the test's bucket on moto.
+    func environment(extra: [String: String] = [:]) -> [String: String] {
         [
-            "APP_PORT": String(port), "APP_DB": database, "APP_REPLICA": replica, "APP_SOCKET": socket,
-            "APP_MAX_LAG": String(maximumLag), "LITESTREAM_PASSWORD": password,
-            // moto accepts any credentials; the child inherits them from the app.
-            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+            "VAPOR_ENV": "production", "APP_ENV": "production",
+            "LITESTREAM_REPLICA_BUCKET": bucket, "LITESTREAM_REPLICA_ENDPOINT": endpoint,
+            "LITESTREAM_REPLICA_REGION": "us-east-1",
+            "LITESTREAM_ACCESS_KEY_ID": "test", "LITESTREAM_SECRET_ACCESS_KEY": "test",
+            "LITESTREAM_SOCKET": socket,
+            "HEALTH_MAX_LAG": String(maximumLag), "LITESTREAM_PASSWORD": password,
             "LOG_LEVEL": "info",
         ].merging(extra) { $1 }
-    }
-
-    /// A litestream.yml with the same database and replica as the app's configuration.
-    func writeConfig() throws -> String {
-        let path = dir.file("litestream.yml")
-        try """
-        dbs:
-          - path: \(database)
-            replicas:
-              - url: \(replica)
-        """.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
     }
 }
 
@@ -73,8 +77,8 @@ final class AppProcess {
         logPath = setup.dir.file("\(name)-\(port).log")
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: try setup.app.executable)
-        process.arguments = arguments
-        process.environment = Env.environment.merging(setup.environment(port: port, extra: extra)) { $1 }
+        process.arguments = setup.app.serveArguments(port: port) + arguments
+        process.environment = Env.environment.merging(setup.environment(extra: extra)) { $1 }
         process.currentDirectoryURL = setup.dir.url
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log

@@ -6,6 +6,10 @@ import Testing
 enum Env {
     static let environment = ProcessInfo.processInfo.environment
 
+    /// This repository (FrameworkTests/Tests/FrameworkTests/Support.swift is three levels down).
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
     /// The S3 server of scripts/test.sh (moto).
     static func s3Endpoint() throws -> String {
         guard let endpoint = environment["LITESTREAM_S3_ENDPOINT"], !endpoint.isEmpty else {
