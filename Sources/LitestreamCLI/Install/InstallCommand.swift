@@ -107,6 +107,8 @@ struct InstallCommand: ParsableCommand {
         print("\nSet in production (values from your platform's secrets; never commit them):")
         for v in ReplicationConfigFiles.variables { print("  \(v.name): \(v.meaning)") }
         print("  LITESTREAM_PASSWORD: the dashboard's password (without it the dashboard stays closed)")
+        // `swift run App` builds the app alone; the supervisor looks for the replicator beside it.
+        print("\nRun it locally (backups to ./backups): swift build --product litestream && swift run \(target.name)")
 
         print("\nSummary:")
         for (path, outcome) in outcomes {
