@@ -114,6 +114,9 @@ public final class ReplicationMonitor: Sendable {
     /// Sync requests made up to now are served by the sync that is about to start.
     func syncStarting() -> Int { state.withLock { $0.syncRequested } }
 
+    /// Whether a sync request waits for a sync that has not begun yet.
+    var hasPendingSyncRequest: Bool { state.withLock { $0.syncRequested > $0.syncServed } }
+
     func synced(position: TXID, written: [PendingFile], servedRequests: Int, at now: Int64,
                 checkpoint: Duration? = nil) {
         update { s in

@@ -214,8 +214,11 @@ public final class Replicator: Service, Sendable {
             defer { close() }
             let watcher = WALWatcher(walPath: shared.withEngine(\.walPath), pollInterval: min(configuration.minSyncInterval, .milliseconds(100)))
             let workers = self.workers
+            // Ends the sync loop's wait-out of the minimum interval: a sync request is served at once.
+            let requests = WakeSignal()
             let wakeAll: @Sendable () -> Void = {
                 watcher.signal()
+                requests.signal()
                 workers.forEach { $0.wake.signal() }
             }
             // A sync request (`sync -wait`) also wakes the uploaders, which may be waiting out a backoff.
@@ -230,7 +233,7 @@ public final class Replicator: Service, Sendable {
                             await w.run(monitorInterval: monitorInterval) { Task.isShuttingDownGracefully || Task.isCancelled }
                         }
                     }
-                    await self.syncLoop(watcher: watcher)
+                    await self.syncLoop(watcher: watcher, requests: requests)
                 }
             } onGracefulShutdown: { wakeAll() }
             guard !Task.isCancelled else { return }
@@ -244,7 +247,7 @@ public final class Replicator: Service, Sendable {
         try await withTaskExecutorPreference(EngineExecutor.shared, operation: body)
     }
 
-    private func syncLoop(watcher: WALWatcher) async {
+    private func syncLoop(watcher: WALWatcher, requests: WakeSignal) async {
         let stopping = { Task.isCancelled || Task.isShuttingDownGracefully }
         var lastSync = ContinuousClock.now - configuration.minSyncInterval
         var lastPrune = ContinuousClock.now
@@ -259,8 +262,12 @@ public final class Replicator: Service, Sendable {
                 // listens to it meanwhile (the app's writes then cost it no notifications), and the loop wakes
                 // once per sync, for the timer. Listening resumes before the sync: if that sync finds nothing,
                 // the wait below hears every write that follows it.
+                // A sync request (`sync -wait`, a durable write) or the shutdown ends the wait: batching is for
+                // throughput, never a reason to make a caller wait.
                 watcher.pause()
-                try? await Task.sleep(for: configuration.minSyncInterval - since)
+                if !monitor.hasPendingSyncRequest {
+                    await requests.wait(timeout: configuration.minSyncInterval - since)
+                }
                 watcher.listen()
             } else {
                 await watcher.wait(timeout: configuration.monitorInterval)

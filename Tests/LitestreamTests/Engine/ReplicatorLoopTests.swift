@@ -61,4 +61,31 @@ import Testing
         let result = try await restorer.restore(to: out, plan: try await restorer.plan(txid: mid), integrityCheck: .full)
         #expect(result.txid == mid)
     }
+
+    /// Batching under sustained writes (the minimum interval) never makes a sync request wait: `sync -wait` and
+    /// the integration's durable write are served at once, with the commit in the replica when they return.
+    @Test(.timeLimit(.minutes(2))) func aSyncRequestDoesNotWaitOutTheMinimumInterval() async throws {
+        let f = try EngineTests.Fixture("sync-request")
+        let app = try TestDatabase(path: f.dbPath)
+        try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        var config = Replicator.Configuration(database: .init(path: f.dbPath), replica: f.replica)
+        // Long enough that waiting it out cannot pass for serving at once.
+        config.minSyncInterval = .seconds(5)
+        let replicator = Replicator(configuration: config)
+        try await withServices([replicator]) {
+            #expect(try await Integration.poll(timeout: .seconds(30), interval: .milliseconds(20)) { replicator.monitor.isRunning })
+            try app.exec("INSERT INTO t (v) VALUES ('first')")
+            _ = try await replicator.monitor.sync(waitForReplicas: true, timeout: .seconds(30))
+            for i in 1...3 {
+                // The commit's own WAL write starts a sync at once, which writes a file: the loop then batches.
+                try app.exec("INSERT INTO t (v) VALUES ('durable \(i)')")
+                let began = ContinuousClock.now
+                let txid = try await replicator.monitor.sync(waitForReplicas: true, timeout: .seconds(30))
+                let waited = ContinuousClock.now - began
+                #expect(waited < .seconds(2), "sync request \(i) waited \(waited) (the interval is 5 s)")
+                #expect(try await f.replica.ltxFiles(level: 0).last.map { $0.maxTXID >= txid } == true)
+            }
+        }
+        try await f.assertRestoreMatches()
+    }
 }
