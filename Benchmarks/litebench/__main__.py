@@ -11,6 +11,8 @@ Measurements (see Benchmarks/README.md for what each one means):
   steady    500 small tx/s for --steady-seconds under `replicate`: replicator CPU and peak RSS, writer tx/s
   fastwriter  an app committing as fast as it can (synchronous=NORMAL): tx/s with no replicator, ours, theirs
   burst     one 200 MB transaction under `replicate`: time until the replica has it, replicator peak RSS and CPU
+  syncwait  a commit, then `sync -wait` (and ours: the same request in-process over the socket): time until the
+            answer, with a file replica (what the integration's durable-write await costs)
   s3        on a local moto_server: restore of the 250 MB db from S3, and S3 requests (through a counting proxy)
             during 60 s of an idle database and per second under a 100 tx/s writer
 Each is repeated --runs times; the table shows medians of the per-run values. Python 3 standard library only.
@@ -51,6 +53,7 @@ def parse_args(argv):
     ap.add_argument("--steady-rate", type=float, default=500, help="writer transactions per second (500)")
     ap.add_argument("--fast-seconds", type=float, default=10, help="length of each fastwriter run (10)")
     ap.add_argument("--burst-mb", type=int, default=200, help="size of the burst transaction in MB (200)")
+    ap.add_argument("--syncwait-commits", type=int, default=30, help="commits per syncwait run (30)")
     ap.add_argument("--idle-seconds", type=float, default=60, help="s3: idle time over which requests are counted (60)")
     ap.add_argument("--s3-writer-seconds", type=float, default=20, help="s3: length of the steady writer (20)")
     ap.add_argument("--s3-writer-rate", type=float, default=100, help="s3: writer transactions per second (100)")

@@ -92,6 +92,12 @@ def table(ctx, res):
             b["ours"]["seconds"], b["theirs"]["seconds"], 2)
         row("burst: replicator peak RSS, VmHWM (MB)", b["ours"]["rss_mb"], b["theirs"]["rss_mb"], 1)
         row("burst: replicator CPU (s)", b["ours"]["cpu_s"], b["theirs"]["cpu_s"], 2)
+    if "syncwait" in res:
+        w = {t: {k: med(v) for k, v in res["syncwait"][t].items()} for t in ctx.tools}
+        row("syncwait: commit → `sync -wait` returned, file replica, median (ms; the command's process start included)",
+            w["ours"]["cli_ms"], w["theirs"]["cli_ms"], 1)
+        row("syncwait: commit → `POST /sync?wait=true` answered in-process, file replica, median (ms)",
+            w["ours"]["socket_ms"], None, 1, "target < 100")
     if "s3" in res:
         s3 = res["s3"]
         m = {t: {k: med(v) for k, v in s3[t].items() if k != "steady_by_method"} for t in ctx.tools}
