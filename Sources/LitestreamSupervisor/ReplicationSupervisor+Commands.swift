@@ -96,6 +96,27 @@ extension ReplicationSupervisor {
         try await withCommandRunner { runner, _, _ in try await runner.runInteractively(arguments) }
     }
 
+    /// ``runCommand(_:)`` for a help text (`-h` anywhere), blocking the calling thread instead of awaiting: for a
+    /// synchronous caller that may itself be on Swift concurrency's pool (ConsoleKit's `outputHelp`), where
+    /// blocking on a task could deadlock a one-thread pool (a one-CPU container). A help text reads no database, so
+    /// the configuration only has to be named (`LITESTREAM_CONFIG` when there is a file), never generated.
+    package func runHelpCommandBlocking(_ arguments: [String]) throws -> Int32 {
+        var environment = ChildEnvironment.make(for: configuration)
+        let executable = try ExecutableLocator.find(configured: configuration.executablePath, environment: environment)
+        if let configPath = configuration.configPath, environment["LITESTREAM_CONFIG"] == nil {
+            environment["LITESTREAM_CONFIG"] = configPath
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = environment
+        do { try process.run() } catch {
+            throw SupervisorError(.spawnFailed, "cannot start \(executable): \(error)")
+        }
+        process.waitUntilExit()
+        return process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+    }
+
     // MARK: - The command environment
 
     /// Runs `body` with a runner for this configuration: the running replicator's (its configuration and socket)

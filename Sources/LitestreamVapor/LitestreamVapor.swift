@@ -7,21 +7,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-// Replication beside a Vapor app: `app.litestream`.
-//
-// ```swift
-// func configure(_ app: Application) async throws {
-//     app.litestream.configure(.init(databases: [.init(path: "db.sqlite", replica: "s3://bucket/db")]))
-//     try await app.litestream.prepareDatabases()      // restore on boot + WAL, before Fluent opens the file
-//     app.databases.use(.sqlite(.file("db.sqlite")), as: .sqlite)
-//     app.litestream.mountHealth()                    // GET /litestream/health: 200 or 503
-//     app.litestream.mountDashboard()                 // GET /litestream, basic auth (LITESTREAM_PASSWORD)
-// }
-// ```
-//
-// The supervisor starts when the app boots to serve (`serve`, the default command) and stops in the app's
-// shutdown, which Vapor runs after the HTTP server has stopped: no request can commit a write after the
-// replicator's final sync. Other commands (`migrate`, `routes`, `litestream ...`) do not start it.
+// The module's overview and an example: LitestreamVapor.docc.
 
 extension Application {
     /// Replication for this application: configuration, restore on boot, durable writes, status, routes and the
@@ -233,19 +219,10 @@ struct LitestreamCommand: AnyAsyncCommand {
     }
 
     /// ConsoleKit answers `-h`/`--help` anywhere in the line itself, synchronously; `litestream`'s own help
-    /// (and a `-h` meant for a `litestream` command) is what the user asked for, so run the command here too.
+    /// (and a `-h` meant for a `litestream` command) is what the user asked for, so run the command here too,
+    /// without awaiting a task (this may run on the cooperative pool, which can be one thread wide).
     func outputHelp(using context: inout CommandContext) throws {
-        let arguments = Self.rawArguments(fallback: context.input.arguments)
-        let supervisor = box.supervisor
-        let result = Mutex<Int32>(1)
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            let status = (try? await supervisor.runCommand(arguments)) ?? 1
-            result.withLock { $0 = status }
-            done.signal()
-        }
-        done.wait()
-        Self.finish(result.withLock { $0 })
+        Self.finish(try box.supervisor.runHelpCommandBlocking(Self.rawArguments(fallback: context.input.arguments)))
     }
 
     /// Exits with the command's status after flushing what was printed. Vapor would map any error to status 1;
