@@ -2,39 +2,7 @@
 public import Hummingbird
 public import LitestreamSupervisor
 
-// Replication beside a Hummingbird app.
-//
-// The supervisor is a swift-service-lifecycle `Service`: add it to the application, and Hummingbird runs it in
-// its `ServiceGroup`. Services come before the HTTP server in that group, and a `ServiceGroup` shuts its services
-// down in reverse order, so on SIGTERM the server stops first and the replicator then ships the last writes.
-//
-// ```swift
-// let supervisor = ReplicationSupervisor(configuration: .init(
-//     databases: [.init(path: "orders.sqlite", replica: "s3://bucket/orders")]))
-// _ = try await supervisor.prepareDatabases()      // restore on boot, WAL, before GRDB opens the pool
-// let dbPool = try DatabasePool(path: "orders.sqlite")
-//
-// let router = Router()
-// router.addLitestreamHealth(supervisor: supervisor, maximumLag: .seconds(60))
-// router.addLitestreamDashboard(supervisor: supervisor)           // LITESTREAM_PASSWORD, or credentials:
-//
-// var app = Application(router: router)
-// app.addServices(supervisor)
-// try await app.runService()
-// ```
-//
-// Commands through the app: add `LitestreamSubcommand<Provider>` to the app's swift-argument-parser command,
-// where `Provider.litestreamConfiguration()` gives the same configuration as the server uses:
-//
-// ```swift
-// @main struct App: AsyncParsableCommand {
-//     static let configuration = CommandConfiguration(
-//         subcommands: [Serve.self, LitestreamSubcommand<AppLitestream>.self], defaultSubcommand: Serve.self)
-// }
-// ```
-//
-// `App litestream restore -o /tmp/copy.db orders.sqlite` then runs `litestream restore` with the app's
-// configuration; its arguments are passed through exactly as given.
+// The module's overview and an example: LitestreamHummingbird.docc.
 
 extension Router {
     /// `GET path`: 200 when replication is healthy, 503 when the replicator is down, a database's sync fails, or
