@@ -51,6 +51,16 @@ import Testing
             }
             return out
         }
+
+        /// Expects the app's files as `before` found them: the same files, bytes and modification times.
+        func expectUnchanged(since before: [String: (Data, Date)], sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let after = try snapshot()
+            #expect(before.keys.sorted() == after.keys.sorted(), sourceLocation: sourceLocation)
+            for (path, (data, date)) in before {
+                #expect(after[path]?.0 == data, "\(path) changed", sourceLocation: sourceLocation)
+                #expect(after[path]?.1 == date, "\(path) was rewritten", sourceLocation: sourceLocation)
+            }
+        }
     }
 
     static let secret = "SECRET-MARKER-5f1c"
@@ -286,12 +296,7 @@ import Testing
         Thread.sleep(forTimeInterval: 0.05)
         let r = try app.install()
         #expect(r.status == 0, "\(r.stderr)")
-        let after = try app.snapshot()
-        #expect(before.keys.sorted() == after.keys.sorted())
-        for (path, (data, date)) in before {
-            #expect(after[path]?.0 == data, "\(path) changed")
-            #expect(after[path]?.1 == date, "\(path) was rewritten")
-        }
+        try app.expectUnchanged(since: before)
         #expect(r.stdout.hasSuffix("""
             Summary:
               unchanged   config/litestream.yml
@@ -329,11 +334,7 @@ import Testing
         let before = try app.snapshot()
         let r = try app.install(["--dry-run"])
         #expect(r.status == 0, "\(r.stderr)")
-        let after = try app.snapshot()
-        #expect(before.keys.sorted() == after.keys.sorted())
-        for (path, (data, date)) in before {
-            #expect(after[path]?.0 == data && after[path]?.1 == date, "\(path) touched")
-        }
+        try app.expectUnchanged(since: before)
         #expect(!FileManager.default.fileExists(atPath: app.path("config")))
         // The exact lines it would add to Package.swift, and the files it would write.
         #expect(r.stdout.contains(#"+                 .product(name: "LitestreamVapor", package: "litestream-swift"),"#), "\(r.stdout)")

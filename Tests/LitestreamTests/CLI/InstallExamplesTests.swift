@@ -53,9 +53,7 @@ import Testing
         let before = try app.snapshot()
         let dry = try app.install(["--dry-run"])
         #expect(dry.status == 0, "\(dry.stderr)")
-        let afterDry = try app.snapshot()
-        #expect(before.keys.sorted() == afterDry.keys.sorted())
-        for (path, (data, date)) in before { #expect(afterDry[path]?.0 == data && afterDry[path]?.1 == date, "\(path)") }
+        try app.expectUnchanged(since: before)
 
         let r = try app.install()
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
@@ -69,11 +67,7 @@ import Testing
         Thread.sleep(forTimeInterval: 0.05)
         let again = try app.install()
         #expect(again.status == 0, "\(again.stderr)")
-        let afterAgain = try app.snapshot()
-        #expect(written.keys.sorted() == afterAgain.keys.sorted())
-        for (path, (data, date)) in written {
-            #expect(afterAgain[path]?.0 == data && afterAgain[path]?.1 == date, "\(path) was rewritten")
-        }
+        try app.expectUnchanged(since: written)
 
         // An edited config/litestream.yml is left alone, with a message.
         let edited = try #require(app.read("config/litestream.yml")) + "# mine\n"
