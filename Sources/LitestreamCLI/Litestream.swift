@@ -40,21 +40,36 @@ struct LitestreamCommand: AsyncParsableCommand {
     /// Go's flag package reads `-name` as one flag, never as a cluster of one-letter flags; ArgumentParser reads an
     /// unknown `-name` as a cluster, so `restore -bogus x` became `-o x` and a complaint about a missing source.
     /// Every multi-letter flag accepts two dashes too, so spelling them that way changes nothing for known flags
-    /// and makes an unknown one an error that names it. Nothing after `--` is touched; one-letter flags (`-o`,
-    /// `-f`) and negative numbers are left as they are.
+    /// and makes an unknown one an error that names it. Go also takes the argument after a flag as its value even
+    /// when it starts with a dash; ArgumentParser reads `-txid -1` as a flag without its value ("Missing value"), so
+    /// a negative number after a multi-letter flag is joined to it (`--txid=-1`), and the flag's own check names
+    /// the bad value. Nothing after `--` is touched; one-letter flags (`-o`, `-f`) are left as they are.
     static func doubleDashed(_ arguments: [String]) -> [String] {
         var out: [String] = []
         var flagsEnded = false
-        for a in arguments {
+        var i = arguments.startIndex
+        while i < arguments.endIndex {
+            let a = arguments[i]
+            i += 1
             if a == "--" { flagsEnded = true }
             let name = a.dropFirst().prefix { $0 != "=" }
-            if !flagsEnded, a.hasPrefix("-"), !a.hasPrefix("--"), name.count > 1, name.first?.isLetter == true {
-                out.append("-" + a)
-            } else {
+            guard !flagsEnded, a.hasPrefix("-"), !a.hasPrefix("--"), name.count > 1, name.first?.isLetter == true else {
                 out.append(a)
+                continue
+            }
+            if !a.contains("="), i < arguments.endIndex, isNegativeNumber(arguments[i]) {
+                out.append("-" + a + "=" + arguments[i])
+                i += 1
+            } else {
+                out.append("-" + a)
             }
         }
         return out
+    }
+
+    /// `-1`, `-0.5`, `-5s`: a dash and a digit.
+    private static func isNegativeNumber(_ s: String) -> Bool {
+        s.count > 1 && s.first == "-" && s.dropFirst().first?.isNumber == true
     }
 }
 

@@ -12,6 +12,10 @@ enum ReplicaURL {
     /// - Parameter exactTimestamps: for S3, read each file's creation time from its metadata (one request per
     ///   file) rather than the listing's LastModified: for point-in-time restores by timestamp.
     static func client(_ url: String, exactTimestamps: Bool = false) throws -> any ReplicaClient {
+        // An empty path would be the working directory: a replica written there, or a restore finding nothing in it.
+        guard !url.allSatisfy(\.isWhitespace) else {
+            throw Invalid(description: "the replica URL is empty; give one such as s3://bucket/path or file:///var/backups/db (or a directory path)")
+        }
         guard isURL(url) else { return FileReplicaClient(path: url) }
         let scheme = url.prefix { $0 != ":" }.lowercased()
         let rest = url.dropFirst(scheme.count + 3)

@@ -7,7 +7,7 @@ extension ReplicaConfiguration {
     /// file (or inherited from the top level) on top, as Litestream does.
     public func s3Configuration() throws -> S3Configuration {
         guard type == .s3 else {
-            throw ConfigurationError(.invalidValue, "replica '\(name)' is a \(type.rawValue) replica, not s3", line: line)
+            throw ConfigurationError(.invalidValue, "replica '\(name)' is a \(type.rawValue) replica, not s3", line: line, source: source)
         }
         var c: S3Configuration
         do {
@@ -19,7 +19,7 @@ extension ReplicaConfiguration {
                 c = S3Configuration(bucket: settings.bucket ?? "", path: path ?? "")
             }
         } catch {
-            throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line,
+            throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line, source: source,
                 cause: error)
         }
         let s = settings
@@ -42,7 +42,7 @@ extension ReplicaConfiguration {
         do {
             try c.validate()
         } catch {
-            throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line,
+            throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line, source: source,
                 cause: error)
         }
         return c
@@ -58,7 +58,7 @@ extension ReplicaConfiguration {
             return Secret(text.trimmingCharacters(in: .whitespacesAndNewlines))
         } catch {
             throw ConfigurationError(.io, "cannot read sse-customer-key-path \(path) of replica '\(name)': \(error.localizedDescription)",
-                line: line, cause: error)
+                line: line, source: source, cause: error)
         }
     }
 
@@ -71,7 +71,7 @@ extension ReplicaConfiguration {
         switch type {
         case .file:
             guard let path else {
-                throw ConfigurationError(.missingValue, "file replica '\(name)' has no path", line: line)
+                throw ConfigurationError(.missingValue, "file replica '\(name)' has no path", line: line, source: source)
             }
             return FileReplicaClient(path: path)
         case .s3:

@@ -28,6 +28,9 @@ public struct ReplicaConfiguration: Sendable, Equatable {
 
     /// The line of the replica in the file, for messages (not part of equality).
     public var line: Int?
+    /// The file it was read from, for messages (not part of equality): errors found only when the replica's client
+    /// is made (a bad SSE-C key, say) name the file, not `<config>`.
+    public var source = "<config>"
 
     public init(type: Kind, name: String? = nil, url: String? = nil, path: String? = nil, settings: ReplicaSettings = .init()) {
         self.type = type
@@ -155,5 +158,6 @@ extension ReplicaConfiguration {
         }
         self.init(type: type, name: name ?? type.rawValue, url: url, path: path, settings: settings)
         self.line = m.node.mark?.line
+        self.source = m.source
     }
 }

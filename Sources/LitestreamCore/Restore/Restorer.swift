@@ -125,7 +125,11 @@ public struct Restorer: Sendable {
         if integrityCheck != .none {
             do { try Self.checkIntegrity(path: tmp, mode: integrityCheck) } catch {
                 try? POSIX.remove(tmp)
-                throw error
+                // Named after the output the user asked for (the temporary file is gone), with what to do.
+                throw RestoreError(.integrity, "restore to \(output) at TXID \(last.maxTXID) failed: \(error); nothing was "
+                    + "written to \(output). The replica's files do not make a valid database at this point: try an "
+                    + "earlier point with -txid or -timestamp (`litestream ltx` lists the replica's files), or restore "
+                    + "with -integrity-check none to keep the file for inspection")
             }
         }
         var movedAside: [String] = []
@@ -202,12 +206,15 @@ public struct Restorer: Sendable {
         var db: OpaquePointer?
         let rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nil)
         defer { sqlite3_close_v2(db) }
-        guard rc == SQLITE_OK else { throw RestoreError(.integrity, "cannot open restored database \(path) (sqlite \(rc))") }
+        guard rc == SQLITE_OK else { throw RestoreError(.integrity, "SQLite cannot open it (sqlite \(rc))") }
         let conn = try SQLiteConnectionRef(db!)
-        let rows = try conn.query(mode == .quick ? "PRAGMA quick_check" : "PRAGMA integrity_check")
+        let rows: [[String?]]
+        do { rows = try conn.query(mode == .quick ? "PRAGMA quick_check" : "PRAGMA integrity_check") } catch {
+            throw RestoreError(.integrity, "SQLite cannot read it (\(error))")
+        }
         let result = rows.compactMap { $0.first ?? nil }
         guard result == ["ok"] else {
-            throw RestoreError(.integrity, "restored database fails \(mode.rawValue) check: \(result.prefix(5).joined(separator: "; "))")
+            throw RestoreError(.integrity, "the \(mode.rawValue) integrity check fails: \(result.prefix(5).joined(separator: "; "))")
         }
     }
 }

@@ -81,4 +81,60 @@ extension HostileInputTests {
         r = try TestEnvironment.run(litestream, ["restore", "-o", path("out.db"), "gs://bucket/db"])
         #expect(r.status == 1 && r.stderr.contains("use a file:// or s3:// replica"), "\(r.stderr)")
     }
+
+    /// #19.14: an empty replica URL is an error that says so, never the working directory (where `replicate` wrote
+    /// a replica and `restore` found "no matching backup files").
+    @Test func anEmptyReplicaURLIsRefused() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = path("app.db")
+        try TestEnvironment.sqlite3(db, "PRAGMA journal_mode=wal; CREATE TABLE t(x);")
+        let empty = "the replica URL is empty; give one such as s3://bucket/path or file:///var/backups/db"
+        // In the test's directory: the working directory is where an empty path pointed.
+        func runHere(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+            try TestEnvironment.run("/bin/sh", ["-c", #"cd "$0" && exec "$@""#, dir.path, litestream] + args)
+        }
+        var r = try runHere(["restore", "-o", path("out.db"), ""])
+        #expect(r.status != 0 && r.stderr.contains(empty), "\(r.stderr)")
+        r = try runHere(["replicate", "-once", db, ""])
+        #expect(r.status != 0 && r.stderr.contains(empty), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: path("ltx")), "a replica was written in the working directory")
+        r = try runHere(["ltx", ""])
+        #expect(r.status != 0 && r.stderr.contains(empty), "\(r.stderr)")
+    }
+
+    /// #19.14: `-txid -1` (Go's flag package takes a value that starts with a dash) names the bad value rather than
+    /// claiming the value is missing.
+    @Test(arguments: [["-txid", "-1"], ["-timestamp", "-5"]])
+    func aNegativeValueIsNamed(flag: [String]) throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let replica = try makeReplica()
+        let r = try TestEnvironment.run(litestream, ["restore", "-o", path("out.db")] + flag + [replica])
+        #expect(r.status == 64, "\(r.stderr)")
+        #expect(r.stderr.contains(flag[1]) && !r.stderr.contains("Missing value"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: path("out.db")))
+    }
+
+    /// #19.14: a restore that fails its integrity check names the output, says nothing was written there, and
+    /// what to try; not a bare "database disk image is malformed".
+    @Test func aFailedIntegrityCheckNamesTheOutputAndSaysWhatToDo() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = path("app.db")
+        try TestEnvironment.sqlite3(db, "PRAGMA page_size=4096; CREATE TABLE t(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL "
+            + "SELECT i + 1 FROM c WHERE i < 2000) INSERT INTO t SELECT randomblob(100) FROM c;")
+        // A b-tree page overwritten with garbage: the replica faithfully ships a database SQLite cannot read.
+        let file = try #require(FileHandle(forWritingAtPath: db))
+        try file.seek(toOffset: 4096 * 2)
+        try file.write(contentsOf: Data(repeating: 0xA5, count: 4096))
+        try file.close()
+        let replica = "file://" + path("replica")
+        let shipped = try TestEnvironment.run(litestream, ["replicate", "-once", db, replica])
+        try #require(shipped.status == 0, "replicate -once: \(shipped.stderr)")
+
+        let out = path("restored.db")
+        let r = try TestEnvironment.run(litestream, ["restore", "-integrity-check", "full", "-o", out, replica])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("restore to \(out) at TXID "), "\(r.stderr)")
+        #expect(r.stderr.contains("nothing was written to \(out)") && r.stderr.contains("try an earlier point"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
 }
