@@ -156,6 +156,8 @@ import Testing
             (["status", setup.database, "-json"], true, "positionKnown"),
             (["list"], true, setup.database),
             (["restore", "-o", copy, setup.database], true, nil),
+            // Issue 16: install through the app's own command line (on the example itself; a dry run writes nothing).
+            (["install", "-dry-run", "-package-path", app.directory.path], true, "Summary:"),
             // Help, and the flags ConsoleKit and Vapor take for themselves wherever they are (-h, -y, -n, -e).
             (["-h"], true, "restore"),
             (["restore", "-h"], true, nil),
