@@ -52,7 +52,7 @@ extension LitestreamConfiguration {
         }
         var c = try Replicator.Configuration(database: engine, replicas: replicas)
         c.monitorInterval = db.monitorInterval
-        c.shutdownSyncTimeout = shutdownSyncTimeout
+        c.shutdownSyncTimeout = SupervisorEnvironment.shutdownSyncLimit(shutdownSyncTimeout)
         c.maintenance = maintenanceConfiguration()
         return c
     }

@@ -186,8 +186,9 @@ struct ReplicateCommand: AsyncParsableCommand {
             plan.restoreIfMissing.append(restore)
         }
         guard let config else {
-            add(Replicator.Configuration(database: .init(path: dbPath!), replica: try ReplicaURL.client(replicaURL!)),
-                restore: restoreIfDBNotExists)
+            var c = Replicator.Configuration(database: .init(path: dbPath!), replica: try ReplicaURL.client(replicaURL!))
+            c.shutdownSyncTimeout = SupervisorEnvironment.shutdownSyncLimit(c.shutdownSyncTimeout)
+            add(c, restore: restoreIfDBNotExists)
             return plan
         }
         if config.databases.isEmpty { throw CLIError("no databases specified in the configuration file") }

@@ -1,4 +1,5 @@
 import Foundation
+import LitestreamClient
 import Logging
 import Synchronization
 
@@ -14,6 +15,9 @@ enum SupervisorEnvironment {
     static let lifelineFD = "LITESTREAM_LIFELINE_FD"
     /// `LITESTREAM_SUPERVISOR_PID=P`: the supervisor's pid, for the parent-death checks.
     static let supervisorPID = "LITESTREAM_SUPERVISOR_PID"
+    /// `LITESTREAM_SHUTDOWN_SYNC_TIMEOUT=28s`: the supervisor kills its child when its own stop timeout runs out;
+    /// the final sync gives up (and says so in the log) before that, whatever the configuration file says.
+    static let shutdownSyncTimeout = "LITESTREAM_SHUTDOWN_SYNC_TIMEOUT"
 
     /// The variable's value, nil when unset or empty (an empty value is how a shell unsets it for one command).
     static func value(_ name: String) -> String? {
@@ -26,6 +30,13 @@ enum SupervisorEnvironment {
 
     /// `LITESTREAM_SOCKET`, if set.
     static var socketPath: String? { value(socket) }
+
+    /// The final sync's time limit: `configured` (the file's `shutdown-sync-timeout`, 30 s by default), capped by
+    /// `LITESTREAM_SHUTDOWN_SYNC_TIMEOUT` when a supervisor sets it.
+    static func shutdownSyncLimit(_ configured: Duration) -> Duration {
+        guard let text = value(shutdownSyncTimeout), let limit = GoDuration.parse(text) else { return configured }
+        return min(configured, limit)
+    }
 }
 
 /// `LITESTREAM_LIFELINE_FD`: the supervisor holds the only write end of a pipe whose read end is this fd. The

@@ -18,7 +18,9 @@ enum ChildEnvironment {
     /// Variables that describe one particular supervisor–child pair: inherited from a supervisor above the app
     /// they would point the child at the wrong pipe or parent, so they are never passed on; the supervisor sets
     /// its own for its replicator.
-    static let perChild = ["LITESTREAM_LIFELINE_FD", "LITESTREAM_SUPERVISOR_PID", "LITESTREAM_SOCKET"]
+    static let perChild = [
+        "LITESTREAM_LIFELINE_FD", "LITESTREAM_SUPERVISOR_PID", "LITESTREAM_SOCKET", "LITESTREAM_SHUTDOWN_SYNC_TIMEOUT",
+    ]
 
     /// `configuration.environment` with the unset `LITESTREAM_*` variables filled from the Swift settings.
     static func make(for configuration: ReplicationSupervisor.Configuration) -> [String: String] {

@@ -191,6 +191,9 @@ public final class ReplicationSupervisor: Service, Sendable {
         var environment = runtime.environment
         environment["LITESTREAM_SOCKET"] = runtime.socketPath
         environment["LITESTREAM_SUPERVISOR_PID"] = "\(getpid())"
+        // Also for a configuration file of the app's own: the child's final sync ends before the SIGKILL.
+        environment["LITESTREAM_SHUTDOWN_SYNC_TIMEOUT"] =
+            GoDuration.format(Self.childShutdownSyncTimeout(configuration.shutdownTimeout))
         let child: ChildProcess
         do {
             child = try await ChildProcess.spawn(.init(

@@ -217,6 +217,28 @@ import Testing
         #expect(r.stderr.contains("LITESTREAM_LIFELINE_FD=987"), "\(r.stderr)")
     }
 
+    /// `LITESTREAM_SHUTDOWN_SYNC_TIMEOUT` caps the file's `shutdown-sync-timeout`: a supervisor kills its child when
+    /// its own stop timeout runs out, and the child's final sync must give up (and say so) before that.
+    @Test(.timeLimit(.minutes(3))) func theSupervisorsShutdownSyncTimeoutCapsTheFiles() throws {
+        let s = try Setup("shutdown-sync-cap")
+        defer { s.remove() }
+        try s.writeConfig(extra: "shutdown-sync-timeout: 60s")
+        let replicate = try TestEnvironment.launch(s.litestream, ["replicate", "-config", s.config],
+                                                   environment: ["LITESTREAM_SHUTDOWN_SYNC_TIMEOUT": "2s"])
+        defer { replicate.signal(SIGKILL) }
+        #expect(s.waitFor { FileManager.default.fileExists(atPath: s.replica + "/ltx/0") }, "\(replicate.output.stderr)")
+        // The replica becomes unwritable (a file where its directory was), then a commit waits to be shipped.
+        try FileManager.default.removeItem(atPath: s.replica)
+        try Data("not a directory".utf8).write(to: URL(fileURLWithPath: s.replica))
+        try TestEnvironment.sqlite3(s.db, "INSERT INTO t (v) VALUES ('stuck');")
+        Thread.sleep(forTimeInterval: 0.5)
+        let stopped = ContinuousClock.now
+        replicate.signal(SIGTERM)
+        _ = try replicate.wait(timeout: .seconds(60))
+        let took = ContinuousClock.now - stopped
+        #expect(took < .seconds(20), "the final sync ran \(took) with a 2 s cap (the file says 60 s)")
+    }
+
     @Test(.timeLimit(.minutes(3))) func socketFromTheEnvironment() throws {
         let s = try Setup("socket-env")
         defer { s.remove() }
