@@ -164,6 +164,7 @@ import Testing
                 global n
                 n += 1
             signal.signal(signal.SIGTERM, term)
+            open(sys.argv[1] + ".ready", "w").close()
             while n == 0:
                 time.sleep(0.02)
             time.sleep(1.5)
@@ -172,8 +173,8 @@ import Testing
         let (supervisor, child) = try Self.superviseChild(
             s, mode: "lifeline,pid", ["replicate", "-exec", "python3 \(app) \(count)", s.db, s.replicaURL], log: log)
         defer { if Self.isAlive(child) { kill(child, SIGKILL) } }
-        #expect(s.waitFor { Self.text(log).contains("starting child process") }, "\(Self.text(log))")
-        Thread.sleep(forTimeInterval: 0.3)
+        // Python's start-up takes a while on a loaded machine: a SIGTERM before its handler would kill it outright.
+        #expect(s.waitFor { FileManager.default.fileExists(atPath: count + ".ready") }, "\(Self.text(log))")
         supervisor.signal(SIGKILL)
         _ = try supervisor.wait(timeout: .seconds(10))
         #expect(s.waitFor(timeout: .seconds(20)) { !Self.isAlive(child) }, "\(Self.text(log))")

@@ -25,8 +25,14 @@ import Testing
         return replicate
     }
 
+    /// A temporary directory of the test's own, so that a check for leftovers does not see other tests' restores.
+    static func tmpdir(_ s: Setup) throws -> [String: String] {
+        try FileManager.default.createDirectory(atPath: s.path("tmp"), withIntermediateDirectories: true)
+        return ["TMPDIR": s.path("tmp")]
+    }
+
     static func verify(_ s: Setup, _ flags: [String] = []) throws -> (status: Int32, report: Report?, stderr: String) {
-        let r = try s.run(["verify", "-config", s.config, "-json"] + flags + [s.db], timeout: .seconds(120))
+        let r = try s.run(["verify", "-config", s.config, "-json"] + flags + [s.db], environment: tmpdir(s), timeout: .seconds(120))
         return (r.status, try? JSONDecoder().decode(Report.self, from: Data(r.stdout.utf8)), r.stdout + r.stderr)
     }
 
@@ -60,14 +66,14 @@ import Testing
         #expect(try Self.userState(s) == before, "the user's schema and rows are untouched")
         let nonce1 = try TestEnvironment.sqlite3(s.db, ".timeout 5000\nSELECT nonce FROM _litestream_verification")
         // Again: the one row is replaced, not added to. And the plain output.
-        let second = try s.run(["verify", "-config", s.config, s.db])
+        let second = try s.run(["verify", "-config", s.config, s.db], environment: Self.tmpdir(s))
         #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
         #expect(second.stdout.hasPrefix("verified: \(s.db) (txid "), "\(second.stdout)")
         #expect(try TestEnvironment.sqlite3(s.db, ".timeout 5000\nSELECT count(*) FROM _litestream_verification") == "1")
         #expect(try TestEnvironment.sqlite3(s.db, ".timeout 5000\nSELECT nonce FROM _litestream_verification") != nonce1)
         #expect(try Self.userState(s) == before)
         // No temporary restore left behind.
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("litestream-verify-") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: s.path("tmp"))
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
