@@ -63,6 +63,12 @@ public protocol ReplicaClient: Sendable {
 
     /// Deletes every file of the replica.
     func deleteAll() async throws
+
+    /// How often, at most, the replicator uploads to this replica when its configuration sets no `sync-interval`;
+    /// nil: each local file as soon as it is written. The default is nil; an object store, which bills every
+    /// request, answers one second (Litestream's default), so a busy database costs one upload a second while an
+    /// isolated commit is still uploaded at once (see ``Replicator/Replica/syncInterval``).
+    var defaultSyncInterval: Duration? { get }
 }
 
 /// A readable stored file (a local file, or a downloaded copy), read from its start, that closes itself. A decoder
@@ -85,6 +91,8 @@ public final class ReplicaFileReader: LTXInput, @unchecked Sendable {
 }
 
 extension ReplicaClient {
+    public var defaultSyncInterval: Duration? { nil }
+
     /// The files of every level, in level order.
     public func allFilesByLevel() async throws -> [Int: [LTXFileInfo]] {
         var out: [Int: [LTXFileInfo]] = [:]
