@@ -36,9 +36,12 @@ public final class ReplicationMonitor: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Each replica's request counts, read when a status is asked for (the clients count as they send).
+    private let requestCounts: [@Sendable () -> RequestCounts?]
 
-    init(path: String, replicas: [ReplicaStatus]) {
+    init(path: String, replicas: [ReplicaStatus], requestCounts: [@Sendable () -> RequestCounts?] = []) {
         state = Mutex(State(status: ReplicationStatus(path: path, replicas: replicas)))
+        self.requestCounts = requestCounts
     }
 
     /// The current status, with lags computed for now.
@@ -46,8 +49,12 @@ public final class ReplicationMonitor: Sendable {
 
     /// The current status, with lags computed for `now` (Unix ms).
     public func status(now: Int64) -> ReplicationStatus {
-        state.withLock { s in
+        let requests = requestCounts.map { $0() }
+        return state.withLock { s in
             var status = s.status
+            for (i, r) in requests.enumerated() where status.replicas.indices.contains(i) {
+                status.replicas[i].requests = r
+            }
             for i in status.replicas.indices {
                 let r = status.replicas[i]
                 let behind = s.pending.filter { $0.maxTXID > r.txid }

@@ -107,7 +107,8 @@ public final class Replicator: Service, Sendable {
         self.logger = logger
         let monitor = ReplicationMonitor(
             path: engine.path,
-            replicas: configuration.replicas.map { ReplicaStatus(name: $0.name, type: $0.client.type, location: $0.client.location) })
+            replicas: configuration.replicas.map { ReplicaStatus(name: $0.name, type: $0.client.type, location: $0.client.location) },
+            requestCounts: configuration.replicas.map { r in { r.client.requestCounts } })
         self.monitor = monitor
         let wakes = Mutex<[WakeSignal]>([])
         let shared = SharedEngine(engine, monitor: monitor) { wakes.withLock { $0 }.forEach { $0.signal() } }

@@ -1,13 +1,16 @@
 import Foundation
 import LTX
+import MetricsTestKit
 import Testing
 
 @testable import LitestreamClient
 @testable import LitestreamCore
 @testable import LitestreamS3
+@testable import LitestreamServer
 
 /// What an S3 replica costs in requests (issue 17): by default a busy database is uploaded at most once a second,
-/// an isolated commit at once, a sync request at once whatever the interval.
+/// an isolated commit at once, a sync request at once whatever the interval; and the requests are counted, kind
+/// by kind, as the server sees them.
 @Suite(.serialized, .enabled(if: S3TestServer.enabled, "needs LITESTREAM_S3_ENDPOINT (scripts/test.sh)"))
 struct S3RequestCostTests {
     /// A database with a table, its directory removed by the caller.
@@ -134,5 +137,63 @@ struct S3RequestCostTests {
         }
         _ = await writer.stop()
         #expect(waits.allSatisfy { $0 < .milliseconds(500) }, "sync -wait took \(waits) with a 1 s interval")
+    }
+
+    /// Issue 17, test 3: the request counters in the status, the Prometheus text and swift-metrics match what a
+    /// proxy in front of the server saw, kind by kind: replication (PUT, LIST), then a restore (GET), a listing
+    /// with exact timestamps (HEAD), a deletion (DELETE) and a multipart upload (its POSTs count as PUT).
+    @Test(.timeLimit(.minutes(3))) func requestCountersMatchWhatTheServerSaw() async throws {
+        let (dir, dbPath) = try Self.database("s3-cost-counters")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bucket = try await S3TestServer.makeBucket("counters")
+        let proxy = try await FaultProxy.start(upstream: try S3TestServer.endpoint())
+        defer { Task { await proxy.stop() } }
+        let replica = try S3TestServer.replica(bucket: bucket, endpoint: proxy.endpoint)
+        let r = Replicator(configuration: .init(database: .init(path: dbPath), replica: replica))
+        let writer = try NumberedRowWriter(path: dbPath)
+        try await withServices([r]) {
+            try await Self.waitFor("uploads") { (r.monitor.status().replicas[0].requests?.put ?? 0) >= 3 }
+        }
+        _ = await writer.stop()
+
+        func expectSame(_ counts: RequestCounts?, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            let seen = proxy.kindCounts
+            for kind in RequestCounts.Kind.allCases {
+                #expect(counts?[kind] == Int64(seen[kind.rawValue] ?? 0),
+                    "\(label): \(kind) counted \(counts.map { "\($0[kind])" } ?? "nil"), the server saw \(seen[kind.rawValue] ?? 0)",
+                    sourceLocation: sourceLocation)
+            }
+            #expect(Set(seen.keys).isSubset(of: RequestCounts.Kind.allCases.map(\.rawValue)), "\(seen)")
+        }
+        let status = r.monitor.status()
+        let counted = try #require(status.replicas[0].requests)
+        expectSame(counted, "the replicator's status")
+        #expect(counted.put > 0 && counted.list > 0, "\(counted)")
+
+        // Prometheus and swift-metrics say the same.
+        let text = PrometheusText.render([status])
+        let metrics = TestMetrics()
+        ReplicationMetrics(server: ReplicationServer(), factory: metrics).record([status])
+        for kind in RequestCounts.Kind.allCases {
+            let line = "litestream_replica_operation_total{db=\"\(status.path)\",replica=\"s3\",type=\"s3\",operation=\"\(kind)\"} \(counted[kind])"
+            #expect(text.contains(line + "\n"), "no line \(line) in:\n\(text)")
+            let dimensions = [("db", status.path), ("replica", "s3"), ("operation", kind.rawValue)]
+            let total = try? metrics.expectCounter("litestream_replica_operation_total", dimensions).totalValue
+            #expect((total ?? 0) == counted[kind], "swift-metrics \(kind): \(total.map { "\($0)" } ?? "none")")
+        }
+
+        // The other kinds, through the same client (its copies share the count).
+        _ = try await Self.restore(replica, into: dir)
+        var exact = replica
+        exact.timestampsFromMetadata = true
+        let l0 = try await exact.ltxFiles(level: 0)
+        try await replica.deleteLTXFiles(Array(l0.prefix(1)))
+        let big = [UInt8](repeating: 7, count: S3Configuration.minimumPartSize + 1000)
+        try await replica.writeLTXFile(level: 5, minTXID: TXID(1), maxTXID: TXID(1), timestamp: 0) { sink in
+            try big.withUnsafeBytes { try sink($0) }
+        }
+        let all = try #require(replica.requestCounts)
+        expectSame(all, "after a restore, a timestamp listing, a deletion and a multipart upload")
+        for kind in RequestCounts.Kind.allCases { #expect(all[kind] > counted[kind], "\(kind): \(all)") }
     }
 }
