@@ -78,6 +78,30 @@ struct S3RequestCostTests {
         NumberedRowWriter.expectExactly(last, in: try await Self.restore(direct, into: dir), "restore after the stop")
     }
 
+    /// `sync-interval: 0` on an S3 replica asks for every sync to be uploaded (lowest lag): several PUTs a second
+    /// under the same writer, where the default makes one.
+    @Test(.timeLimit(.minutes(3))) func zeroSyncIntervalUploadsEverySync() async throws {
+        let (dir, dbPath) = try Self.database("s3-cost-zero")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bucket = try await S3TestServer.makeBucket("zero")
+        let proxy = try await FaultProxy.start(upstream: try S3TestServer.endpoint())
+        defer { Task { await proxy.stop() } }
+        let replica = try S3TestServer.replica(bucket: bucket, endpoint: proxy.endpoint)
+        let r = Replicator(configuration: try .init(
+            database: .init(path: dbPath), replicas: [.init(client: replica, syncInterval: .zero)]))
+        try await withServices([r]) {
+            try await Self.waitFor("the first upload") { Self.isCurrent(r.monitor) }
+            let writer = try NumberedRowWriter(path: dbPath)
+            let before = proxy.requestCounts["PUT"] ?? 0
+            let start = ContinuousClock.now
+            try await Task.sleep(for: .seconds(2))
+            let puts = (proxy.requestCounts["PUT"] ?? 0) - before
+            let elapsed = (ContinuousClock.now - start).inSeconds
+            _ = await writer.stop()
+            #expect(Double(puts) > 2 * elapsed + 2, "\(puts) PUTs in \(elapsed) s with sync-interval 0")
+        }
+    }
+
     /// Issue 17 (b): with the default interval, a commit after a quiet spell is uploaded at once, not at the end
     /// of an interval.
     @Test(.timeLimit(.minutes(3))) func isolatedCommitIsUploadedAtOnce() async throws {
