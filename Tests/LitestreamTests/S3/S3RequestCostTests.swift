@@ -144,7 +144,7 @@ struct S3RequestCostTests {
         var waits: [Duration] = []
         try await withServices([r]) {
             try await Self.waitFor("the first upload") { r.monitor.status().replicas[0].lastUploadAt != nil }
-            for _ in 0..<3 {
+            for _ in 0..<5 {
                 // Just after an upload: the interval has nearly all of its second to run.
                 let seen = r.monitor.status().replicas[0].lastUploadAt
                 try await Self.waitFor("the next upload") { r.monitor.status().replicas[0].lastUploadAt != seen }
@@ -160,7 +160,9 @@ struct S3RequestCostTests {
             }
         }
         _ = await writer.stop()
-        #expect(waits.allSatisfy { $0 < .milliseconds(500) }, "sync -wait took \(waits) with a 1 s interval")
+        // Waiting out the interval would take about 1 s each time; a loaded machine may slow one of them.
+        #expect(waits.sorted()[waits.count / 2] < .milliseconds(400), "sync -wait took \(waits) with a 1 s interval")
+        #expect(waits.allSatisfy { $0 < .milliseconds(900) }, "sync -wait took \(waits) with a 1 s interval")
     }
 
     /// Issue 17, test 3: the request counters in the status, the Prometheus text and swift-metrics match what a
