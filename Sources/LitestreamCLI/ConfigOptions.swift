@@ -46,7 +46,8 @@ extension LitestreamConfiguration {
         guard !db.replicas.isEmpty else {
             throw ValidationError("database \(db.displayName) has no replica configured")
         }
-        // Only an explicit `sync-interval` batches uploads: by default each sync is shipped at once (lowest lag).
+        // No `sync-interval`: the replica's default (S3: one upload a second at most, a quiet database's commit
+        // at once; file: each sync at once).
         let replicas = try db.replicas(forFile: engine.path).map {
             Replicator.Replica(name: $0.name, client: try $0.makeClient(), syncInterval: $0.settings.syncInterval)
         }

@@ -6,7 +6,8 @@ public import LTX
 /// JSON shape (stable; TXIDs as 16 hex digits as Litestream prints them, times as Unix milliseconds):
 /// `{"path": "...", "localTXID": "0000000000000012", "replicas": [{"name": "s3", "type": "s3", "location": "...",
 /// "txid": "0000000000000010", "lagSeconds": 1.5, "lagBytes": 8192, "pendingFiles": 2, "lastUploadAt": ...,
-/// "lastError": null, "lastErrorAt": null}]}`
+/// "lastError": null, "lastErrorAt": null, "requests": {"put": 12, "get": 0, "list": 3, "delete": 1, "head": 0}}]}`.
+/// Fields added later (`requests`) are optional, so JSON from an older version still decodes.
 public struct ReplicationStatus: Sendable, Equatable, Codable {
     /// The database path.
     public var path: String
@@ -61,6 +62,9 @@ public struct ReplicaStatus: Sendable, Equatable, Codable {
     public var uploadBytes: Int64 = 0
     /// Failed calls to this replica since replication started (a counter).
     public var errorCount: Int64 = 0
+    /// Requests sent to this replica since replication started, by kind (counters): what an object store bills.
+    /// Nil for a replica that sends none (`file`), and in JSON from versions that did not count them.
+    public var requests: RequestCounts?
 
     public init(name: String, type: String, location: String) {
         self.name = name

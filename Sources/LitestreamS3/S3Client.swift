@@ -34,6 +34,8 @@ struct S3Client: Sendable {
     var baseDelay: Duration = .milliseconds(100)
     var maxDelay: Duration = .seconds(10)
     var requestTimeout: TimeAmount = .minutes(10)
+    /// Every request sent, by kind; shared by copies of this client.
+    let requests = RequestCounter()
     /// Test hook: counts the bytes of upload bodies held in memory.
     var bufferGauge: S3BufferGauge?
     /// Test hook: called before each UploadPart with the part number; throwing fails that part.
@@ -421,6 +423,7 @@ struct S3Client: Sendable {
         return try await withRetries(operation, key: key) { _ in
             var request = makeRequest(method: method, key: key, query: query, headers: headers, payloadHash: payloadHash)
             if let buffer { request.body = .bytes(buffer) }
+            count(method: method, key: key, query: query)
             let response = try await http.execute(request, timeout: requestTimeout)
             let collected = try await response.body.collect(upTo: maxResponseSize)
             let data = Data(collected.readableBytesView)
@@ -442,8 +445,26 @@ struct S3Client: Sendable {
             let s = signRequest(
                 method: method, key: key, query: query, headers: [], payloadHash: S3Signer.emptyPayloadHash)
             guard let request = try? HTTPClient.Request(url: s.url, method: s.method, headers: s.headers) else { return }
+            count(method: method, key: key, query: query)
             let response = try? await http.execute(request: request, deadline: .now() + .seconds(30)).get()
             if let response, response.status.code < 500 { return }
+        }
+    }
+
+    /// Counts a request about to be sent, as S3 bills it (see ``RequestCounts``).
+    func count(method: String, key: String?, query: [(name: String, value: String)]) {
+        requests.count(Self.kind(method: method, key: key, query: query))
+    }
+
+    /// A request's kind: a GET of the bucket is a listing; a POST is an upload step (multipart) unless it is
+    /// DeleteObjects.
+    static func kind(method: String, key: String?, query: [(name: String, value: String)]) -> RequestCounts.Kind {
+        switch method {
+        case "GET": key == nil ? .list : .get
+        case "HEAD": .head
+        case "DELETE": .delete
+        case "POST": query.contains { $0.name == "delete" } ? .delete : .put
+        default: .put
         }
     }
 
@@ -581,6 +602,7 @@ struct S3Client: Sendable {
             }
             let request = makeRequest(
                 method: "GET", key: key, query: [], headers: headers, payloadHash: S3Signer.emptyPayloadHash)
+            count(method: "GET", key: key, query: [])
             let response = try await http.execute(request, timeout: requestTimeout)
             let status = Int(response.status.code)
             if status == 412 {

@@ -1,4 +1,4 @@
-import LitestreamClient
+public import LitestreamClient
 public import LitestreamCore
 import SystemPackage
 public import Foundation
@@ -22,6 +22,11 @@ public struct S3ReplicaClient: ReplicaClient {
     var listPageSize: Int?
 
     public var type: String { "s3" }
+    /// Every HTTP request this client (and its copies) sent, by kind.
+    public var requestCounts: RequestCounts? { client.requests.snapshot }
+    /// One second, as Litestream's `sync-interval`: S3 bills each PUT, so a busy database is uploaded at most once
+    /// a second, its files in between merged into one; an isolated commit still goes at once.
+    public var defaultSyncInterval: Duration? { .seconds(1) }
     public var location: String { "s3://\(configuration.bucket)/\(configuration.path) at \(client.endpointDescription)" }
 
     /// A client for `configuration`; credentials and region missing from it are read from `environment`.

@@ -81,6 +81,10 @@ public struct Compactor: Sendable {
     public var levels: [CompactionLevel]
     /// Where a level-0 file is kept locally, if it is: local copies are preferred to remote ones (as Litestream's
     /// `LocalFileOpener`). Returning nil, or a path that does not exist, falls back to the replica.
+    ///
+    /// A level-0 file covering several TXIDs (the uploaded merge of a replica's `sync-interval`) is read from
+    /// the local one-TXID files it was made of when every one of them is still there: the result is the same,
+    /// and an object store is not asked for a GET per merged file at each compaction.
     public var localL0Path: (@Sendable (LTXFileInfo) -> String?)?
     /// Read buffer per input file while merging (default 16 KiB); a smaller file gets a buffer of its size. Memory
     /// is at most about `inputs × (bufferSize + pageSize)`.
@@ -164,7 +168,7 @@ public struct Compactor: Sendable {
         if files.isEmpty { return nil }
 
         // Bounded fan-in: merge consecutive groups into temporary files until few enough inputs are left.
-        var inputs = files.map { MergeInput.replica($0) }
+        var inputs = files.flatMap { f in localParts(of: f)?.map { MergeInput.replica($0) } ?? [.replica(f)] }
         var temporaries: [String] = []
         defer { for t in temporaries { try? POSIX.remove(t) } }
         let fanIn = max(2, maxOpenInputs)
@@ -245,6 +249,24 @@ public struct Compactor: Sendable {
         }
         return try await compactIfDue(level: config, now: now)
     }
+
+    /// The local one-TXID files that make up a level-0 file covering several TXIDs, if all of them exist.
+    private func localParts(of file: LTXFileInfo) -> [LTXFileInfo]? {
+        guard file.level == 0, file.minTXID < file.maxTXID, let localL0Path,
+            file.maxTXID.rawValue - file.minTXID.rawValue < Self.maxLocalParts
+        else { return nil }
+        var parts: [LTXFileInfo] = []
+        for t in file.minTXID.rawValue...file.maxTXID.rawValue {
+            let part = LTXFileInfo(level: 0, minTXID: TXID(t), maxTXID: TXID(t), size: 0, createdAt: file.createdAt)
+            guard let path = localL0Path(part), POSIX.exists(path) else { return nil }
+            parts.append(part)
+        }
+        return parts
+    }
+
+    /// A merged level-0 file spanning more TXIDs than this is read from the replica (a merged upload holds at most
+    /// `ReplicaWorker.maxMergedFiles`).
+    static let maxLocalParts: UInt64 = 4096
 
     private func open(_ file: LTXFileInfo) async throws -> (ReplicaFileReader, String) {
         if file.level == 0, let path = localL0Path?(file) {

@@ -15,7 +15,7 @@ actor ReplicaWorker {
     /// The newest TXID the replica holds; nil until it could be listed.
     private var uploaded: TXID?
     private var backoff = Backoff()
-    /// See `Replicator.Replica.syncInterval`.
+    /// See `Replicator.Replica.syncInterval`; nil: each file at once.
     private let syncInterval: Duration?
     private var lastUpload: ContinuousClock.Instant?
     private var maintenance: Maintenance
@@ -25,7 +25,8 @@ actor ReplicaWorker {
     init(index: Int, name: String, client: any ReplicaClient, syncInterval: Duration? = nil,
          maintenance: Maintenance.Configuration, engine: SharedEngine, logger: Logger) {
         self.index = index
-        self.syncInterval = syncInterval.flatMap { $0 > .zero ? $0 : nil }
+        // Unset: the client's default (one second for an object store); zero: each file at once.
+        self.syncInterval = (syncInterval ?? client.defaultSyncInterval).flatMap { $0 > .zero ? $0 : nil }
         self.name = name
         self.client = client
         self.engine = engine
@@ -90,16 +91,19 @@ actor ReplicaWorker {
         ])
     }
 
-    /// With a sync interval: how long until the next upload may run (nil: now, or no interval).
+    /// With a sync interval: how long until the next upload may run (nil: now, or no interval). Nil too while a
+    /// served `sync -wait` (or a durable write) asks for a TXID this replica lacks: batching is for cost, never a
+    /// reason to keep a caller waiting.
     private func uploadDelay() -> Duration? {
         guard let syncInterval, let lastUpload else { return nil }
+        if engine.monitor.uploadRequested > (uploaded ?? .zero) { return nil }
         let wait = syncInterval - (ContinuousClock.now - lastUpload)
         return wait > .zero ? wait : nil
     }
 
     /// Uploads local L0 files the replica does not have yet, strictly in TXID order. When the replica lacks files
     /// that are no longer local, it gets one full-database file continuing its own TXIDs instead. With a sync
-    /// interval, waits for it (unless `force`) and merges what accumulated into one file.
+    /// interval, waits for it (unless `force`, or a `sync -wait`) and merges what accumulated into one file.
     func upload(force: Bool = false) async throws {
         if !force, uploadDelay() != nil { return }
         var uploaded = try await knownPosition()

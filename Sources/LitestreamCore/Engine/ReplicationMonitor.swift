@@ -24,6 +24,11 @@ public final class ReplicationMonitor: Sendable {
         var pending: [PendingFile] = []
         var syncRequested = 0
         var syncServed = 0
+        /// The newest sync request that also waits for the replicas (`sync -wait`).
+        var uploadTicket = 0
+        /// Where the sync that served such a request left the database: replicas upload up to it at once,
+        /// whatever their sync interval.
+        var uploadRequested = TXID.zero
         var running = false
         var waiters: [Waiter] = []
         var nextWaiterID = 0
@@ -31,9 +36,12 @@ public final class ReplicationMonitor: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Each replica's request counts, read when a status is asked for (the clients count as they send).
+    private let requestCounts: [@Sendable () -> RequestCounts?]
 
-    init(path: String, replicas: [ReplicaStatus]) {
+    init(path: String, replicas: [ReplicaStatus], requestCounts: [@Sendable () -> RequestCounts?] = []) {
         state = Mutex(State(status: ReplicationStatus(path: path, replicas: replicas)))
+        self.requestCounts = requestCounts
     }
 
     /// The current status, with lags computed for now.
@@ -41,8 +49,12 @@ public final class ReplicationMonitor: Sendable {
 
     /// The current status, with lags computed for `now` (Unix ms).
     public func status(now: Int64) -> ReplicationStatus {
-        state.withLock { s in
+        let requests = requestCounts.map { $0() }
+        return state.withLock { s in
             var status = s.status
+            for (i, r) in requests.enumerated() where status.replicas.indices.contains(i) {
+                status.replicas[i].requests = r
+            }
             for i in status.replicas.indices {
                 let r = status.replicas[i]
                 let behind = s.pending.filter { $0.maxTXID > r.txid }
@@ -58,11 +70,13 @@ public final class ReplicationMonitor: Sendable {
         }
     }
 
-    /// Asks the replicator to sync now and returns the local TXID after that sync. With `waitForReplicas`, returns
-    /// only once every replica holds that TXID (`litestream sync -wait`).
+    /// Asks the replicator to sync now and returns the local TXID after that sync. With `waitForReplicas`, the
+    /// replicas upload it at once, whatever their sync interval, and this returns only once every replica holds
+    /// that TXID (`litestream sync -wait`).
     public func sync(waitForReplicas: Bool = false, timeout: Duration = .seconds(30)) async throws -> TXID {
         let (ticket, wake) = state.withLock { s -> (Int, (@Sendable () -> Void)?) in
             s.syncRequested += 1
+            if waitForReplicas { s.uploadTicket = s.syncRequested }
             return (s.syncRequested, s.wake)
         }
         guard let wake else { throw EngineError(.notRunning, "replication of \(path) is not running") }
@@ -117,9 +131,21 @@ public final class ReplicationMonitor: Sendable {
     /// Whether a sync request waits for a sync that has not begun yet.
     var hasPendingSyncRequest: Bool { state.withLock { $0.syncRequested > $0.syncServed } }
 
+    /// What the last served `sync -wait` asked the replicas to hold now: they upload up to it without waiting out
+    /// their sync interval.
+    var uploadRequested: TXID { state.withLock { $0.uploadRequested } }
+
+    /// Records a sync; returns whether it served a sync request that waits for the replicas, not served before
+    /// (the uploaders must then upload at once, whatever their interval).
+    @discardableResult
     func synced(position: TXID, written: [PendingFile], servedRequests: Int, at now: Int64,
-                checkpoint: Duration? = nil) {
+                checkpoint: Duration? = nil) -> Bool {
+        var served = false
         update { s in
+            if servedRequests >= s.uploadTicket && s.uploadTicket > s.syncServed {
+                served = true
+                s.uploadRequested = max(s.uploadRequested, position)
+            }
             if let checkpoint {
                 s.status.checkpointCount += 1
                 s.status.checkpointSeconds += checkpoint.inSeconds
@@ -131,6 +157,7 @@ public final class ReplicationMonitor: Sendable {
             s.pending.append(contentsOf: written)
             s.syncServed = max(s.syncServed, servedRequests)
         }
+        return served
     }
 
     func syncFailed(_ error: any Error) {

@@ -23,8 +23,14 @@ public final class Replicator: Service, Sendable {
         public var name: String
         public var client: any ReplicaClient
         /// The replica's `sync-interval`: at most one upload per interval, the local files written in between
-        /// merged into one LTX file (one PUT on S3 however busy the database). Nil, the default: each local file
-        /// is uploaded as soon as it is written (lowest lag).
+        /// merged into one LTX file (one PUT on S3 however busy the database). A commit after a quiet spell (no
+        /// upload for an interval) is uploaded at once, and a sync request that waits for the replicas
+        /// (`sync -wait`, the control socket's `POST /sync?wait=true`, a durable write) has what is pending uploaded
+        /// at once, whatever the interval. A sync request without the wait only syncs locally, as in Litestream.
+        ///
+        /// Nil, the default: the client's ``ReplicaClient/defaultSyncInterval``, which is one second for S3 (as
+        /// Litestream) and none for a file replica. Zero: each local file is uploaded as soon as it is written
+        /// (lowest lag, one PUT per sync on S3).
         public var syncInterval: Duration?
 
         /// - Parameters:
@@ -101,7 +107,8 @@ public final class Replicator: Service, Sendable {
         self.logger = logger
         let monitor = ReplicationMonitor(
             path: engine.path,
-            replicas: configuration.replicas.map { ReplicaStatus(name: $0.name, type: $0.client.type, location: $0.client.location) })
+            replicas: configuration.replicas.map { ReplicaStatus(name: $0.name, type: $0.client.type, location: $0.client.location) },
+            requestCounts: configuration.replicas.map { r in { r.client.requestCounts } })
         self.monitor = monitor
         let wakes = Mutex<[WakeSignal]>([])
         let shared = SharedEngine(engine, monitor: monitor) { wakes.withLock { $0 }.forEach { $0.signal() } }

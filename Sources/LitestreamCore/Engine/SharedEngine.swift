@@ -10,7 +10,7 @@ final class SharedEngine: Sendable {
     let monitor: ReplicationMonitor
     /// The engine's, which never change.
     let path: String, walPath: String
-    /// Called after a sync wrote new files (wakes the uploaders).
+    /// Called after a sync wrote new files or served a `sync -wait` (wakes the uploaders).
     private let onNewFiles: @Sendable () -> Void
 
     init(_ engine: sending DatabaseEngine, monitor: ReplicationMonitor, onNewFiles: @escaping @Sendable () -> Void) {
@@ -34,26 +34,28 @@ final class SharedEngine: Sendable {
 
     func close() { withEngine { $0.close() } }
 
-    /// Syncs and reports what was written.
+    /// Syncs and reports what was written. Wakes the uploaders when it wrote files, or when it served a sync
+    /// request that waits for the replicas: they upload at once then, even files their sync interval held back.
     @discardableResult
     func sync(checkpoint: Bool = true) throws -> DatabaseEngine.SyncResult {
-        let result = try withEngine { e in
+        let (result, servedRequest) = try withEngine { e in
             let served = monitor.syncStarting()
             do {
                 let r = try e.sync(checkpoint: checkpoint)
-                report(r, position: e.position, served: served)
-                return r
+                return (r, report(r, position: e.position, served: served))
             } catch {
                 monitor.syncFailed(error)
                 throw error
             }
         }
-        if !result.written.isEmpty { onNewFiles() }
+        if !result.written.isEmpty || servedRequest { onNewFiles() }
         return result
     }
 
-    /// Reports files written by a sync made directly on the engine (under the lock).
-    func report(_ r: DatabaseEngine.SyncResult, position: TXID, served: Int) {
+    /// Reports files written by a sync made directly on the engine (under the lock); returns whether the sync
+    /// served a sync request that waits for the replicas.
+    @discardableResult
+    func report(_ r: DatabaseEngine.SyncResult, position: TXID, served: Int) -> Bool {
         let now = POSIX.nowMilliseconds()
         var files: [ReplicationMonitor.PendingFile] = []
         // The engine writes each L0 file as a single TXID (min == max), so no directory listing is needed.
@@ -61,7 +63,7 @@ final class SharedEngine: Sendable {
             let bytes = POSIX.fileSize(store.path(min: txid, max: txid)) ?? 0
             files.append(.init(maxTXID: txid, bytes: bytes, writtenAt: now))
         }
-        monitor.synced(position: position, written: files, servedRequests: served, at: now,
+        return monitor.synced(position: position, written: files, servedRequests: served, at: now,
             checkpoint: r.checkpointed == .none ? nil : r.checkpointDuration)
     }
 

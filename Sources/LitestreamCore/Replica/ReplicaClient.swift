@@ -1,3 +1,4 @@
+public import LitestreamClient
 public import LTX
 import SystemPackage
 
@@ -63,6 +64,16 @@ public protocol ReplicaClient: Sendable {
 
     /// Deletes every file of the replica.
     func deleteAll() async throws
+
+    /// Requests sent so far, by kind, for a replica that pays per request (an object store); nil otherwise. The
+    /// default is nil.
+    var requestCounts: RequestCounts? { get }
+
+    /// How often, at most, the replicator uploads to this replica when its configuration sets no `sync-interval`;
+    /// nil: each local file as soon as it is written. The default is nil; an object store, which bills every
+    /// request, answers one second (Litestream's default), so a busy database costs one upload a second while an
+    /// isolated commit is still uploaded at once (see ``Replicator/Replica/syncInterval``).
+    var defaultSyncInterval: Duration? { get }
 }
 
 /// A readable stored file (a local file, or a downloaded copy), read from its start, that closes itself. A decoder
@@ -85,6 +96,10 @@ public final class ReplicaFileReader: LTXInput, @unchecked Sendable {
 }
 
 extension ReplicaClient {
+    public var requestCounts: RequestCounts? { nil }
+
+    public var defaultSyncInterval: Duration? { nil }
+
     /// The files of every level, in level order.
     public func allFilesByLevel() async throws -> [Int: [LTXFileInfo]] {
         var out: [Int: [LTXFileInfo]] = [:]

@@ -17,20 +17,30 @@ import Synchronization
 /// | `litestream_checkpoint_seconds_total` | gauge (a running total) | db |
 /// | `litestream_replica_txid`, `litestream_replica_lag_seconds`, `litestream_replica_lag_bytes`, `litestream_replica_pending_files`, `litestream_replica_last_upload_timestamp_seconds` | gauge | db, replica |
 /// | `litestream_upload_bytes`, `litestream_replica_error_count` | counter | db, replica |
+/// | `litestream_replica_operation_total` | counter | db, replica, operation (`PUT`, `GET`, `LIST`, `DELETE`, `HEAD`) |
 ///
 /// The same names (with `type` on replica metrics) are what `MetricsServer` serves at `/metrics`.
+/// `litestream_replica_operation_total` has Litestream's name and `operation` label, but counts HTTP requests
+/// (``RequestCounts``, what S3 bills), and only for replicas that send them (S3).
 public final class ReplicationMetrics: Service {
     private let server: ReplicationServer
     private let interval: Duration
+    /// The bootstrapped backend, unless a test brings its own.
+    private let factory: any MetricsFactory
     /// The last counter values seen, to turn the statuses' running totals into increments.
     private let last = Mutex<[String: Int64]>([:])
 
     /// - Parameters:
     ///   - server: the databases to sample.
     ///   - interval: how often.
-    public init(server: ReplicationServer, interval: Duration = .seconds(1)) {
+    public convenience init(server: ReplicationServer, interval: Duration = .seconds(1)) {
+        self.init(server: server, interval: interval, factory: MetricsSystem.factory)
+    }
+
+    init(server: ReplicationServer, interval: Duration = .seconds(1), factory: any MetricsFactory) {
         self.server = server
         self.interval = interval
+        self.factory = factory
     }
 
     /// Samples until graceful shutdown or cancellation (and once more then).
@@ -45,28 +55,36 @@ public final class ReplicationMetrics: Service {
     }
 
     /// Publishes the current statuses once.
-    public func sample() {
-        for s in server.statuses() {
+    public func sample() { record(server.statuses()) }
+
+    /// Publishes `statuses`.
+    func record(_ statuses: [ReplicationStatus]) {
+        for s in statuses {
             let db = [("db", s.path)]
-            Gauge(label: "litestream_db_txid", dimensions: db).record(Double(s.localTXID.rawValue))
+            gauge("litestream_db_txid", dimensions: db).record(Double(s.localTXID.rawValue))
             if let at = s.lastSyncAt {
-                Gauge(label: "litestream_db_last_sync_timestamp_seconds", dimensions: db).record(Double(at) / 1000)
+                gauge("litestream_db_last_sync_timestamp_seconds", dimensions: db).record(Double(at) / 1000)
             }
             count("litestream_sync_count", db, s.syncCount)
             count("litestream_sync_error_count", db, s.syncErrorCount)
             count("litestream_checkpoint_count", db, s.checkpointCount)
-            Gauge(label: "litestream_checkpoint_seconds_total", dimensions: db).record(s.checkpointSeconds)
+            gauge("litestream_checkpoint_seconds_total", dimensions: db).record(s.checkpointSeconds)
             for r in s.replicas {
                 let d = [("db", s.path), ("replica", r.name)]
-                Gauge(label: "litestream_replica_txid", dimensions: d).record(Double(r.txid.rawValue))
-                Gauge(label: "litestream_replica_lag_seconds", dimensions: d).record(r.lagSeconds)
-                Gauge(label: "litestream_replica_lag_bytes", dimensions: d).record(Double(r.lagBytes))
-                Gauge(label: "litestream_replica_pending_files", dimensions: d).record(Double(r.pendingFiles))
+                gauge("litestream_replica_txid", dimensions: d).record(Double(r.txid.rawValue))
+                gauge("litestream_replica_lag_seconds", dimensions: d).record(r.lagSeconds)
+                gauge("litestream_replica_lag_bytes", dimensions: d).record(Double(r.lagBytes))
+                gauge("litestream_replica_pending_files", dimensions: d).record(Double(r.pendingFiles))
                 if let at = r.lastUploadAt {
-                    Gauge(label: "litestream_replica_last_upload_timestamp_seconds", dimensions: d).record(Double(at) / 1000)
+                    gauge("litestream_replica_last_upload_timestamp_seconds", dimensions: d).record(Double(at) / 1000)
                 }
                 count("litestream_upload_bytes", d, r.uploadBytes)
                 count("litestream_replica_error_count", d, r.errorCount)
+                if let requests = r.requests {
+                    for kind in RequestCounts.Kind.allCases {
+                        count("litestream_replica_operation_total", d + [("operation", kind.rawValue)], requests[kind])
+                    }
+                }
             }
         }
     }
@@ -79,7 +97,11 @@ public final class ReplicationMetrics: Service {
             // A restarted replication starts its totals again from zero.
             return total >= previous ? total - previous : total
         }
-        if increment > 0 { Counter(label: label, dimensions: dimensions).increment(by: increment) }
+        if increment > 0 { Counter(label: label, dimensions: dimensions, factory: factory).increment(by: increment) }
+    }
+
+    private func gauge(_ label: String, dimensions: [(String, String)]) -> Gauge {
+        Gauge(label: label, dimensions: dimensions, factory: factory)
     }
 }
 
@@ -126,6 +148,12 @@ public enum PrometheusText {
             replicas.map { ($0.labels, Double($0.replica.uploadBytes)) })
         family("litestream_replica_error_count", "counter", "Failed replica calls since replication started.",
             replicas.map { ($0.labels, Double($0.replica.errorCount)) })
+        family("litestream_replica_operation_total", "counter", "Requests sent to the replica since replication started, by kind.",
+            replicas.flatMap { r in
+                RequestCounts.Kind.allCases.compactMap { kind in
+                    r.replica.requests.map { (r.labels + [("operation", kind.rawValue)], Double($0[kind])) }
+                }
+            })
         return out
     }
 

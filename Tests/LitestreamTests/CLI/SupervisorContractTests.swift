@@ -38,15 +38,16 @@ import Testing
             return try TestEnvironment.sqlite3(out, "SELECT count(*) FROM t")
         }
 
-        /// The replica's config file: one database, one file replica, and whatever else `extra` says.
-        func writeConfig(replicaExtra: String = "", extra: String = "") throws {
+        /// The replica's config file: one database, one replica (the file replica unless `url` names another),
+        /// and whatever else `extra` says.
+        func writeConfig(replicaExtra: String = "", extra: String = "", url: String? = nil) throws {
             try """
                 \(extra)
                 dbs:
                   - path: \(db)
                     replicas:
                       - name: file
-                        url: \(replicaURL)
+                        url: \(url ?? replicaURL)
                 \(replicaExtra)
                 """.write(toFile: config, atomically: true, encoding: .utf8)
         }

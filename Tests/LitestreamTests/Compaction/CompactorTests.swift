@@ -172,6 +172,35 @@ struct CompactorTests {
         #expect(try S.decode(try S.contents(info2, in: client2)).pages[1] == S.page(1, version: 20))
     }
 
+    @Test("a merged L0 file is read from the local one-TXID files it was made of, else from the replica")
+    func mergedL0FromLocalParts() async throws {
+        let dir = try S.TempDir()
+        let local = try S.TempDir("local")
+        let client = FileReplicaClient(path: dir.path)
+        // The replica holds TXID 1 and a merged upload of TXIDs 2-3 (page 1 at version 30); the local files 2 and 3
+        // hold versions 20 and 99, so the result tells which was read.
+        try await S.store(try S.encode(S.header(min: 1, max: 1, commit: 1), pages: [(1, S.page(1, version: 10))]), level: 0, in: client)
+        try await S.store(try S.encode(S.header(min: 2, max: 3, commit: 1), pages: [(1, S.page(1, version: 30))]), level: 0, in: client)
+        for (txid, version) in [(UInt64(2), 20), (3, 99)] {
+            let bytes = try S.encode(S.header(min: txid, max: txid, commit: 1), pages: [(1, S.page(1, version: version))])
+            try Data(bytes).write(to: URL(fileURLWithPath: local.path + "/" + LTXFileName.format(min: TXID(txid), max: TXID(txid))))
+        }
+        let localPath = local.path
+        let compactor = Compactor(client: client, localL0Path: { "\(localPath)/\($0.name)" })
+        let info = try #require(try await compactor.compact(level: 1))
+        #expect(info.minTXID == TXID(1) && info.maxTXID == TXID(3))
+        #expect(try S.decode(try S.contents(info, in: client)).pages[1] == S.page(1, version: 99))
+
+        // One part gone: the merged file is read from the replica.
+        let dir2 = try S.TempDir()
+        let client2 = FileReplicaClient(path: dir2.path)
+        try await S.store(try S.encode(S.header(min: 1, max: 1, commit: 1), pages: [(1, S.page(1, version: 10))]), level: 0, in: client2)
+        try await S.store(try S.encode(S.header(min: 2, max: 3, commit: 1), pages: [(1, S.page(1, version: 30))]), level: 0, in: client2)
+        try FileManager.default.removeItem(atPath: local.path + "/" + LTXFileName.format(min: TXID(2), max: TXID(2)))
+        let info2 = try #require(try await Compactor(client: client2, localL0Path: { "\(localPath)/\($0.name)" }).compact(level: 1))
+        #expect(try S.decode(try S.contents(info2, in: client2)).pages[1] == S.page(1, version: 30))
+    }
+
     @Test("a file whose header disagrees with its name is refused")
     func headerMismatch() async throws {
         let dir = try S.TempDir()

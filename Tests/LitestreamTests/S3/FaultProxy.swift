@@ -41,6 +41,7 @@ final class FaultProxy: Sendable {
         var mode: Mode = .passThrough
         var rng: SplitMix64
         var requests: [String: Int] = [:]
+        var kinds: [String: Int] = [:]
         var faults: [Fault: Int] = [:]
         var refused = 0
         var server: (any Channel)?
@@ -88,6 +89,9 @@ final class FaultProxy: Sendable {
 
     /// Requests seen so far by HTTP method (including those that got a fault).
     var requestCounts: [String: Int] { state.withLock { $0.requests } }
+    /// Requests seen so far by the kind S3 bills (`PUT`, `GET`, `LIST`, `DELETE`, `HEAD`), read from the wire: a
+    /// GET of the bucket is a LIST; a POST is DELETE with `?delete` (DeleteObjects), else PUT (multipart steps).
+    var kindCounts: [String: Int] { state.withLock { $0.kinds } }
     var faultCounts: [Fault: Int] { state.withLock { $0.faults } }
     var totalRequests: Int { requestCounts.values.reduce(0, +) }
     var isDown: Bool { state.withLock { $0.server == nil } }
@@ -189,6 +193,7 @@ final class FaultProxy: Sendable {
     ) async throws -> Bool {
         let (fault, delay) = state.withLock { s -> (Fault?, Int) in
             s.requests[head.method.rawValue, default: 0] += 1
+            s.kinds[Self.kind(head), default: 0] += 1
             var fault: Fault?
             switch s.mode {
             case .passThrough: fault = nil
@@ -237,6 +242,19 @@ final class FaultProxy: Sendable {
             if !isHead && responseBody.readableBytes > 0 { try await outbound.write(.body(.byteBuffer(responseBody))) }
             try await outbound.write(.end(nil))
             return true
+        }
+    }
+
+    /// The S3 kind of a path-style request (`/bucket` or `/bucket/key`).
+    static func kind(_ head: HTTPRequestHead) -> String {
+        let parts = head.uri.split(separator: "?", maxSplits: 1)
+        let path = parts.first.map(String.init) ?? ""
+        let query = parts.count > 1 ? parts[1].split(separator: "&").map { String($0.split(separator: "=").first ?? "") } : []
+        let bucketLevel = path.split(separator: "/").count <= 1
+        switch head.method {
+        case .GET: return bucketLevel ? "LIST" : "GET"
+        case .POST: return query.contains("delete") ? "DELETE" : "PUT"
+        default: return head.method.rawValue
         }
     }
 
