@@ -116,6 +116,39 @@ public struct Maintenance: Sendable {
         }
     }
 
+    /// When `run` next has something to do (Unix ms; `now` when it has not looked yet), or nil when nothing is
+    /// due until L0 moves on (an upload, after which the uploader runs it anyway). An idle replica's uploader sleeps
+    /// until then: with the defaults, once the latest uploads are compacted up to L3 and their L0 files retired,
+    /// that is the next daily snapshot.
+    func nextDue(now: Int64) -> Int64? {
+        var due: Int64?
+        func atMost(_ t: Int64) { due = min(due ?? t, t) }
+        let interval = configuration.snapshotInterval.wholeMilliseconds
+        if interval > 0 {
+            if let last = lastSnapshotAt {
+                let boundary = now - now % interval
+                atMost(last == 0 || last < boundary ? now : boundary + interval)
+            } else {
+                atMost(now)
+            }
+        }
+        for level in configuration.levels {
+            let k = level.level
+            guard let below = levelMax[k - 1], let this = levelMax[k] else {
+                atMost(now)
+                continue
+            }
+            if below > this { atMost(nextCompaction[k, default: 0]) }
+        }
+        let retention = configuration.l0Retention.wholeMilliseconds
+        let l1Max = levelMax[1] ?? .zero
+        if retention > 0, l1Max > l0RetainedThrough {
+            let checkable = lastL0RetentionAt + configuration.l0RetentionCheckInterval.wholeMilliseconds
+            atMost(max(checkable, l1Max > l1MaxAtLastRetention ? 0 : l0RetentionDueAt))
+        }
+        return due.map { max($0, now) }
+    }
+
     /// Applies snapshot and L0 retention now (`replicate -once -enforce-retention`).
     func enforceRetention(now: Int64, deleteLocalL0: @escaping @Sendable (LTXFileInfo) -> Void) async throws {
         guard configuration.retentionEnabled else { return }

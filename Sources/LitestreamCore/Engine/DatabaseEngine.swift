@@ -461,8 +461,23 @@ public final class DatabaseEngine {
 
     // MARK: checkpoints
 
+    /// How long until the interval checkpoint may be due, for a sync loop that otherwise sleeps until the WAL
+    /// changes; nil when none is pending (nothing synced since the last checkpoint, or no interval). Never zero: when
+    /// overdue, the check already ran after the last sync and found nothing to do, so look again an interval later.
+    public var checkpointDue: Duration? {
+        guard readLock != nil, syncedSinceCheckpoint, let interval = configuration.checkpoint.interval, interval > .zero else {
+            return nil
+        }
+        let left = interval - (ContinuousClock.now - lastCheckpoint)
+        return left > .zero ? left : interval
+    }
+
     private func checkpointIfNeeded(_ result: inout SyncResult, policy: CheckpointPolicy? = nil) throws {
-        guard let cursor, let readLock, cursor.offset >= Int64(WALHeader.size) else { return }
+        guard let cursor, let readLock, cursor.offset >= Int64(WALHeader.size) else {
+            // No frames in the WAL: nothing for the interval checkpoint to do until a sync copies some.
+            if cursor != nil { syncedSinceCheckpoint = false }
+            return
+        }
         let frameSize = Int64(pageSize) + 24
         // Frames of the WAL as it is now: after a restart or TRUNCATE the cursor still describes the old generation.
         let current = try wal.readHeader()
@@ -473,6 +488,11 @@ public final class DatabaseEngine {
         let started = ContinuousClock.now
         switch action {
         case .none:
+            // The interval passed with at most one frame to back-fill: the interval check is done until the next
+            // sync copies frames (an idle database's sync loop then has no reason to wake).
+            if let interval = configuration.checkpoint.interval, ContinuousClock.now - lastCheckpoint >= interval {
+                syncedSinceCheckpoint = false
+            }
             return
         case .passive:
             // Under steady writes our read mark always trails the newest frame, so the WAL is never fully

@@ -58,17 +58,30 @@ actor ReplicaWorker {
         }
     }
 
-    /// Until `stopping` says so: wait for new files (or `monitorInterval`), upload, maintain.
-    func run(monitorInterval: Duration, stopping: @Sendable () -> Bool) async {
+    /// Until `stopping` says so: wait for new files or the next deadline, upload, maintain.
+    func run(stopping: @Sendable () -> Bool) async {
         while !stopping() {
-            // While backing off, or batching for the sync interval, look again as soon as that ends rather than a
-            // full monitor interval later.
-            var timeout = backoff.isWaiting ? min(monitorInterval, backoff.remaining) : monitorInterval
-            if let due = uploadDelay() { timeout = min(timeout, due) }
-            await wake.wait(timeout: timeout)
+            await wake.wait(timeout: nextDeadline())
+            WakeupCounters.count(WakeupCounters.uploader)
             if stopping() { break }
             await step()
         }
+    }
+
+    /// How long the worker may sleep unless new files are written: until its backoff ends, its sync interval lets
+    /// it upload, or maintenance is due; nil (until new files) when none of those is pending. No periodic look:
+    /// everything the worker does follows from an upload, a failure, or the clock.
+    private func nextDeadline() -> Duration? {
+        var timeout: Duration?
+        func atMost(_ d: Duration) { timeout = min(timeout ?? d, d) }
+        if backoff.isWaiting { atMost(backoff.remaining) }
+        if let due = uploadDelay() { atMost(due) }
+        // Until the replica could be listed, maintenance cannot know what is due; the backoff paces those retries.
+        if uploaded != nil || !backoff.isWaiting {
+            let now = POSIX.nowMilliseconds()
+            if let at = maintenance.nextDue(now: now) { atMost(.milliseconds(at - now)) }
+        }
+        return timeout
     }
 
     /// One round: upload what is new, then housekeeping. Errors are logged and backed off, never thrown.

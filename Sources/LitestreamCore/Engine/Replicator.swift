@@ -48,7 +48,9 @@ public final class Replicator: Service, Sendable {
         public var database: DatabaseEngine.Configuration
         /// Where the database goes: at least one replica (the initializer checks).
         public private(set) var replicas: [Replica]
-        /// The longest the engine waits between looks at the WAL when no change is signalled. Default 1 s.
+        /// Where there is no inotify (macOS, or a directory that cannot be watched): the longest time between two
+        /// looks at an idle WAL's size and mtime (polls back off to it from 50 ms). Also how often the replicator
+        /// looks for a database that does not exist yet. With inotify an idle database is never looked at. Default 1 s.
         public var monitorInterval: Duration = .seconds(1)
         /// The shortest time between two syncs; changes within it are batched into one L0 file. Default 100 ms:
         /// an isolated commit is still synced at once, and a steady writer costs at most ten L0 files a second.
@@ -219,7 +221,9 @@ public final class Replicator: Service, Sendable {
             if !isOpen { try? await cancelWhenGracefulShutdown { try await self.openRetrying() } }
             guard isOpen else { return }
             defer { close() }
-            let watcher = WALWatcher(walPath: shared.withEngine(\.walPath), pollInterval: min(configuration.minSyncInterval, .milliseconds(100)))
+            let watcher = WALWatcher(walPath: shared.withEngine(\.walPath),
+                pollInterval: min(configuration.minSyncInterval, .milliseconds(100)),
+                maxPollInterval: configuration.monitorInterval)
             let workers = self.workers
             // Ends the sync loop's wait-out of the minimum interval: a sync request is served at once.
             let requests = WakeSignal()
@@ -231,13 +235,12 @@ public final class Replicator: Service, Sendable {
             // A sync request (`sync -wait`) also wakes the uploaders, which may be waiting out a backoff.
             monitor.started(wake: wakeAll)
             defer { monitor.stopped() }
-            let monitorInterval = configuration.monitorInterval
             // The uploaders stop with the sync loop; their last uploads come after the final sync.
             await withGracefulShutdownHandler {
                 await withTaskGroup(of: Void.self) { group in
                     for w in workers {
                         group.addTask {
-                            await w.run(monitorInterval: monitorInterval) { Task.isShuttingDownGracefully || Task.isCancelled }
+                            await w.run { Task.isShuttingDownGracefully || Task.isCancelled }
                         }
                     }
                     await self.syncLoop(watcher: watcher, requests: requests)
@@ -277,8 +280,11 @@ public final class Replicator: Service, Sendable {
                 }
                 watcher.listen()
             } else {
-                await watcher.wait(timeout: configuration.monitorInterval)
+                // Idle: nothing but a WAL change, a request or a deadline of this database's own ends the wait,
+                // so an idle database costs no wake-up at all.
+                await watcher.wait(timeout: idleTimeout(backoff: syncBackoff, lastPrune: lastPrune))
             }
+            WakeupCounters.count(WakeupCounters.syncLoop)
             if stopping() { break }
             lastSync = .now
             if syncBackoff.isWaiting { continue }
@@ -311,6 +317,19 @@ public final class Replicator: Service, Sendable {
                 await pruneLocalL0(force: false)
             }
         }
+    }
+
+    /// How long the idle sync loop may sleep without a WAL change: until the interval checkpoint is due, a failed
+    /// sync is retried, or local L0 files may be pruned; nil (until the WAL changes) when none of those is pending.
+    private func idleTimeout(backoff: Backoff, lastPrune: ContinuousClock.Instant) -> Duration? {
+        var timeout = shared.withEngine { $0.checkpointDue }
+        func atMost(_ d: Duration) { timeout = min(timeout ?? d, d) }
+        if backoff.isWaiting { atMost(backoff.remaining) }
+        // Pruning keeps the newest local file: with only that one there is nothing to prune until a write.
+        if configuration.maintenance.l0Retention > .zero, ((try? shared.store.files().count) ?? 0) > 1 {
+            atMost(max(.milliseconds(10), configuration.maintenance.l0RetentionCheckInterval - (.now - lastPrune)))
+        }
+        return timeout
     }
 
     /// Final sync without a checkpoint, retried for up to `shutdownSyncTimeout`.

@@ -7,28 +7,27 @@ import Synchronization
 /// (inside `WALWatcher`).
 ///
 /// Cheap because it runs for every sync: a wait is one continuation, no child tasks (a task group per wait, two
-/// child tasks and a cancelled sleep, cost many context switches), and timeouts share one dispatch
-/// timer: a wait that a signal ends early leaves its timer armed, and the next wait, whose deadline is later,
-/// reuses it (when it fires it re-arms for the current waiter's deadline). Under steady writes that is about one
-/// timer a second instead of one per sync.
+/// child tasks and a cancelled sleep, cost many context switches), and timeouts go to the process's one
+/// `DeadlineQueue`: a wait that a signal ends early leaves its deadline queued, and the next wait, whose deadline is
+/// later, reuses it (when it fires it re-queues for the current waiter's deadline). Under steady writes that is
+/// about one deadline a second instead of one per sync. A wait without a timeout queues nothing: an idle database
+/// costs no timer at all.
 package final class WakeSignal: Sendable {
     private struct State {
         var pending = false
-        var waiter: (deadline: DispatchTime, continuation: CheckedContinuation<Void, Never>)?
+        var waiter: (deadline: DispatchTime?, continuation: CheckedContinuation<Bool, Never>)?
         /// When the earliest timer still outstanding fires; nil when none is.
         var armedUntil: DispatchTime?
     }
 
     private let state = Mutex(State())
-    /// Where timeouts fire; shared, they only resume a continuation.
-    private static let timers = DispatchQueue(label: "litestream.wake-signal")
 
     package init(pending: Bool = false) {
         state.withLock { $0.pending = pending }
     }
 
     package func signal() {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+        let waiter = state.withLock { s -> CheckedContinuation<Bool, Never>? in
             guard let w = s.waiter else {
                 s.pending = true
                 return nil
@@ -36,7 +35,7 @@ package final class WakeSignal: Sendable {
             s.waiter = nil
             return w.continuation
         }
-        waiter?.resume()
+        waiter?.resume(returning: true)
     }
 
     /// Takes a signal that arrived while nobody waited; true if there was one.
@@ -47,25 +46,27 @@ package final class WakeSignal: Sendable {
         }
     }
 
-    /// Returns on a signal, after `timeout`, or when the task is cancelled.
-    package func wait(timeout: Duration) async {
-        if consume() { return }
-        let deadline = DispatchTime.now() + .nanoseconds(Int(clamping: max(timeout, .zero).wholeNanoseconds))
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+    /// Returns on a signal, after `timeout` (nil: none), or when the task is cancelled; true for a signal.
+    @discardableResult
+    package func wait(timeout: Duration?) async -> Bool {
+        if consume() { return true }
+        let deadline = timeout.map { DispatchTime.now() + .nanoseconds(Int(clamping: max($0, .zero).wholeNanoseconds)) }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
                 let arm = state.withLock { s -> Bool? in
                     if s.pending || Task.isCancelled {
                         s.pending = false
                         return nil
                     }
                     s.waiter = (deadline, c)
+                    guard let deadline else { return false }
                     if let armed = s.armedUntil, armed <= deadline { return false }
                     s.armedUntil = deadline
                     return true
                 }
                 switch arm {
-                case nil: c.resume()
-                case true?: self.arm(deadline)
+                case nil: c.resume(returning: true)
+                case true?: self.arm(deadline!)
                 case false?: break
                 }
             }
@@ -74,28 +75,28 @@ package final class WakeSignal: Sendable {
                 defer { s.waiter = nil }
                 return s.waiter?.continuation
             }
-            w?.resume()
+            w?.resume(returning: false)
         }
     }
 
     private func arm(_ deadline: DispatchTime) {
-        Self.timers.asyncAfter(deadline: deadline) { [weak self] in self?.timerFired(deadline) }
+        DeadlineQueue.shared.schedule(at: deadline) { [weak self] in self?.timerFired(deadline) }
     }
 
     /// Resumes the waiter if its deadline has passed; otherwise makes sure a timer is armed for it.
     private func timerFired(_ firedFor: DispatchTime) {
-        let (due, rearm) = state.withLock { s -> (CheckedContinuation<Void, Never>?, DispatchTime?) in
+        let (due, rearm) = state.withLock { s -> (CheckedContinuation<Bool, Never>?, DispatchTime?) in
             if s.armedUntil == firedFor { s.armedUntil = nil }
-            guard let w = s.waiter else { return (nil, nil) }
-            if DispatchTime.now() >= w.deadline {
+            guard let w = s.waiter, let deadline = w.deadline else { return (nil, nil) }
+            if DispatchTime.now() >= deadline {
                 s.waiter = nil
                 return (w.continuation, nil)
             }
-            if let armed = s.armedUntil, armed <= w.deadline { return (nil, nil) }
-            s.armedUntil = w.deadline
-            return (nil, w.deadline)
+            if let armed = s.armedUntil, armed <= deadline { return (nil, nil) }
+            s.armedUntil = deadline
+            return (nil, deadline)
         }
-        due?.resume()
+        due?.resume(returning: false)
         if let rearm { arm(rearm) }
     }
 }

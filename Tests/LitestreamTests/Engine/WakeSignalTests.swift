@@ -30,10 +30,10 @@ import Testing
     @Test func aLaterShortWaitStillTimesOut() async {
         let s = WakeSignal()
         // Ended early by a signal: its ten-minute timer stays armed.
-        async let first: Void = s.wait(timeout: WaitTiming.long)
+        async let first: Bool = s.wait(timeout: WaitTiming.long)
         try? await Task.sleep(for: .milliseconds(20))
         s.signal()
-        await first
+        _ = await first
         let t = await WaitTiming.elapsed { await s.wait(timeout: .milliseconds(100)) }
         #expect(t >= .milliseconds(100) && t < WaitTiming.late, "got its own, earlier timer")
     }
@@ -41,10 +41,10 @@ import Testing
     @Test func anEarlierTimerDoesNotEndALaterLongerWait() async {
         let s = WakeSignal()
         // Ended early by a signal: its 200 ms timer stays armed and fires during the next wait.
-        async let first: Void = s.wait(timeout: .milliseconds(200))
+        async let first: Bool = s.wait(timeout: .milliseconds(200))
         try? await Task.sleep(for: .milliseconds(20))
         s.signal()
-        await first
+        _ = await first
         // On a starved machine the 20 ms sleep can outlast the first wait's 200 ms; the signal is then left for
         // the next wait ("wakes the current or the next wait"), which would end it at once. Not this test's case.
         _ = s.consume()
