@@ -225,23 +225,21 @@ struct ReplicateCommand: AsyncParsableCommand {
             + [server]
         for (db, dir) in plan.directories {
             guard let config else { break }
-            services.append(ClosureService {
-                // Picks up databases as they are created (every monitor interval with `watch`).
-                try? await cancelWhenGracefulShutdown {
-                    while true {
-                        for path in dir.scan(excluding: Set(server.databasePaths)) {
-                            do {
-                                var c = try config.replicatorConfiguration(for: db, path: path)
-                                if let minSync { c.minSyncInterval = minSync }
-                                if server.register(c) { logger.info("database found", metadata: ["db": "\(path)"]) }
-                            } catch {
-                                logger.error("cannot replicate database", metadata: ["db": "\(path)", "error": "\(error)"])
-                            }
-                        }
-                        if !(db.directory?.watch ?? false) { break }
-                        try await Task.sleep(for: db.monitorInterval)
+            // Picks up databases as they are created (with `watch`: as inotify reports them; without inotify, by
+            // rescanning from every monitor interval).
+            let search = DirectoryWatch(directory: dir, watch: db.directory?.watch ?? false, pollInterval: db.monitorInterval,
+                isKnown: { server.isRegistered(path: $0) },
+                found: { path in
+                    do {
+                        var c = try config.replicatorConfiguration(for: db, path: path)
+                        if let minSync { c.minSyncInterval = minSync }
+                        if server.register(c) { logger.info("database found", metadata: ["db": "\(path)"]) }
+                    } catch {
+                        logger.error("cannot replicate database", metadata: ["db": "\(path)", "error": "\(error)"])
                     }
-                }
+                })
+            services.append(ClosureService {
+                try? await cancelWhenGracefulShutdown { try await search.run() }
                 try await gracefulShutdown()
             })
         }

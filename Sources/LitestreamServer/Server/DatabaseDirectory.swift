@@ -20,26 +20,41 @@ public struct DatabaseDirectory: Sendable {
     /// SQLite's magic string: only files this process has no SQLite connection to are opened (opening and closing
     /// a database that SQLite has open in this process would drop its locks).
     public func scan(excluding known: Set<String> = []) -> [String] {
-        var found: [String] = []
-        walk(path, into: &found, known: known)
-        return found.sorted()
+        scanTree(path, isKnown: { known.contains($0) }).databases.filter { !known.contains($0) }
     }
 
-    private func walk(_ dir: String, into found: inout [String], known: Set<String>) {
+    /// Databases from `dir` (the directory or one under it) that `isKnown` does not know, sorted, and the
+    /// directories that were searched (`dir` and, if recursive, those under it), which a watch must watch. Known
+    /// paths are never opened.
+    func scanTree(_ dir: String, isKnown: (String) -> Bool) -> (databases: [String], directories: [String]) {
+        var found: [String] = [], directories: [String] = []
+        walk(dir, into: &found, directories: &directories, known: isKnown)
+        return (found.filter { !isKnown($0) }.sorted(), directories)
+    }
+
+    private func walk(_ dir: String, into found: inout [String], directories: inout [String], known: (String) -> Bool) {
         guard let names = try? POSIX.listDirectory(dir) else { return }
+        directories.append(dir)
         for name in names where name != "." && name != ".." {
             let full = dir + "/" + name
             guard let type = try? FilePath(full).stat(followTargetSymlink: false).type else { continue }
             if type == .directory {
-                // Our own state directories hold LTX files, not databases.
-                if recursive && !name.hasSuffix("-litestream") { walk(full, into: &found, known: known) }
+                if isSearched(directory: name) { walk(full, into: &found, directories: &directories, known: known) }
                 continue
             }
-            guard type == .regular, fnmatch(pattern, name, 0) == 0,
-                !name.hasSuffix("-wal"), !name.hasSuffix("-shm"), !name.hasSuffix("-journal")
-            else { continue }
-            if known.contains(full) || Self.isSQLiteDatabase(full) { found.append(full) }
+            guard type == .regular, isCandidate(name) else { continue }
+            if known(full) || Self.isSQLiteDatabase(full) { found.append(full) }
         }
+    }
+
+    /// Whether a subdirectory of that name is searched. Our own state directories hold LTX files, not databases.
+    func isSearched(directory name: String) -> Bool {
+        recursive && !name.hasSuffix("-litestream")
+    }
+
+    /// Whether a file of that name may be one of the databases (its contents aside).
+    func isCandidate(_ name: String) -> Bool {
+        fnmatch(pattern, name, 0) == 0 && !name.hasSuffix("-wal") && !name.hasSuffix("-shm") && !name.hasSuffix("-journal")
     }
 
     static func isSQLiteDatabase(_ path: String) -> Bool {

@@ -55,6 +55,11 @@ public final class ReplicationServer: Service, Sendable {
     /// The paths of the databases the server knows, running or stopped.
     public var databasePaths: [String] { entries.withLock { $0.keys.sorted() } }
 
+    /// Whether the server knows the database at this absolute path, running or stopped (one lookup, no listing).
+    public func isRegistered(path: String) -> Bool {
+        entries.withLock { $0[path] != nil }
+    }
+
     /// The monitor of a database (for `sync`), by path.
     public func monitor(for path: String) -> ReplicationMonitor? {
         entries.withLock { $0[absolutePath(path)]?.replicator.monitor }

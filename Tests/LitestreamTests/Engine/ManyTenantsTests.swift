@@ -1,0 +1,120 @@
+import Foundation
+import LTX
+import ServiceLifecycle
+import Testing
+
+@testable import LitestreamClient
+@testable import LitestreamCore
+@testable import LitestreamServer
+
+/// Directory mode with more databases than the kernel's default of 128 inotify instances per user: every one is
+/// replicated, the process holds one inotify instance, and once the databases are idle nothing wakes: no sync-loop
+/// turn, no uploader turn, no poll of a WAL. (Before, each database had an inotify instance of its own, those past
+/// the limit polled their WAL every 50 ms, and every database's sync loop and uploader woke every second.)
+///
+/// Serialized: the counters are process-wide, and the polling test below moves them on purpose.
+@Suite(.serialized, .timeLimit(.minutes(4))) struct ManyTenantsTests {
+    static let tenants = Int(ProcessInfo.processInfo.environment["LITESTREAM_TEST_TENANTS"] ?? "") ?? 200
+
+    @Test(.enabled(if: FileEventHub.shared != nil, "needs inotify (Linux)"))
+    func idleTenantsCostNoWakeups() async throws {
+        let root = try TestEnvironment.temporaryDirectory("tenants")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let dbDir = root.appendingPathComponent("dbs").path
+        let replicaDir = root.appendingPathComponent("replicas").path
+        try FileManager.default.createDirectory(atPath: dbDir, withIntermediateDirectories: true)
+        for i in 0..<Self.tenants {
+            let db = try TestDatabase(path: "\(dbDir)/tenant-\(i).db")
+            try db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('tenant \(i)')")
+            db.close()
+        }
+        let polls = WakeupCounters.snapshot.walPolls
+        let server = ReplicationServer()
+        let watch = DirectoryWatch(
+            directory: DatabaseDirectory(path: dbDir, pattern: "*.db", recursive: false), watch: true,
+            pollInterval: .seconds(1), isKnown: { server.isRegistered(path: $0) },
+            found: { path in
+                var c = Replicator.Configuration(database: .init(path: path),
+                    replica: FileReplicaClient(path: replicaDir + "/" + POSIX.basename(path)))
+                // Boundaries an hour apart: none falls in the idle window below (the default L1 is every 30 s).
+                c.maintenance.levels = [CompactionLevel(level: 1, interval: .seconds(3600))]
+                server.register(c)
+            })
+        try await withServices([server, ClosureService { try? await cancelWhenGracefulShutdown { try await watch.run() } }]) {
+            // Every tenant reaches its replica.
+            let all = try await Integration.poll(timeout: .seconds(120), interval: .milliseconds(200)) {
+                let s = server.statuses()
+                return s.count == Self.tenants && s.allSatisfy { $0.replicas.allSatisfy { $0.txid >= TXID(1) } }
+            }
+            let missing = server.statuses().filter { $0.replicas.contains { $0.txid < TXID(1) } }.map(\.path)
+            #expect(all, "\(server.statuses().count) databases found, not yet replicated: \(missing.prefix(5))")
+
+            // One inotify instance for the process, not one per database (read from /proc, not from our code).
+            #expect(Self.inotifyInstances() <= 2, "an inotify instance per database")
+
+            // Idle: wait for the start's snapshots to settle, then nothing moves for three seconds.
+            let settled = try await Integration.poll(timeout: .seconds(60), interval: .milliseconds(10)) {
+                let before = WakeupCounters.snapshot
+                try await Task.sleep(for: .milliseconds(500))
+                return WakeupCounters.snapshot == before
+            }
+            #expect(settled, "the databases never went quiet")
+            let before = WakeupCounters.snapshot
+            try await Task.sleep(for: .seconds(3))
+            let after = WakeupCounters.snapshot
+            #expect(after.syncLoop == before.syncLoop, "sync loops woke while idle: \(after.syncLoop - before.syncLoop)")
+            #expect(after.uploader == before.uploader, "uploaders woke while idle: \(after.uploader - before.uploader)")
+            #expect(after.walPolls == polls, "WALs were polled: \(after.walPolls - polls) times (polling fallback)")
+
+            // And a write to one tenant still reaches its replica at once.
+            let target = "\(dbDir)/tenant-\(Self.tenants / 2).db"
+            let monitor = try #require(server.monitor(for: target))
+            let was = monitor.status().replicas[0].txid
+            let app = try TestDatabase(path: target)
+            try app.exec("INSERT INTO t (v) VALUES ('later')")
+            let started = ContinuousClock.now
+            #expect(try await Integration.poll(timeout: .seconds(10), interval: .milliseconds(5)) {
+                monitor.status().replicas[0].txid > was
+            })
+            #expect(ContinuousClock.now - started < .seconds(2), "an idle tenant's write took long to reach the replica")
+            app.close()
+        }
+        // The final syncs left every tenant restorable.
+        for i in [0, Self.tenants / 2, Self.tenants - 1] {
+            let replica = FileReplicaClient(path: "\(replicaDir)/tenant-\(i).db")
+            let out = root.appendingPathComponent("restored-\(i).db").path
+            let restorer = Restorer(replica: replica)
+            _ = try await restorer.restore(to: out, plan: try await restorer.plan(txid: nil), integrityCheck: .full)
+            #expect(try TestDatabase.contentDigest(path: out) == TestDatabase.contentDigest(path: "\(dbDir)/tenant-\(i).db"))
+        }
+    }
+
+    /// Without inotify a watcher polls, but backs off while the WAL is idle (50 ms, 100, 200, … up to the cap),
+    /// and a change is still heard at the next poll.
+    @Test func pollingBacksOffWhileIdle() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("tenants-poll").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let wal = dir + "/db-wal"
+        try WALWatcherTests.append(wal)
+        let watcher = WALWatcher(walPath: wal, pollInterval: .milliseconds(50), maxPollInterval: .milliseconds(400), hub: nil)
+        #expect(!watcher.isEventDriven)
+        await watcher.wait(timeout: .seconds(1))  // the first wait returns at once
+        let before = WakeupCounters.snapshot.walPolls
+        await watcher.wait(timeout: .seconds(2))
+        let polls = WakeupCounters.snapshot.walPolls - before
+        // 50+100+200+400+400+400+400 ms: about 7 polls in two seconds; without back-off, 40.
+        #expect(polls >= 4 && polls <= 12, "\(polls) polls in 2 s")
+        async let heard = WaitTiming.elapsed { await watcher.wait(timeout: WaitTiming.long) }
+        try await Task.sleep(for: .milliseconds(100))
+        try WALWatcherTests.append(wal)
+        #expect(await heard < WaitTiming.late)
+    }
+
+    /// Counts the process's inotify instances from /proc/self/fd.
+    static func inotifyInstances() -> Int {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.filter { fd in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")) == "anon_inode:inotify"
+        }.count
+    }
+}
