@@ -93,6 +93,11 @@ struct ReplicateCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         logger.info("litestream", metadata: ["version": "\(LitestreamVersion.string)"])
+        // As Go's runtime does for Litestream: thousands of databases need more than the usual soft limit of 1,024.
+        if let limit = FileDescriptorLimit.raiseToHardLimit() {
+            logger.debug("file descriptor limit", metadata: ["soft": "\(limit.soft)", "hard": "\(limit.hard)",
+                "databases": "\(limit.soft / UInt64(FileDescriptorLimit.perDatabase))"])
+        }
         for feature in config?.unsupportedFeatures ?? [] {
             logger.warning("configuration setting not supported yet; ignored", metadata: ["setting": "\(feature)"])
         }

@@ -24,7 +24,9 @@ final class SQLiteConnection {
             | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
-            let msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            var msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            // SQLite's "unable to open database file" hides why; out of descriptors is worth saying.
+            if let db, sqlite3_system_errno(db) == EMFILE { msg += " (too many open files)" }
             sqlite3_close_v2(db)
             throw SQLiteError(code: rc, message: "\(msg): \(path)")
         }

@@ -3,7 +3,7 @@ public import LTX
 /// An error from the replication engine, with a code a supervisor can act on.
 public struct EngineError: CodedError, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value { case databaseNotFound, notWALMode, sqlite, notOpen, invalidConfiguration, localState, io, timeout, notRunning }
+        private enum Value { case databaseNotFound, notWALMode, sqlite, notOpen, invalidConfiguration, localState, io, timeout, notRunning, tooManyOpenFiles }
         private let value: Value
         public var description: String { "\(value)" }
 
@@ -25,6 +25,8 @@ public struct EngineError: CodedError, Sendable {
         public static let timeout = Code(value: .timeout)
         /// The replicator is not running.
         public static let notRunning = Code(value: .notRunning)
+        /// The process has no file descriptor left to open the database with (`RLIMIT_NOFILE`).
+        public static let tooManyOpenFiles = Code(value: .tooManyOpenFiles)
     }
 
     public var code: Code, message: String, cause: (any Error)?

@@ -154,7 +154,15 @@ public final class Replicator: Service, Sendable {
                 }
             }
             guard let remote else { throw firstError! }
-            try shared.withEngine { [slowest] in try $0.open(remoteMaxTXID: remote, verifyAfter: slowest) }
+            // Room for its descriptors first: past the limit, this database waits, the open ones go on.
+            let reserved = !isOpen
+            if reserved { try FileDescriptorLimit.reserveDatabase(path: monitor.path) }
+            do {
+                try shared.withEngine { [slowest] in try $0.open(remoteMaxTXID: remote, verifyAfter: slowest) }
+            } catch {
+                if reserved { FileDescriptorLimit.releaseDatabase() }
+                throw error
+            }
             opened.store(true, ordering: .releasing)
             logger.info("replicating", metadata: [
                 "db": "\(monitor.path)", "replicas": "\(configuration.replicas.map { "\($0.name)=\($0.client.location)" }.joined(separator: ", "))",
@@ -170,6 +178,9 @@ public final class Replicator: Service, Sendable {
             do { return try await open() } catch {
                 try Task.checkCancellation()
                 shared.withEngine { $0.close() }
+                // Out of descriptors: say so, rather than SQLite's "unable to open database file". The databases
+                // already open are unaffected; this one retries with the backoff.
+                let error = FileDescriptorLimit.explain(error, database: monitor.path)
                 monitor.openFailed(error)
                 backoff.failed()
                 logger.error("cannot replicate database; retrying", metadata: [
@@ -307,7 +318,7 @@ public final class Replicator: Service, Sendable {
                 if let reason = r.snapshotReason { logger.info("full snapshot written", metadata: ["reason": "\(reason)"]) }
                 syncBackoff.succeeded()
             } catch {
-                logger.error("sync failed", metadata: ["error": "\(error)"])
+                logger.error("sync failed", metadata: ["error": "\(FileDescriptorLimit.explain(error, database: monitor.path))"])
                 lastSyncWrote = false
                 syncBackoff.failed()
                 continue
@@ -366,7 +377,7 @@ public final class Replicator: Service, Sendable {
 
     private func close() {
         shared.withEngine { $0.close() }
-        opened.store(false, ordering: .releasing)
+        if opened.exchange(false, ordering: .acquiringAndReleasing) { FileDescriptorLimit.releaseDatabase() }
     }
 
     /// Final sync and upload (for callers that use `runOnce` rather than `run`), then closes the engine.
