@@ -13,6 +13,8 @@ Measurements (see Benchmarks/README.md for what each one means):
   burst     one 200 MB transaction under `replicate`: time until the replica has it, replicator peak RSS and CPU
   syncwait  a commit, then `sync -wait` (and ours: the same request in-process over the socket): time until the
             answer, with a file replica (what the integration's durable-write await costs)
+  tenants   --tenants idle one-row databases in a watched directory (`dir:`, `watch: true`): time until all are
+            in the replica, idle CPU per minute, RSS, commit → replica median for a random tenant
   s3        on a local moto_server: restore of the 250 MB db from S3, and S3 requests (through a counting proxy)
             during 60 s of an idle database and per second under a 100 tx/s writer
 Each is repeated --runs times; the table shows medians of the per-run values. Python 3 standard library only.
@@ -57,6 +59,15 @@ def parse_args(argv):
     ap.add_argument("--idle-seconds", type=float, default=60, help="s3: idle time over which requests are counted (60)")
     ap.add_argument("--s3-writer-seconds", type=float, default=20, help="s3: length of the steady writer (20)")
     ap.add_argument("--s3-writer-rate", type=float, default=100, help="s3: writer transactions per second (100)")
+    ap.add_argument("--tenants", type=int, default=1000, help="tenants: databases in the watched directory (1000)")
+    ap.add_argument("--tenants-idle-seconds", type=float, default=60,
+                    help="tenants: idle time over which CPU is measured (60)")
+    ap.add_argument("--tenants-probes", type=int, default=20,
+                    help="tenants: commits to random tenants whose time to the replica is measured (20)")
+    ap.add_argument("--tenants-theirs-max", type=int, default=2000,
+                    help="tenants: Litestream runs only up to this many databases; above, ours alone (2000)")
+    ap.add_argument("--tenants-start-timeout", type=float, default=900,
+                    help="tenants: longest wait for every database to reach its replica (900 s)")
     ap.add_argument("--ours-flags", default="",
                     help="extra flags for our continuous `replicate` (lag, steady), e.g. '-min-sync-interval 10ms'")
     ap.add_argument("--theirs-flags", default="", help="extra flags for Litestream's continuous `replicate`")

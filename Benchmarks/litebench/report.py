@@ -116,6 +116,18 @@ def table(ctx, res):
                      ratio(m["theirs"]["steady_rps"], m["ours"]["steady_rps"])))
         rows.append(("s3: requests/s by kind", by_method("ours"), by_method("theirs"), "—"))
 
+    if "tenants" in res:
+        tn = {t: {k: med(v) for k, v in res["tenants"][t].items()} for t in ctx.tools}
+        n = args.tenants
+        row("tenants: %d idle databases, start → every one in its replica (s)" % n,
+            tn["ours"]["start_s"], tn["theirs"]["start_s"], 1)
+        row("tenants: idle CPU per minute, user+sys (s)", tn["ours"]["idle_cpu_per_min_s"],
+            tn["theirs"]["idle_cpu_per_min_s"], 2)
+        row("tenants: RSS when idle, VmRSS (MB)", tn["ours"]["rss_now_mb"], tn["theirs"]["rss_now_mb"], 0)
+        row("tenants: peak RSS, VmHWM (MB)", tn["ours"]["rss_mb"], tn["theirs"]["rss_mb"], 0)
+        row("tenants: commit to a random tenant → replica, median of %d (ms)" % args.tenants_probes,
+            tn["ours"]["write_median_ms"], tn["theirs"]["write_median_ms"], 1)
+
     head = "%s — ours: %s (version %s); theirs: %s; %d run%s, medians. %s" % (
         ctx.started.strftime("%Y-%m-%d %H:%M UTC"), ctx.ours_label, ctx.version["ours"], ctx.version["theirs"],
         ctx.runs, "" if ctx.runs == 1 else "s", ctx.machine)
