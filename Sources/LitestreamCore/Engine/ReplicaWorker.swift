@@ -62,7 +62,7 @@ actor ReplicaWorker {
     func run(stopping: @Sendable () -> Bool) async {
         while !stopping() {
             await wake.wait(timeout: nextDeadline())
-            WakeupCounters.count(WakeupCounters.uploader)
+            engine.monitor.wakeups.uploaderWoke()
             if stopping() { break }
             await step()
         }

@@ -39,6 +39,9 @@ public final class ReplicationMonitor: Sendable {
     /// Each replica's request counts, read when a status is asked for (the clients count as they send).
     private let requestCounts: [@Sendable () -> RequestCounts?]
 
+    /// The database's wake-ups (sync loop, uploaders, WAL polls): none while it is idle.
+    package let wakeups = WakeupCounters()
+
     init(path: String, replicas: [ReplicaStatus], requestCounts: [@Sendable () -> RequestCounts?] = []) {
         state = Mutex(State(status: ReplicationStatus(path: path, replicas: replicas)))
         self.requestCounts = requestCounts

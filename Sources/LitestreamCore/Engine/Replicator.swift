@@ -234,7 +234,7 @@ public final class Replicator: Service, Sendable {
             defer { close() }
             let watcher = WALWatcher(walPath: shared.withEngine(\.walPath),
                 pollInterval: min(configuration.minSyncInterval, .milliseconds(100)),
-                maxPollInterval: configuration.monitorInterval)
+                maxPollInterval: configuration.monitorInterval, counters: monitor.wakeups)
             let workers = self.workers
             // Ends the sync loop's wait-out of the minimum interval: a sync request is served at once.
             let requests = WakeSignal()
@@ -295,7 +295,7 @@ public final class Replicator: Service, Sendable {
                 // so an idle database costs no wake-up at all.
                 await watcher.wait(timeout: idleTimeout(backoff: syncBackoff, lastPrune: lastPrune))
             }
-            WakeupCounters.count(WakeupCounters.syncLoop)
+            monitor.wakeups.syncLoopWoke()
             if stopping() { break }
             lastSync = .now
             if syncBackoff.isWaiting { continue }

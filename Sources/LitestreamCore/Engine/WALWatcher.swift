@@ -15,6 +15,7 @@ final class WALWatcher: Sendable {
     private let hub: FileEventHub?
     private let subscription: FileEventHub.Token?
     private let watchLost: WatchLost
+    private let counters: WakeupCounters?
     private let state = Mutex(State())
 
     /// Pending changes and the waiting task. The first wait returns at once.
@@ -36,8 +37,10 @@ final class WALWatcher: Sendable {
     ///   - pollInterval: without inotify, the first poll's delay after a change.
     ///   - maxPollInterval: without inotify, the longest delay between polls of an idle WAL.
     ///   - hub: where events come from; nil polls.
+    ///   - counters: where polls are counted.
     init(walPath: String, pollInterval: Duration = .milliseconds(50), maxPollInterval: Duration = .seconds(1),
-         hub: FileEventHub? = FileEventHub.shared) {
+         hub: FileEventHub? = FileEventHub.shared, counters: WakeupCounters? = nil) {
+        self.counters = counters
         self.walPath = walPath
         self.directory = POSIX.dirname(walPath)
         self.walName = POSIX.basename(walPath)
@@ -126,7 +129,7 @@ final class WALWatcher: Sendable {
     private func resetPollDelay() { state.withLock { $0.pollDelay = pollInterval } }
 
     private func statChanged() -> Bool {
-        WakeupCounters.count(WakeupCounters.walPolls)
+        counters?.walPolled()
         var st = stat()
         let now: (Int64, Int64)
         if stat(walPath, &st) == 0 {

@@ -1,21 +1,22 @@
 import Synchronization
 
-/// Process-wide counts of the engine's wake-ups, so that tests (and diagnostics) can check that idle databases cost
-/// nothing: with nothing written, none of these should move. Relaxed atomics, one increment per wake-up.
-package enum WakeupCounters {
+/// Counts of one database's wake-ups, so that tests (and diagnostics) can check that an idle database costs
+/// nothing: with nothing written, none of these should move. Each database's `ReplicationMonitor` has one.
+package final class WakeupCounters: Sendable {
+    private let syncLoopTurns = Atomic<Int>(0)
+    private let uploaderTurns = Atomic<Int>(0)
+    private let walPollCount = Atomic<Int>(0)
+
+    package init() {}
+
     /// Sync-loop turns (each looks at the WAL: a sync).
-    static let syncLoop = Atomic<Int>(0)
+    package var syncLoop: Int { syncLoopTurns.load(ordering: .relaxed) }
     /// Uploader turns (each lists the local L0 files and runs maintenance that is due).
-    static let uploader = Atomic<Int>(0)
-    /// Looks at a WAL's size and mtime by a watcher that has no inotify.
-    static let walPolls = Atomic<Int>(0)
+    package var uploader: Int { uploaderTurns.load(ordering: .relaxed) }
+    /// Looks at the WAL's size and mtime by a watcher that has no inotify.
+    package var walPolls: Int { walPollCount.load(ordering: .relaxed) }
 
-    /// All three, in that order.
-    package static var snapshot: (syncLoop: Int, uploader: Int, walPolls: Int) {
-        (syncLoop.load(ordering: .relaxed), uploader.load(ordering: .relaxed), walPolls.load(ordering: .relaxed))
-    }
-
-    static func count(_ counter: borrowing Atomic<Int>) {
-        counter.add(1, ordering: .relaxed)
-    }
+    func syncLoopWoke() { syncLoopTurns.add(1, ordering: .relaxed) }
+    func uploaderWoke() { uploaderTurns.add(1, ordering: .relaxed) }
+    func walPolled() { walPollCount.add(1, ordering: .relaxed) }
 }

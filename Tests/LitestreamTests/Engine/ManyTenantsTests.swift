@@ -12,8 +12,8 @@ import Testing
 /// turn, no uploader turn, no poll of a WAL. (Before, each database had an inotify instance of its own, those past
 /// the limit polled their WAL every 50 ms, and every database's sync loop and uploader woke every second.)
 ///
-/// Serialized: the counters are process-wide, and the polling test below moves them on purpose.
-@Suite(.serialized, .timeLimit(.minutes(4))) struct ManyTenantsTests {
+/// The counters are each database's own (its monitor's), so tests running beside this one do not move them.
+@Suite(.timeLimit(.minutes(4))) struct ManyTenantsTests {
     static let tenants = Int(ProcessInfo.processInfo.environment["LITESTREAM_TEST_TENANTS"] ?? "") ?? 200
 
     @Test(.enabled(if: FileEventHub.shared != nil, "needs inotify (Linux)"))
@@ -28,7 +28,6 @@ import Testing
             try db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('tenant \(i)')")
             db.close()
         }
-        let polls = WakeupCounters.snapshot.walPolls
         let server = ReplicationServer()
         let watch = DirectoryWatch(
             directory: DatabaseDirectory(path: dbDir, pattern: "*.db", recursive: false), watch: true,
@@ -40,6 +39,14 @@ import Testing
                 c.maintenance.levels = [CompactionLevel(level: 1, interval: .seconds(3600))]
                 server.register(c)
             })
+        /// The sums of every tenant's counters.
+        func wakeups() -> [Int] {
+            server.databasePaths.compactMap { server.monitor(for: $0)?.wakeups }.reduce(into: [0, 0, 0]) { sum, w in
+                sum[0] += w.syncLoop
+                sum[1] += w.uploader
+                sum[2] += w.walPolls
+            }
+        }
         try await withServices([server, ClosureService { try? await cancelWhenGracefulShutdown { try await watch.run() } }]) {
             // Every tenant reaches its replica.
             let all = try await Integration.poll(timeout: .seconds(120), interval: .milliseconds(200)) {
@@ -54,17 +61,17 @@ import Testing
 
             // Idle: wait for the start's snapshots to settle, then nothing moves for three seconds.
             let settled = try await Integration.poll(timeout: .seconds(60), interval: .milliseconds(10)) {
-                let before = WakeupCounters.snapshot
+                let before = wakeups()
                 try await Task.sleep(for: .milliseconds(500))
-                return WakeupCounters.snapshot == before
+                return wakeups() == before
             }
             #expect(settled, "the databases never went quiet")
-            let before = WakeupCounters.snapshot
+            let before = wakeups()
             try await Task.sleep(for: .seconds(3))
-            let after = WakeupCounters.snapshot
-            #expect(after.syncLoop == before.syncLoop, "sync loops woke while idle: \(after.syncLoop - before.syncLoop)")
-            #expect(after.uploader == before.uploader, "uploaders woke while idle: \(after.uploader - before.uploader)")
-            #expect(after.walPolls == polls, "WALs were polled: \(after.walPolls - polls) times (polling fallback)")
+            let after = wakeups()
+            #expect(after[0] == before[0], "sync loops woke while idle: \(after[0] - before[0])")
+            #expect(after[1] == before[1], "uploaders woke while idle: \(after[1] - before[1])")
+            #expect(after[2] == 0, "WALs were polled: \(after[2]) times (polling fallback)")
 
             // And a write to one tenant still reaches its replica at once.
             let target = "\(dbDir)/tenant-\(Self.tenants / 2).db"
@@ -96,12 +103,14 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let wal = dir + "/db-wal"
         try WALWatcherTests.append(wal)
-        let watcher = WALWatcher(walPath: wal, pollInterval: .milliseconds(50), maxPollInterval: .milliseconds(400), hub: nil)
+        let counters = WakeupCounters()
+        let watcher = WALWatcher(walPath: wal, pollInterval: .milliseconds(50), maxPollInterval: .milliseconds(400),
+            hub: nil, counters: counters)
         #expect(!watcher.isEventDriven)
         await watcher.wait(timeout: .seconds(1))  // the first wait returns at once
-        let before = WakeupCounters.snapshot.walPolls
+        let before = counters.walPolls
         await watcher.wait(timeout: .seconds(2))
-        let polls = WakeupCounters.snapshot.walPolls - before
+        let polls = counters.walPolls - before
         // 50+100+200+400+400+400+400 ms: about 7 polls in two seconds; without back-off, 40.
         #expect(polls >= 4 && polls <= 12, "\(polls) polls in 2 s")
         async let heard = WaitTiming.elapsed { await watcher.wait(timeout: WaitTiming.long) }

@@ -40,6 +40,8 @@ import Testing
                 try app.exec("INSERT INTO t (v, pad) VALUES ('row \(commits)', randomblob(\(100 + random.next() % 3000)))")
                 commits += 1
                 if commits % 50 == 0 { try app.checkpoint("PASSIVE") }
+                // Paced (up to about a thousand commits a second): the suite runs beside many other tests.
+                usleep(1000)
             }
         }
         let cycles = 8
