@@ -206,6 +206,25 @@ struct ConfigParsingTests {
         #expect(s3.bucket == "fourth" && s3.path == "app")
     }
 
+    /// The printed configuration shows what runs: a file replica uploads each sync at once unless told otherwise,
+    /// an S3 replica at most once a second (issue 17).
+    @Test func effectiveSyncIntervalDependsOnTheReplicaType() throws {
+        let c = try parse("""
+            dbs:
+              - path: /data/a.db
+                replicas:
+                  - url: file:///backup/a
+                  - url: s3://bkt/a
+                  - url: file:///backup/b
+                    sync-interval: 5s
+            """)
+        let r = c.databases[0].replicas
+        #expect(r.map(\.syncInterval) == [.zero, .seconds(1), .seconds(5)])
+        let printed = c.redactedYAML()
+        #expect(printed.contains("path: \"/backup/a\"\n        sync-interval: 0s\n"), "\(printed)")
+        #expect(printed.contains("url: \"s3://bkt/a\"\n        sync-interval: 1s\n"), "\(printed)")
+    }
+
     @Test func globalReplicaDefaultsAreInherited() throws {
         let c = try parse("""
             access-key-id: AKIAEXAMPLE123
