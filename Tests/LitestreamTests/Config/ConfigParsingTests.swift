@@ -47,7 +47,8 @@ struct ConfigParsingTests {
         #expect(!db.restoreIfDatabaseNotExists)
         let r = try #require(db.replicas.first)
         #expect(r.type == .file && r.name == "file" && r.path == "/backup/app")
-        #expect(r.syncInterval == .seconds(1) && r.maxSyncLTXFiles == 256 && !r.autoRecover)
+        // A file replica uploads each sync at once (S3: once a second; effectiveSyncIntervalDependsOnTheReplicaType).
+        #expect(r.syncInterval == .zero && r.maxSyncLTXFiles == 256 && !r.autoRecover)
         #expect(c.unsupportedFeatures.isEmpty)
     }
 
