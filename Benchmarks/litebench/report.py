@@ -106,6 +106,9 @@ def table(ctx, res):
         row("s3: requests during %g s of an idle database" % args.idle_seconds, m["ours"]["idle_requests"],
             m["theirs"]["idle_requests"], 0, "target 0")
 
+        row("s3: isolated commit → in S3 (one every %g s), median (ms)" % args.s3_lag_gap,
+            m["ours"]["isolated_lag_ms"], m["theirs"]["isolated_lag_ms"], 0, "target < 100")
+
         def by_method(tool):
             per = s3[tool]["steady_by_method"]
             kinds = sorted({k for d in per for k in d})

@@ -82,6 +82,7 @@ class CountingProxy:
         self.upstream = upstream_port
         self.lock = threading.Lock()
         self.counts = {}
+        self.puts_done = []  # perf_counter() when moto answered each successful PUT: the object is in the replica
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -120,6 +121,8 @@ class CountingProxy:
                     c.request(self.command, self.path, body=body, headers=headers)
                     r = c.getresponse()
                     data = r.read()
+                    if self.command == "PUT" and r.status == 200:
+                        proxy.put_done()
                     self.send_response_only(r.status, r.reason)
                     for k, v in r.getheaders():
                         if k.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -145,6 +148,15 @@ class CountingProxy:
     def count(self, kind):
         with self.lock:
             self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def put_done(self):
+        with self.lock:
+            self.puts_done.append(time.perf_counter())
+
+    def first_put_after(self, t):
+        """When the first PUT answered after perf_counter() time `t` was, or None."""
+        with self.lock:
+            return next((p for p in self.puts_done if p > t), None)
 
     def snapshot(self):
         with self.lock:

@@ -46,8 +46,9 @@ public struct ReplicaConfiguration: Sendable, Equatable {
 
     // MARK: Effective values (defaults applied)
 
-    /// Default 1 s.
-    public var syncInterval: Duration { settings.syncInterval ?? Self.defaultSyncInterval }
+    /// Default 1 s for an object store; zero (each sync uploaded at once) for a `file` replica, whose uploads cost
+    /// nothing (docs/configuration.md, "Uploads and S3 requests").
+    public var syncInterval: Duration { settings.syncInterval ?? (type == .file ? .zero : Self.defaultSyncInterval) }
     /// Default 256.
     public var maxSyncLTXFiles: Int { settings.maxSyncLTXFiles ?? Self.defaultMaxSyncLTXFiles }
     /// Default false.

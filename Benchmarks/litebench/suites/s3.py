@@ -1,8 +1,10 @@
 """s3: on a local moto_server, the restore of the test database from an S3 replica, and the requests each
 replicator makes (through a counting proxy): during --idle-seconds of an idle database after the initial sync,
-and per second under a --s3-writer-rate tx/s writer."""
+the lag of isolated commits (--s3-lag-commits of them, --s3-lag-gap seconds apart: the time from a commit to the
+first PUT answered after it), and per second under a --s3-writer-rate tx/s writer."""
 import os
 import sqlite3
+import statistics
 import time
 
 from .. import BenchError
@@ -18,7 +20,8 @@ def run(ctx):
     moto, port = s3.start_moto(ctx.log("moto"))
     if s3.s3_request(port, "PUT", "/" + BUCKET) not in (200, 409):
         raise BenchError("cannot create bucket %s on moto" % BUCKET)
-    results = {t: {"restore_s": [], "idle_requests": [], "steady_rps": [], "steady_by_method": []} for t in ctx.tools}
+    results = {t: {"restore_s": [], "idle_requests": [], "steady_rps": [], "steady_by_method": [],
+                    "isolated_lag_ms": []} for t in ctx.tools}
     try:
         _restores(ctx, env, port, results)
         _requests(ctx, env, port, results)
@@ -85,6 +88,7 @@ def _requests(ctx, env, port, results):
                 before = proxy.total()
                 time.sleep(args.idle_seconds)
                 idle = proxy.total() - before
+                lags = _isolated_lags(ctx, proc, path, proxy)
                 b = proxy.snapshot()
                 t0 = time.perf_counter()
                 w = procs.run_writer(path, args.s3_writer_seconds, args.s3_writer_rate, ctx.log("writer-%s" % tag),
@@ -97,12 +101,38 @@ def _requests(ctx, env, port, results):
                 proxy.close()
             if run == 0:
                 db.check_replica_rows(ctx, tool, s3.s3_url(BUCKET, "req-%s-%d" % (tool, run), port), work,
-                                      w["tx"] + 1, "s3", env=env)
+                                      w["tx"] + 1 + args.s3_lag_commits, "s3", env=env)
             r = results[tool]
             r["idle_requests"].append(idle)
             r["steady_rps"].append(sum(by.values()))
             r["steady_by_method"].append(by)
-            print("  s3 requests run %d %-6s idle %d s: %d requests; %g tx/s writer: %.1f requests/s (%s)" % (
-                run + 1, tool, args.idle_seconds, idle, args.s3_writer_rate, sum(by.values()),
+            r["isolated_lag_ms"].append(statistics.median(lags))
+            print("  s3 requests run %d %-6s idle %d s: %d requests; isolated commit lag median %.0f ms; "
+                  "%g tx/s writer: %.1f requests/s (%s)" % (
+                run + 1, tool, args.idle_seconds, idle, statistics.median(lags), args.s3_writer_rate, sum(by.values()),
                 ", ".join("%s %.1f" % kv for kv in sorted(by.items()))), flush=True)
             db.rm(work)
+
+
+def _isolated_lags(ctx, proc, path, proxy):
+    """Commits one row every --s3-lag-gap seconds, --s3-lag-commits times, on a quiet database; returns each one's
+    lag in ms: from the commit's return to the first PUT that moto answered after it (the commit's LTX file)."""
+    args = ctx.args
+    lags = []
+    c = sqlite3.connect(path, isolation_level=None)
+    try:
+        for i in range(args.s3_lag_commits):
+            time.sleep(args.s3_lag_gap)
+            c.execute("INSERT INTO t (v) VALUES (?)", ("isolated %d" % i,))
+            t = time.perf_counter()
+            deadline = t + 30
+            while (done := proxy.first_put_after(t)) is None:
+                procs.check_running(proc, "replicate exited during the isolated commits")
+                if time.perf_counter() > deadline:
+                    raise procs.failure(proc, "an isolated commit reached S3 in no PUT within 30 s")
+                time.sleep(0.002)
+            lags.append((done - t) * 1000)
+    finally:
+        c.close()
+    s3.wait_quiet(proxy)
+    return lags

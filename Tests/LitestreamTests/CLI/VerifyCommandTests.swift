@@ -19,7 +19,8 @@ import Testing
     {
         try s.writeConfig(replicaExtra: replicaExtra, extra: "socket:\n  enabled: true\n  path: \(s.socketPath)", url: url)
         let replicate = try TestEnvironment.launch(s.litestream, ["replicate", "-config", s.config])
-        let up = s.waitFor {
+        // Generous: on a loaded two-core machine replicate once took 18 s to open its socket.
+        let up = s.waitFor(timeout: .seconds(90)) {
             let r = try? s.run(["status", "-socket", s.socketPath, "-json", s.db], timeout: .seconds(30))
             return r?.status == 0 && r?.stdout.contains("\"lastUploadAt\"") == true
         }

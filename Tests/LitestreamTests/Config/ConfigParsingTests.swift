@@ -47,7 +47,8 @@ struct ConfigParsingTests {
         #expect(!db.restoreIfDatabaseNotExists)
         let r = try #require(db.replicas.first)
         #expect(r.type == .file && r.name == "file" && r.path == "/backup/app")
-        #expect(r.syncInterval == .seconds(1) && r.maxSyncLTXFiles == 256 && !r.autoRecover)
+        // A file replica uploads each sync at once (S3: once a second; effectiveSyncIntervalDependsOnTheReplicaType).
+        #expect(r.syncInterval == .zero && r.maxSyncLTXFiles == 256 && !r.autoRecover)
         #expect(c.unsupportedFeatures.isEmpty)
     }
 
@@ -204,6 +205,25 @@ struct ConfigParsingTests {
         #expect(r[4].type == .s3 && r[4].settings.bucket == "fourth" && r[4].path == "app")
         let s3 = try r[4].s3Configuration()
         #expect(s3.bucket == "fourth" && s3.path == "app")
+    }
+
+    /// The printed configuration shows what runs: a file replica uploads each sync at once unless told otherwise,
+    /// an S3 replica at most once a second (issue 17).
+    @Test func effectiveSyncIntervalDependsOnTheReplicaType() throws {
+        let c = try parse("""
+            dbs:
+              - path: /data/a.db
+                replicas:
+                  - url: file:///backup/a
+                  - url: s3://bkt/a
+                  - url: file:///backup/b
+                    sync-interval: 5s
+            """)
+        let r = c.databases[0].replicas
+        #expect(r.map(\.syncInterval) == [.zero, .seconds(1), .seconds(5)])
+        let printed = c.redactedYAML()
+        #expect(printed.contains("path: \"/backup/a\"\n        sync-interval: 0s\n"), "\(printed)")
+        #expect(printed.contains("url: \"s3://bkt/a\"\n        sync-interval: 1s\n"), "\(printed)")
     }
 
     @Test func globalReplicaDefaultsAreInherited() throws {
