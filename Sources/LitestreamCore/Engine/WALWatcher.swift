@@ -14,6 +14,9 @@ final class WALWatcher: Sendable {
     private let maxPollInterval: Duration
     private let hub: FileEventHub?
     private let subscription: FileEventHub.Token?
+    /// The database file's own name: a file replaced under us (`mv` over it, `rm` and re-create, `restore -force`)
+    /// makes the next sync notice and reopen it, even before the new file's WAL is written.
+    private let databaseSubscription: FileEventHub.Token?
     private let watchLost: WatchLost
     private let counters: WakeupCounters?
     private let state = Mutex(State())
@@ -56,8 +59,13 @@ final class WALWatcher: Sendable {
             }
             wake.signal()
         }
+        databaseSubscription = walName.hasSuffix("-wal") && subscription != nil
+            ? hub?.subscribe(directory: directory, name: String(walName.dropLast(4)),
+                mask: UInt32(IN_CREATE | IN_MOVED_TO | IN_DELETE)) { _ in wake.signal() }
+            : nil
         #else
         subscription = nil
+        databaseSubscription = nil
         #endif
         state.withLock { $0.pollDelay = pollInterval }
         // Polling compares with the WAL as it is now; the first wait returns at once anyway (the engine syncs
@@ -67,6 +75,7 @@ final class WALWatcher: Sendable {
 
     deinit {
         if let subscription { hub?.unsubscribe(subscription) }
+        if let databaseSubscription { hub?.unsubscribe(databaseSubscription) }
     }
 
     #if os(Linux)
