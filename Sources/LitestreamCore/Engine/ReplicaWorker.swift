@@ -122,8 +122,12 @@ actor ReplicaWorker {
         let pending = try store.files().filter { $0.max > uploaded }
         if syncInterval != nil, pending.count > 1, let first = pending.first, first.min <= uploaded.next {
             lastUpload = .now
-            try await uploadMerged(Array(pending.prefix(Self.maxMergedFiles)))
-            return try await upload(force: true)
+            let batch = Array(pending.prefix(Self.maxMergedFiles))
+            try await uploadMerged(batch)
+            // What arrived during that upload waits for the next interval (going on at once made a slow store
+            // get PUTs back to back); only a backlog larger than one batch goes on now.
+            if pending.count > batch.count { return try await upload(force: true) }
+            return
         }
         for f in pending {
             guard f.min <= uploaded.next else {
