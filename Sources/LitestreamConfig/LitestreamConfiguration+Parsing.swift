@@ -163,6 +163,7 @@ extension LitestreamConfiguration {
         // Databases, with the per-database `snapshot:` promoted to global (all must agree, as in Litestream).
         var promoted: (interval: (Duration, String)?, retention: (Duration, String)?) = (nil, nil)
         var seen: [String: Int] = [:]
+        var replicaOwners: [String: String] = [:]
         for (i, node) in (try m.sequence("dbs") ?? []).enumerated() {
             let d = try ConfigMapping(node, context: "dbs[\(i)]", source: m.source)
             let (db, snap) = try DatabaseConfiguration.read(d, defaults: replicaDefaults, home: home)
@@ -173,6 +174,19 @@ extension LitestreamConfiguration {
                     at: d.location("path"))
             }
             seen[identity] = i
+            // Two databases in one replica make a chain of both, whose restores are neither (issue 19.3): refused
+            // here, where the runtime check would stop one of them only once both run.
+            if db.path != nil {
+                for r in db.replicas {
+                    guard let location = r.locationIdentity else { continue }
+                    if let owner = replicaOwners[location] {
+                        throw d.error(.invalidValue,
+                            "database \(db.displayName) in dbs[\(i)]\(ConfigMapping.atLine(node)) has the replica \(r) of \(owner); each database needs a replica of its own (another path or prefix)",
+                            at: d.location("path"))
+                    }
+                    replicaOwners[location] = "database \(db.displayName) (dbs[\(i)])"
+                }
+            }
             if let snap {
                 for (value, which) in [(snap.interval, "interval"), (snap.retention, "retention")] {
                     guard let value else { continue }

@@ -79,3 +79,18 @@ extension ReplicaConfiguration {
         }
     }
 }
+
+extension ReplicaConfiguration {
+    /// Where the replica's files go, as a key for telling two replicas apart (a file directory, or an S3 endpoint,
+    /// bucket and prefix); nil when it cannot be told here (an incomplete S3 entry fails later with its own message).
+    var locationIdentity: String? {
+        switch type {
+        case .file:
+            return path.map { "file:" + URL(fileURLWithPath: $0).standardizedFileURL.path }
+        case .s3:
+            guard let c = try? s3Configuration() else { return nil }
+            let prefix = c.path.split(separator: "/").joined(separator: "/")
+            return "s3:\(c.endpoint ?? "aws")/\(c.bucket)/\(prefix)"
+        }
+    }
+}

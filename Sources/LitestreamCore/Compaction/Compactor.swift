@@ -159,11 +159,17 @@ public struct Compactor: Sendable {
     /// - Parameter timestamp: the new file's timestamp (Unix ms); by default the newest input's, as Litestream.
     @discardableResult
     public func compact(level: Int, timestamp: Int64? = nil) async throws -> LTXFileInfo? {
+        try await compact(level: level, timestamp: timestamp, destination: nil)
+    }
+
+    /// `destination`: the level's listing when the caller just made it (a LIST request saved).
+    private func compact(level: Int, timestamp: Int64?, destination listed: [LTXFileInfo]?) async throws -> LTXFileInfo? {
         guard (1...(LTXLevel.snapshot - 1)).contains(level) else {
             throw CompactionError(.invalidLevel, "cannot compact into level \(level): compaction levels are 1-8")
         }
         let source = try await client.ltxFiles(level: level - 1)
-        let destination = try await client.ltxFiles(level: level)
+        let destination: [LTXFileInfo]
+        if let listed { destination = listed } else { destination = try await client.ltxFiles(level: level) }
         let files = try Self.plan(level: level, source: source, destination: destination)
         if files.isEmpty { return nil }
 
@@ -238,7 +244,9 @@ public struct Compactor: Sendable {
     public func compactIfDue(level: CompactionLevel, now: Int64) async throws -> Outcome {
         let destination = try await client.ltxFiles(level: level.level)
         guard level.shouldCompact(newestAt: Self.newest(destination)?.createdAt, now: now) else { return .tooEarly }
-        guard let info = try await compact(level: level.level) else { return .nothingToCompact }
+        guard let info = try await compact(level: level.level, timestamp: nil, destination: destination) else {
+            return .nothingToCompact
+        }
         return .compacted(info)
     }
 

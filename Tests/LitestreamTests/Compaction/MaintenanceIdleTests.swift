@@ -51,4 +51,22 @@ private typealias S = CompactionTestSupport
         // And then, with everything covered retained, idle again.
         #expect(try await run(at: now + 20_000) == 0)
     }
+    /// A scheduled compaction lists each of its two levels once: it listed the destination twice (to see whether
+    /// the boundary passed, then again to plan), one LIST request too many every 30 s on an object store.
+    @Test func aScheduledCompactionListsEachLevelOnce() async throws {
+        let dir = try S.TempDir()
+        let file = FileReplicaClient(path: dir.path)
+        let now: Int64 = 1_800_000_000_000
+        let page = S.page(1, version: 1)
+        for tx in UInt64(1)...3 {
+            let bytes = try S.encode(S.header(min: tx, max: tx, commit: 1, timestamp: now - 60_000 + Int64(tx)), pages: [(1, page)])
+            try await S.store(bytes, level: 0, in: file)
+        }
+        let replica = ProbeReplica(file)
+        let compactor = Compactor(client: replica, levels: [CompactionLevel(level: 1, interval: .seconds(30))])
+        let outcome = try await compactor.compactIfDue(level: 1, now: now)
+        guard case .compacted(let info) = outcome else { Issue.record("not compacted: \(outcome)"); return }
+        #expect(info.maxTXID == TXID(3))
+        #expect(replica.listings.withLock { $0 } == 2)
+    }
 }

@@ -147,6 +147,25 @@ struct ConfigErrorTests {
         #expect(e.line == 6)
     }
 
+    /// #19.3: two databases configured with one replica (a copied entry) are refused, naming both; a file
+    /// replica's path is compared once normalised, an S3 replica by endpoint, bucket and prefix.
+    @Test(arguments: [
+        ("file:///backup/app", "file:///backup/./app/"),
+        ("s3://bkt/app?endpoint=http://minio:9000", "s3://bkt/app/?endpoint=http://minio:9000"),
+    ])
+    func twoDatabasesInOneReplicaAreRefused(first: String, second: String) throws {
+        let e = try #require(error("dbs:\n  - path: /data/a.db\n    replica: {url: '\(first)'}\n  - path: /data/b.db\n    replica: {url: '\(second)'}\n"))
+        #expect(e.code == .invalidValue)
+        #expect(e.message.contains("database /data/b.db in dbs[1]") && e.message.contains("of database /data/a.db (dbs[0])"), "\(e)")
+        #expect(e.message.contains("each database needs a replica of its own"), "\(e)")
+        // Another prefix, bucket or endpoint is another replica.
+        for other in ["s3://bkt/b", "s3://bkt/a?endpoint=http://minio:9000", "s3://other/a"] {
+            _ = try LitestreamConfiguration.parse(
+                yaml: "dbs:\n  - path: /data/a.db\n    replica: {url: 's3://bkt/a'}\n  - path: /data/b.db\n    replica: {url: '\(other)'}\n",
+                environment: [:])
+        }
+    }
+
     @Test func yamlSyntaxError() throws {
         let e = try #require(error("dbs:\n  - path: /a\n   bad: [\n"))
         #expect(e.code == .yaml && e.line != nil && e.description.hasPrefix("config.yml:"))

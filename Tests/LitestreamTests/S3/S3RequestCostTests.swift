@@ -64,7 +64,7 @@ struct S3RequestCostTests {
             try await Task.sleep(for: .milliseconds(300))
             let before = proxy.requestCounts["PUT"] ?? 0
             let start = ContinuousClock.now
-            try await Task.sleep(for: .seconds(4))
+            try await Task.sleep(for: .seconds(8))
             let puts = (proxy.requestCounts["PUT"] ?? 0) - before
             let elapsed = (ContinuousClock.now - start).inSeconds
             last = await writer.stop()
@@ -73,6 +73,8 @@ struct S3RequestCostTests {
             // One merged upload a second, one more for where the window falls, and one for an L1 compaction
             // (every 30 s) that may fall in it. One PUT per sync, as before, is about ten a second.
             #expect(Double(puts) <= elapsed.rounded(.up) + 2, "\(puts) PUTs in \(elapsed) s under a steady writer")
+            // Only that uploads go on: a PUT is counted when it starts, and a loaded 2-core machine once stretched
+            // one to 3 s (1 PUT in a 4 s window), so the window is long and the bound low.
             #expect(puts >= 2, "uploads stopped under the writer: \(puts) PUTs in \(elapsed) s")
         }
         NumberedRowWriter.expectExactly(last, in: try await Self.restore(direct, into: dir), "restore after the stop")
@@ -110,7 +112,8 @@ struct S3RequestCostTests {
             last = await writer.stop()
             proxy.setMode(.passThrough)
             #expect(writer.failures.isEmpty, "\(writer.failures.prefix(3))")
-            #expect(puts >= 4, "uploads stopped under the writer: \(puts) PUTs in \(elapsed) s")
+            // 400 ms a request leaves one a second; a loaded machine may stretch some, so the bound is low.
+            #expect(puts >= 3, "uploads stopped under the writer: \(puts) PUTs in \(elapsed) s")
             // One a second, one more for where the window falls, one for an L1 compaction that may fall in it.
             #expect(Double(puts) <= elapsed.rounded(.up) + 2, "\(puts) PUTs in \(elapsed) s under a steady writer")
         }
