@@ -112,10 +112,10 @@ def table(ctx, res):
         def by_method(tool):
             per = s3[tool]["steady_by_method"]
             kinds = sorted({k for d in per for k in d})
-            return ", ".join("%s %.1f" % (k, statistics.median([d.get(k, 0.0) for d in per])) for k in kinds) or "—"
+            return ", ".join("%s %.2f" % (k, statistics.median([d.get(k, 0.0) for d in per])) for k in kinds) or "—"
 
         rows.append(("s3: requests/s under a %g tx/s writer (total)" % args.s3_writer_rate,
-                     fmt(m["ours"]["steady_rps"], 1), fmt(m["theirs"]["steady_rps"], 1),
+                     fmt(m["ours"]["steady_rps"], 2), fmt(m["theirs"]["steady_rps"], 2),
                      ratio(m["theirs"]["steady_rps"], m["ours"]["steady_rps"])))
         rows.append(("s3: requests/s by kind", by_method("ours"), by_method("theirs"), "—"))
 

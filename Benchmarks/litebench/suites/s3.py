@@ -108,9 +108,9 @@ def _requests(ctx, env, port, results):
             r["steady_by_method"].append(by)
             r["isolated_lag_ms"].append(statistics.median(lags))
             print("  s3 requests run %d %-6s idle %d s: %d requests; isolated commit lag median %.0f ms; "
-                  "%g tx/s writer: %.1f requests/s (%s)" % (
+                  "%g tx/s writer: %.2f requests/s (%s)" % (
                 run + 1, tool, args.idle_seconds, idle, statistics.median(lags), args.s3_writer_rate, sum(by.values()),
-                ", ".join("%s %.1f" % kv for kv in sorted(by.items()))), flush=True)
+                ", ".join("%s %.2f" % kv for kv in sorted(by.items()))), flush=True)
             db.rm(work)
 
 

@@ -36,7 +36,6 @@ public struct Maintenance: Sendable {
     private var l0RetainedThrough: TXID = .zero
     /// When the next L0 retention listing can delete something (Unix ms), given what the last one saw.
     private var l0RetentionDueAt: Int64 = 0
-    private var l1MaxAtLastRetention: TXID = .zero
 
     init(configuration: Configuration, replica: any ReplicaClient, logger: Logger) {
         self.configuration = configuration
@@ -92,13 +91,15 @@ public struct Maintenance: Sendable {
             nextCompaction[k] = level.nextBoundary(after: now)
         }
 
-        // L0 retention: files covered by L1 and older than l0Retention; the local copies go with them. Once every
-        // covered file is old enough to have been considered, nothing is listed again until L1 moves on.
+        // L0 retention: files covered by L1 and older than l0Retention; the local copies go with them. A listing
+        // says when the next one can delete something: when the oldest file it kept (covered or not yet) ages
+        // out. Files uploaded after it are younger still, so L1 moving on is no reason to list again: that listed
+        // L0 and L1 after every L1 compaction (two LISTs every 30 s under writes) to delete nothing.
         let l1Max = levelMax[1] ?? .zero
         let retention = configuration.l0Retention.wholeMilliseconds
         if retention > 0, l1Max > l0RetainedThrough,
             now - lastL0RetentionAt >= configuration.l0RetentionCheckInterval.wholeMilliseconds,
-            now >= l0RetentionDueAt || l1Max > l1MaxAtLastRetention
+            now >= l0RetentionDueAt
         {
             lastL0RetentionAt = now
             let l0 = try await replica.ltxFiles(level: 0)
@@ -109,10 +110,10 @@ public struct Maintenance: Sendable {
             let coveredMax = l1.map(\.maxTXID).max() ?? .zero
             let young = l0.filter { $0.maxTXID <= coveredMax && $0.createdAt > now - retention }
             if young.isEmpty { l0RetainedThrough = coveredMax }
-            // Nothing covered becomes old enough before the youngest-but-oldest of those does: no listing (no
-            // request) until then, unless L1 moves on.
-            l0RetentionDueAt = (young.map(\.createdAt).min() ?? now) + retention
-            l1MaxAtLastRetention = l1Max
+            // The oldest file kept, covered or not. One uploaded after this listing may be stamped up to a sync
+            // interval before it; it is deleted that much later, never earlier: each listing decides afresh.
+            let kept = l0.filter { $0.maxTXID > coveredMax || $0.createdAt > now - retention }.map(\.createdAt)
+            l0RetentionDueAt = min(kept.min() ?? now, now) + retention
         }
     }
 

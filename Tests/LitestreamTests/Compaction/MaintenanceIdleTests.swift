@@ -69,4 +69,43 @@ private typealias S = CompactionTestSupport
         #expect(info.maxTXID == TXID(3))
         #expect(replica.listings.withLock { $0 } == 2)
     }
+    /// L1 moving on is no reason to list L0 again for retention: nothing uploaded since the last listing can be
+    /// older than what it kept. It listed L0 and L1 after every L1 compaction, two LISTs every 30 s under writes.
+    @Test func l0RetentionDoesNotListAfterEachCompaction() async throws {
+        let dir = try S.TempDir()
+        let file = FileReplicaClient(path: dir.path)
+        let now: Int64 = 1_800_000_000_000  // on a 30 s boundary
+        let page = S.page(1, version: 1)
+        func upload(_ txs: ClosedRange<UInt64>, at t: Int64) async throws {
+            for tx in txs {
+                try await S.store(try S.encode(S.header(min: tx, max: tx, commit: 1, timestamp: t + Int64(tx)), pages: [(1, page)]), level: 0, in: file)
+            }
+        }
+        try await upload(1...5, at: now - 1000)
+        let replica = ProbeReplica(file)
+        var config = Maintenance.Configuration()
+        config.levels = [CompactionLevel(level: 1, interval: .seconds(30))]
+        config.snapshotInterval = .zero
+        config.l0Retention = .seconds(60)
+        config.l0RetentionCheckInterval = .zero
+        var m = Maintenance(configuration: config, replica: replica, logger: .init(label: "test"))
+        m.uploaded(through: TXID(5))
+        func run(at t: Int64) async throws -> Int {
+            let before = replica.listings.withLock { $0 }
+            try await m.run(now: t, snapshot: {}, deleteLocalL0: { _ in }, localL0Path: { _ in nil })
+            return replica.listings.withLock { $0 } - before
+        }
+        #expect(try await run(at: now) > 0)  // learns the levels, compacts 1-5, looks at retention
+        #expect(m.compactedThrough == TXID(5))
+        try await upload(6...8, at: now + 29_000)
+        m.uploaded(through: TXID(8))
+        // The next boundary's compaction lists L0 and L1 once each, and retention nothing: 1-5 are not old enough.
+        #expect(try await run(at: now + 30_000) == 2)
+        #expect(m.compactedThrough == TXID(8))
+        #expect(try await file.ltxFiles(level: 0).count == 8)
+        // Once 1-5 are a minute old, a listing deletes them (the newest covered file may stay) and keeps 6-8.
+        _ = try await run(at: now + 60_000)
+        let left = try await file.ltxFiles(level: 0).map(\.maxTXID.rawValue)
+        #expect(left.allSatisfy { $0 >= 5 } && left.contains(8), "\(left)")
+    }
 }
