@@ -145,7 +145,7 @@ public struct Maintenance: Sendable {
         let l1Max = levelMax[1] ?? .zero
         if retention > 0, l1Max > l0RetainedThrough {
             let checkable = lastL0RetentionAt + configuration.l0RetentionCheckInterval.wholeMilliseconds
-            atMost(max(checkable, l1Max > l1MaxAtLastRetention ? 0 : l0RetentionDueAt))
+            atMost(max(checkable, l0RetentionDueAt))
         }
         return due.map { max($0, now) }
     }
