@@ -26,24 +26,36 @@ public struct DatabaseDirectory: Sendable {
     /// Databases from `dir` (the directory or one under it) that `isKnown` does not know, sorted, and the
     /// directories that were searched (`dir` and, if recursive, those under it), which a watch must watch. Known
     /// paths are never opened.
-    func scanTree(_ dir: String, isKnown: (String) -> Bool) -> (databases: [String], directories: [String]) {
-        var found: [String] = [], directories: [String] = []
-        walk(dir, into: &found, directories: &directories, known: isKnown)
-        return (found.filter { !isKnown($0) }.sorted(), directories)
+    ///
+    /// `notYet`: files whose name matches but that are not SQLite databases (yet: SQLite creates a database empty
+    /// and writes its header with the first transaction); a watch looks at them again.
+    func scanTree(_ dir: String, isKnown: (String) -> Bool) -> (databases: [String], directories: [String], notYet: [String]) {
+        var tree = Tree()
+        walk(dir, into: &tree, known: isKnown)
+        return (tree.found.filter { !isKnown($0) }.sorted(), tree.directories, tree.notYet)
     }
 
-    private func walk(_ dir: String, into found: inout [String], directories: inout [String], known: (String) -> Bool) {
+    private struct Tree {
+        var found: [String] = [], directories: [String] = [], notYet: [String] = []
+    }
+
+    private func walk(_ dir: String, into tree: inout Tree, known: (String) -> Bool) {
         guard let names = try? POSIX.listDirectory(dir) else { return }
-        directories.append(dir)
+        tree.directories.append(dir)
         for name in names where name != "." && name != ".." {
             let full = dir + "/" + name
             guard let type = try? FilePath(full).stat(followTargetSymlink: false).type else { continue }
             if type == .directory {
-                if isSearched(directory: name) { walk(full, into: &found, directories: &directories, known: known) }
+                if isSearched(directory: name) { walk(full, into: &tree, known: known) }
                 continue
             }
             guard type == .regular, isCandidate(name) else { continue }
-            if known(full) || Self.isSQLiteDatabase(full) { found.append(full) }
+            if known(full) { tree.found.append(full); continue }
+            switch Self.contents(of: full) {
+            case .database: tree.found.append(full)
+            case .notYet: tree.notYet.append(full)
+            case .other: break
+            }
         }
     }
 
@@ -57,15 +69,25 @@ public struct DatabaseDirectory: Sendable {
         fnmatch(pattern, name, 0) == 0 && !name.hasSuffix("-wal") && !name.hasSuffix("-shm") && !name.hasSuffix("-journal")
     }
 
-    static func isSQLiteDatabase(_ path: String) -> Bool {
+    /// What a file is, from its first bytes.
+    enum Contents {
+        case database
+        /// Empty or shorter than SQLite's magic: SQLite creates a database empty and writes its header with the
+        /// first transaction. Opened now, our switch to WAL would fix the page size before the app set its own,
+        /// and race the app's first statements ("database is locked").
+        case notYet
+        case other
+    }
+
+    static func contents(of path: String) -> Contents {
         do {
             let file = try OpenFile(path, .readOnly)
             var magic = [UInt8](repeating: 0, count: 16)
             let n = try magic.withUnsafeMutableBytes { try file.readFully($0, at: 0) }
-            // An empty file is a database about to be created by SQLite.
-            return n == 0 || (n == 16 && magic == Array("SQLite format 3\0".utf8))
+            if n < 16 { return .notYet }
+            return magic == Array("SQLite format 3\0".utf8) ? .database : .other
         } catch {
-            return false
+            return .other
         }
     }
 }

@@ -55,44 +55,72 @@ public struct DirectoryWatch: Sendable {
             }
             return true
         }
-        // Watch before scanning: a database created in between is then both heard and scanned, never missed.
-        guard watchAll([directory.path]) else { return try await rescanLoop() }
-        let scan = directory.scanTree(directory.path, isKnown: isKnown)
-        report(scan.databases)
-        if scan.directories.count > 1 {
-            guard watchAll(scan.directories) else { return try await rescanLoop() }
-            // Subdirectories watched only now may have got databases meanwhile.
-            report(directory.scanTree(directory.path, isKnown: isKnown).databases)
-        }
-        for await change in changes {
-            try Task.checkCancellation()
-            switch change {
-            case .created(let path):
-                let name = POSIX.basename(path)
-                guard let type = try? FilePath(path).stat(followTargetSymlink: false).type else { continue }
-                if type == .directory {
-                    guard directory.isSearched(directory: name) else { continue }
-                    guard watchAll([path]) else { return try await rescanLoop() }
-                    let sub = directory.scanTree(path, isKnown: isKnown)
-                    report(sub.databases)
-                    guard watchAll(sub.directories) else { return try await rescanLoop() }
-                    if sub.directories.count > 1 { report(directory.scanTree(path, isKnown: isKnown).databases) }
-                } else if type == .regular, directory.isCandidate(name), !isKnown(path),
-                    DatabaseDirectory.isSQLiteDatabase(path)
-                {
-                    found(path)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            /// Looks at a new file again after `delay`.
+            func check(_ path: String, after delay: Duration) {
+                group.addTask {
+                    try await Task.sleep(for: delay)
+                    sink.yield(.check(path, delay))
                 }
-            case .rescan:
-                // Events were lost (queue overflow, a directory removed): look at everything again.
-                let all = directory.scanTree(directory.path, isKnown: isKnown)
-                guard watchAll(all.directories) else { return try await rescanLoop() }
-                report(all.databases)
             }
+            /// Replicates the databases of a scan; its files that are not databases yet are looked at again.
+            func take(_ scan: (databases: [String], directories: [String], notYet: [String])) {
+                report(scan.databases)
+                for path in scan.notYet { check(path, after: pollInterval) }
+            }
+            // Watch before scanning: a database created in between is then both heard and scanned, never missed.
+            guard watchAll([directory.path]) else { return try await rescanLoop() }
+            let scan = directory.scanTree(directory.path, isKnown: isKnown)
+            take(scan)
+            if scan.directories.count > 1 {
+                guard watchAll(scan.directories) else { return try await rescanLoop() }
+                // Subdirectories watched only now may have got databases meanwhile.
+                report(directory.scanTree(directory.path, isKnown: isKnown).databases)
+            }
+            for await change in changes {
+                try Task.checkCancellation()
+                switch change {
+                case .created(let path):
+                    let name = POSIX.basename(path)
+                    guard let type = try? FilePath(path).stat(followTargetSymlink: false).type else { continue }
+                    if type == .directory {
+                        guard directory.isSearched(directory: name) else { continue }
+                        guard watchAll([path]) else { return try await rescanLoop() }
+                        let sub = directory.scanTree(path, isKnown: isKnown)
+                        take(sub)
+                        guard watchAll(sub.directories) else { return try await rescanLoop() }
+                        if sub.directories.count > 1 { report(directory.scanTree(path, isKnown: isKnown).databases) }
+                    } else if type == .regular, directory.isCandidate(name), !isKnown(path) {
+                        // Not at once: SQLite creates the file empty and the app then sets it up (page size, WAL,
+                        // schema); opening it meanwhile could answer the app's first statements "database is
+                        // locked". A rescan found it about this late too.
+                        check(path, after: pollInterval)
+                    }
+                case .check(let path, let delay):
+                    guard !isKnown(path), POSIX.exists(path) else { continue }
+                    switch DatabaseDirectory.contents(of: path) {
+                    case .database: found(path)
+                    case .notYet:
+                        // Look again later, less often the longer it stays empty (no further event comes for it:
+                        // only new names are heard).
+                        check(path, after: min(delay * 2, pollInterval * 16))
+                    case .other: break
+                    }
+                case .rescan:
+                    // Events were lost (queue overflow, a directory removed): look at everything again.
+                    let all = directory.scanTree(directory.path, isKnown: isKnown)
+                    guard watchAll(all.directories) else { return try await rescanLoop() }
+                    take(all)
+                }
+            }
+            group.cancelAll()
         }
     }
 
     private enum Change: Sendable {
         case created(String)
+        /// A new file to look at again (after the delay given).
+        case check(String, Duration)
         case rescan
     }
 

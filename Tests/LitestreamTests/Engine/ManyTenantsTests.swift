@@ -96,6 +96,41 @@ import Testing
         }
     }
 
+    /// A tenant's file that appears empty (SQLite writes the header with the first transaction, or a tool creates
+    /// the file first) is replicated once it becomes a database: only new names are heard, so without another
+    /// look it was never found.
+    @Test(.enabled(if: FileEventHub.shared != nil, "needs inotify (Linux)"))
+    func aFileCreatedEmptyIsFoundOnceItIsADatabase() async throws {
+        let root = try TestEnvironment.temporaryDirectory("tenants-empty")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let dbDir = root.appendingPathComponent("dbs").path
+        let replicaDir = root.appendingPathComponent("replicas").path
+        try FileManager.default.createDirectory(atPath: dbDir, withIntermediateDirectories: true)
+        let atStart = "\(dbDir)/at-start.db", later = "\(dbDir)/later.db"
+        #expect(FileManager.default.createFile(atPath: atStart, contents: nil))
+        let server = ReplicationServer()
+        let watch = DirectoryWatch(
+            directory: DatabaseDirectory(path: dbDir, pattern: "*.db", recursive: false), watch: true,
+            pollInterval: .milliseconds(100), isKnown: { server.isRegistered(path: $0) },
+            found: { path in
+                server.register(Replicator.Configuration(database: .init(path: path),
+                    replica: FileReplicaClient(path: replicaDir + "/" + POSIX.basename(path))))
+            })
+        try await withServices([server, ClosureService { try? await cancelWhenGracefulShutdown { try await watch.run() } }]) {
+            #expect(FileManager.default.createFile(atPath: later, contents: nil))
+            try await Task.sleep(for: .seconds(1))
+            #expect(server.databasePaths.isEmpty, "an empty file is not a database yet: \(server.databasePaths)")
+            for path in [atStart, later] {
+                let db = try TestDatabase(path: path)
+                try db.exec("CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('\(POSIX.basename(path))')")
+                db.close()
+            }
+            #expect(try await Integration.poll(timeout: .seconds(20), interval: .milliseconds(50)) {
+                [atStart, later].allSatisfy { p in server.monitor(for: p).map { $0.status().replicas.allSatisfy { $0.txid >= TXID(1) } } ?? false }
+            }, "registered: \(server.databasePaths)")
+        }
+    }
+
     /// Without inotify a watcher polls, but backs off while the WAL is idle (50 ms, 100, 200, … up to the cap),
     /// and a change is still heard at the next poll.
     @Test func pollingBacksOffWhileIdle() async throws {
@@ -111,8 +146,9 @@ import Testing
         let before = counters.walPolls
         await watcher.wait(timeout: .seconds(2))
         let polls = counters.walPolls - before
-        // 50+100+200+400+400+400+400 ms: about 7 polls in two seconds; without back-off, 40.
-        #expect(polls >= 4 && polls <= 12, "\(polls) polls in 2 s")
+        // 50+100+200+400+400+400+400 ms: about 7 polls in two seconds; without back-off, 40. A loaded machine
+        // stretches the sleeps (3 polls once), so the lower bound only says that polling goes on.
+        #expect(polls >= 2 && polls <= 12, "\(polls) polls in 2 s")
         async let heard = WaitTiming.elapsed { await watcher.wait(timeout: WaitTiming.long) }
         try await Task.sleep(for: .milliseconds(100))
         try WALWatcherTests.append(wal)
