@@ -98,6 +98,11 @@ actor ReplicaWorker {
 
     private func fail(_ error: any Error, _ message: Logger.Message) {
         backoff.failed()
+        // A failed upload may still have been stored (the answer was lost, or the connection cut after the body
+        // went). Its retry need not be the same file (a merged upload takes what has arrived since, a catch-up goes
+        // to the newest TXID), so the next round lists the replica's position instead of assuming the old one:
+        // continuing from the old one put a second L0 file over the same TXIDs, and L1 compaction refuses overlaps.
+        uploaded = nil
         engine.monitor.replica(index, failed: error, at: POSIX.nowMilliseconds())
         logger.error(message, metadata: [
             "location": "\(client.location)", "error": "\(error)", "retryIn": "\(backoff.delay)",

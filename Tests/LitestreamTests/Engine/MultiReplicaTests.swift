@@ -253,6 +253,39 @@ import Testing
 }
 
 extension MultiReplicaTests {
+    /// A merged upload that was stored but reported failed (its answer lost) is not followed by a second file over
+    /// the same TXIDs: the retry merged what had arrived since, from the same first TXID, and L1 compaction then
+    /// refused the overlapping L0 files. The replica's L0 chain stays contiguous and restorable.
+    @Test(.timeLimit(.minutes(2))) func aLostAnswerToAMergedUploadLeavesNoOverlap() async throws {
+        let f = try EngineTests.Fixture("multi-lost-answer")
+        let replica = ProbeReplica(path: f.dir.appendingPathComponent("replica").path)
+        let app = try TestDatabase(path: f.dbPath)
+        try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        var config = try Replicator.Configuration(database: .init(path: f.dbPath), replicas: [
+            .init(name: "batched", client: replica, syncInterval: .milliseconds(300)),
+        ])
+        config.minSyncInterval = .milliseconds(5)
+        let r = Replicator(configuration: config)
+        try await r.open()
+        try await Self.whileRunning(r) { monitor in
+            _ = try await monitor.sync(waitForReplicas: true, timeout: .seconds(60))
+            for i in 1...60 {
+                if i == 20 || i == 40 { replica.storeThenFail.withLock { $0 = 1 } }
+                try app.exec("INSERT INTO t (v) VALUES ('\(i)')")
+                _ = try await monitor.sync(timeout: .seconds(60))
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            _ = try await monitor.sync(waitForReplicas: true, timeout: .seconds(60))
+        }
+        #expect(replica.storeThenFail.withLock { $0 } == 0, "both lost answers happened")
+        let l0 = try await replica.ltxFiles(level: 0)
+        #expect(l0.contains { $0.maxTXID > $0.minTXID }, "uploads were merged")
+        for (a, b) in zip(l0, l0.dropFirst()) {
+            #expect(b.minTXID == a.maxTXID.next, "L0 gap or overlap between \(a) and \(b)")
+        }
+        #expect(try await Self.restoreDigest(replica.inner, dir: f.dir) == TestDatabase.contentDigest(path: f.dbPath))
+    }
+
     @Test func aReplicatorWithoutReplicasIsAnErrorNotACrash() {
         let error = #expect(throws: EngineError.self) {
             try Replicator.Configuration(database: .init(path: "/tmp/none.db"), replicas: [])

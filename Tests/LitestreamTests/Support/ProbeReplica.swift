@@ -48,14 +48,24 @@ final class ProbeReplica: ReplicaClient {
         return try await inner.openLTXFile(file)
     }
 
+    /// How many of the next level-0 writes are stored and then reported failed, as when the answer to an upload
+    /// is lost.
+    let storeThenFail = Mutex(0)
+
     func writeLTXFile(
         level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
         write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) async throws -> LTXFileInfo {
         try check()
         noteWrite()
-        return try await inner.writeLTXFile(
+        let info = try await inner.writeLTXFile(
             level: level, minTXID: minTXID, maxTXID: maxTXID, timestamp: timestamp, write: write)
+        let lost = level == 0 && storeThenFail.withLock { n in
+            defer { n = max(n - 1, 0) }
+            return n > 0
+        }
+        if lost { throw Outage() }
+        return info
     }
 
     /// Synchronous, so that the stall holds the thread the write runs on.
