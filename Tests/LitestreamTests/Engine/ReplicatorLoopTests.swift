@@ -70,8 +70,9 @@ import Testing
         try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
         var config = Replicator.Configuration(database: .init(path: f.dbPath), replica: f.replica)
         // Long enough that waiting it out cannot pass for serving at once, even on a loaded machine: in the full
-        // suite, other tests' replicators share the engine's threads, and a sync request was once served in 4 s.
-        config.minSyncInterval = .seconds(20)
+        // suite, other tests' replicators share the engine's threads, and sync requests were served in 4 s and
+        // (beside a benchmark) 10.7 s.
+        config.minSyncInterval = .seconds(60)
         let replicator = Replicator(configuration: config)
         try await withServices([replicator]) {
             #expect(try await Integration.poll(timeout: .seconds(30), interval: .milliseconds(20)) { replicator.monitor.isRunning })
@@ -83,7 +84,7 @@ import Testing
                 let began = ContinuousClock.now
                 let txid = try await replicator.monitor.sync(waitForReplicas: true, timeout: .seconds(30))
                 let waited = ContinuousClock.now - began
-                #expect(waited < .seconds(8), "sync request \(i) waited \(waited) (the interval is 20 s)")
+                #expect(waited < .seconds(20), "sync request \(i) waited \(waited) (the interval is 60 s)")
                 #expect(try await f.replica.ltxFiles(level: 0).last.map { $0.maxTXID >= txid } == true)
             }
         }
