@@ -203,6 +203,10 @@ struct StatusCommand: AsyncParsableCommand {
                 }
             }
             print(Table.render(rows), terminator: "")
+            // What happened that replication survived (a replaced database file), after the table.
+            for s in statuses {
+                if let e = s.lastEvent { print("\(s.path): \(Format.time(s.lastEventAt)): \(e)") }
+            }
         }
         if let maxLag, let limit = GoDuration.parse(maxLag, bareSeconds: true) {
             let problems = Self.problems(statuses, maxLag: limit)

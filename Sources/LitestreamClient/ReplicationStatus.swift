@@ -24,6 +24,11 @@ public struct ReplicationStatus: Sendable, Equatable, Codable {
     /// Checkpoints run by the replicator since it started, and the time they took in all.
     public var checkpointCount: Int64 = 0
     public var checkpointSeconds: Double = 0
+    /// The last thing that happened to the database that an operator should know of, though replication went on
+    /// (its file was replaced and the new one is replicated from a full snapshot), and when (Unix ms). Nil until
+    /// then, and in JSON from older versions.
+    public var lastEvent: String?
+    public var lastEventAt: Int64?
     public var replicas: [ReplicaStatus]
 
     public init(path: String, localTXID: TXID = .zero, replicas: [ReplicaStatus] = []) {

@@ -36,6 +36,8 @@ public final class DatabaseEngine {
         public var checkpointDuration: Duration = .zero
         /// A writer had written a commit frame but not yet published it in the WAL index: sync again shortly.
         public var writerInProgress = false
+        /// The database file had been replaced, and the engine opened the new one: why (nil when it had not).
+        public var reopenReason: String?
     }
 
     public let configuration: Configuration
@@ -47,6 +49,10 @@ public final class DatabaseEngine {
     private var connections: [SQLiteConnection] = []
     private var barrier: SQLiteConnection?
     private var metaLock: OpenFile?
+    /// The database file the connections have open (see `followReplacement`).
+    private var identity: FileIdentity?
+    /// Set from the moment the file is found replaced until the new one is open.
+    private var replacedReason: String?
     private var readLock: ReadLock?
     private let wal: WALReader
     public private(set) var pageSize: UInt32 = 0
@@ -111,6 +117,36 @@ public final class DatabaseEngine {
             throw EngineError(.databaseNotFound, "database \(path) does not exist")
         }
         metaLock = try store.lock()
+        replacedReason = nil
+        do { try openConnections() } catch {
+            close()
+            throw error
+        }
+        try loadPosition(remoteMaxTXID: remoteMaxTXID, verifyAfter: verifyAfter)
+    }
+
+    /// Opens SQLite's connections to the file at `path` and notes its identity. The file is looked at before and
+    /// after: if it was replaced in between, the connections may hold the old one, so they are opened again.
+    private func openConnections() throws {
+        for attempt in 1...Self.maxOpenAttempts {
+            guard let before = FileIdentity.of(path) else {
+                throw EngineError(.databaseNotFound, "database \(path) does not exist")
+            }
+            try openSQLite()
+            if FileIdentity.of(path) == before {
+                identity = before
+                return
+            }
+            closeConnections()
+            if attempt == Self.maxOpenAttempts {
+                throw EngineError(.databaseReplaced, "database \(path) keeps being replaced while it is opened; will retry")
+            }
+        }
+    }
+
+    private static let maxOpenAttempts = 5
+
+    private func openSQLite() throws {
         do {
             let busy = Int32(clamping: configuration.busyTimeout.wholeMilliseconds)
             let first = try SQLiteConnection(path: path, busyTimeout: busy)
@@ -144,17 +180,22 @@ public final class DatabaseEngine {
             self.barrier = barrier
             readLock = ReadLock(connections: connections)
         } catch let e as SQLiteError {
-            close()
+            closeConnections()
             throw EngineError(.sqlite, "cannot open database \(path)", cause: e)
         } catch {
-            close()
+            closeConnections()
             throw error
         }
-        try loadPosition(remoteMaxTXID: remoteMaxTXID, verifyAfter: verifyAfter)
     }
 
     /// Closes the database. Never checkpoints.
     public func close() {
+        closeConnections()
+        metaLock = nil
+    }
+
+    /// Closes SQLite's connections and the WAL, keeping the local state's lock.
+    private func closeConnections() {
         readLock?.release()
         barrier?.close()
         barrier = nil
@@ -162,7 +203,42 @@ public final class DatabaseEngine {
         connections = []
         readLock = nil
         wal.close()
-        metaLock = nil
+        identity = nil
+    }
+
+    // MARK: a replaced database file
+
+    /// Follows the database file when its path names another file than the one the engine opened (deleted and
+    /// created again, another file renamed over it, `restore -force -o` onto it): the connections still read the
+    /// old file, which nobody writes any more, so every later commit would be missed without a word. The engine
+    /// opens the new file and its next L0 file is a full-database one continuing the TXIDs, so a restore gives the
+    /// new database. While the path names no file, syncs fail (the status shows it) until one appears.
+    ///
+    /// One `stat` per sync. Returns why the database was reopened, or nil when it was not.
+    private func followReplacement() throws -> String? {
+        if replacedReason == nil {
+            guard let identity else { return nil }
+            guard let now = FileIdentity.of(path) else {
+                throw EngineError(.databaseNotFound,
+                    "database \(path) was deleted while it was being replicated; waiting for a database at that path")
+            }
+            guard now != identity else { return nil }
+            replacedReason = "database file was replaced (\(identity) became \(now))"
+            logger.warning("database file was replaced; replicating the new one, starting with a full snapshot",
+                metadata: ["old": "\(identity)", "new": "\(now)"])
+            closeConnections()
+        }
+        // Until this succeeds (the new file may be missing for a moment, or not a database yet), every sync fails
+        // and says why.
+        try openConnections()
+        let reason = replacedReason
+        replacedReason = nil
+        // Nothing in the new file's WAL continues the old position: a full-database file, one TXID after the last.
+        // Local files stay: they are the old database's history, which replicas behind may still need.
+        cursor = .withoutWALPosition(at: position)
+        trusted = false
+        pendingSnapshotReason = reason
+        return reason
     }
 
     /// Where the next sync continues: verify the local files, resume after the newest, and continue the replica.
@@ -247,8 +323,10 @@ public final class DatabaseEngine {
     /// policy. Safe to call at any time; does nothing when nothing changed.
     @discardableResult
     public func sync(checkpoint: Bool = true) throws -> SyncResult {
-        guard readLock != nil else { throw EngineError(.notOpen, "database \(path) is not open") }
+        guard metaLock != nil else { throw EngineError(.notOpen, "database \(path) is not open") }
         var result = SyncResult()
+        result.reopenReason = try followReplacement()
+        guard readLock != nil else { throw EngineError(.notOpen, "database \(path) is not open") }
         try syncAndRenewMark(&result)
         if checkpoint { try checkpointIfNeeded(&result) }
         return result

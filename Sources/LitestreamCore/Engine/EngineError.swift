@@ -3,12 +3,14 @@ public import LTX
 /// An error from the replication engine, with a code a supervisor can act on.
 public struct EngineError: CodedError, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value { case databaseNotFound, notWALMode, sqlite, notOpen, invalidConfiguration, localState, io, timeout, notRunning, tooManyOpenFiles }
+        private enum Value { case databaseNotFound, databaseReplaced, notWALMode, sqlite, notOpen, invalidConfiguration, localState, io, timeout, notRunning, tooManyOpenFiles }
         private let value: Value
         public var description: String { "\(value)" }
 
         /// The database file does not exist (yet).
         public static let databaseNotFound = Code(value: .databaseNotFound)
+        /// The database file keeps being replaced while the engine opens it.
+        public static let databaseReplaced = Code(value: .databaseReplaced)
         /// The database is not in WAL mode and could not be switched.
         public static let notWALMode = Code(value: .notWALMode)
         /// SQLite reported an error.

@@ -163,6 +163,15 @@ public final class ReplicationMonitor: Sendable {
         return served
     }
 
+    /// Something an operator should know of happened to the database, and replication went on (see
+    /// `ReplicationStatus.lastEvent`).
+    func databaseEvent(_ event: String, at now: Int64) {
+        update { s in
+            s.status.lastEvent = event
+            s.status.lastEventAt = now
+        }
+    }
+
     func syncFailed(_ error: any Error) {
         update { s in
             s.status.lastError = "\(error)"

@@ -57,6 +57,7 @@ final class SharedEngine: Sendable {
     @discardableResult
     func report(_ r: DatabaseEngine.SyncResult, position: TXID, served: Int) -> Bool {
         let now = POSIX.nowMilliseconds()
+        if let reason = r.reopenReason { monitor.databaseEvent(reason + "; the new database is replicated from a full snapshot", at: now) }
         var files: [ReplicationMonitor.PendingFile] = []
         // The engine writes each L0 file as a single TXID (min == max), so no directory listing is needed.
         for txid in r.written {
