@@ -172,7 +172,34 @@ public struct Compactor: Sendable {
         if let listed { destination = listed } else { destination = try await client.ltxFiles(level: level) }
         let files = try Self.plan(level: level, source: source, destination: destination)
         if files.isEmpty { return nil }
+        do {
+            return try await merge(files, into: level, timestamp: timestamp)
+        } catch let error as CompactionError where error.code == .pageSizeMismatch {
+            // The database's page size changed within these files (the replicator wrote a full-database file in
+            // the new size at the change). No file may mix two page sizes: one file per run of equal page sizes,
+            // so the file that starts a run still holds every page, and a restore can start over from it.
+            var last: LTXFileInfo?
+            for run in try await pageSizeRuns(files) { last = try await merge(run, into: level, timestamp: timestamp) }
+            return last
+        }
+    }
 
+    /// `files` cut where the page size in their headers changes, in order.
+    private func pageSizeRuns(_ files: [LTXFileInfo]) async throws -> [[LTXFileInfo]] {
+        var runs: [[LTXFileInfo]] = []
+        var current: UInt32?
+        for f in files {
+            var decoder = try await open(f).0.decoder()
+            let pageSize = try decoder.readHeader().pageSize
+            if pageSize != current || runs.isEmpty { runs.append([]) }
+            current = pageSize
+            runs[runs.count - 1].append(f)
+        }
+        return runs
+    }
+
+    /// Merges consecutive `files` of level `level - 1` into one file of `level`.
+    private func merge(_ files: [LTXFileInfo], into level: Int, timestamp: Int64?) async throws -> LTXFileInfo {
         // Bounded fan-in: merge consecutive groups into temporary files until few enough inputs are left.
         var inputs = files.flatMap { f in localParts(of: f)?.map { MergeInput.replica($0) } ?? [.replica(f)] }
         var temporaries: [String] = []

@@ -46,6 +46,13 @@ public struct Maintenance: Sendable {
     /// The newest TXID the replica's L1 is known to cover.
     var compactedThrough: TXID { levelMax[1] ?? .zero }
 
+    /// Makes the next run write a level-9 snapshot whatever the interval: after the database's page size changed,
+    /// so that a restore by Litestream 0.5.17, which starts from the newest snapshot and cannot change page size
+    /// on the way, works again.
+    mutating func requestSnapshot() {
+        lastSnapshotAt = 0
+    }
+
     /// Tells maintenance that L0 now reaches `txid` (after an upload).
     mutating func uploaded(through txid: TXID) {
         if txid > (levelMax[0] ?? .zero) { levelMax[0] = txid }

@@ -21,6 +21,8 @@ actor ReplicaWorker {
     private var maintenance: Maintenance
     /// The newest TXID the replica's L1 covers (local L0 files up to it are no longer needed for its compaction).
     private(set) var compactedThrough: TXID = .zero
+    /// The page size of the last file uploaded (nil: not known). A change gets a level-9 snapshot at once.
+    private var pageSize: UInt32?
 
     init(index: Int, name: String, client: any ReplicaClient, syncInterval: Duration? = nil,
          maintenance: Maintenance.Configuration, engine: SharedEngine, logger: Logger) {
@@ -45,7 +47,18 @@ actor ReplicaWorker {
             if let last = try await client.ltxFiles(level: level).last, last.maxTXID > best { best = last.maxTXID }
         }
         setPosition(best, uploadedNow: false)
+        pageSize = try? engine.store.header(min: best, max: best).pageSize
         return best
+    }
+
+    /// Notes the page size of a file just uploaded: when it changed, the replica gets a level-9 snapshot at once
+    /// (see `Maintenance.requestSnapshot`).
+    private func noteUploaded(pageSize new: UInt32) {
+        if let old = pageSize, old != new {
+            logger.info("the database's page size changed; writing a snapshot", metadata: ["from": "\(old)", "to": "\(new)"])
+            maintenance.requestSnapshot()
+        }
+        pageSize = new
     }
 
     private func setPosition(_ txid: TXID, uploadedNow: Bool) {
@@ -155,6 +168,7 @@ actor ReplicaWorker {
             if syncInterval != nil { lastUpload = .now }
             let header = try store.header(min: f.min, max: f.max)
             try await client.upload(localPath: store.path(min: f.min, max: f.max), level: 0, header: header)
+            noteUploaded(pageSize: header.pageSize)
             uploaded = f.max
             setPosition(f.max, uploadedNow: true)
         }
@@ -164,8 +178,17 @@ actor ReplicaWorker {
     static let maxMergedFiles = 256
 
     /// Merges consecutive local L0 files into one LTX file and uploads it as one L0 file.
-    private func uploadMerged(_ files: [(min: TXID, max: TXID)]) async throws {
+    private func uploadMerged(_ pending: [(min: TXID, max: TXID)]) async throws {
         let store = engine.store
+        // No file mixes two page sizes: a batch ends where the page size changes (the next starts with the
+        // full-database file the engine wrote at the change).
+        var files = pending
+        if let first = files.first {
+            let size = try store.header(min: first.min, max: first.max).pageSize
+            if let change = try files.firstIndex(where: { try store.header(min: $0.min, max: $0.max).pageSize != size }) {
+                files = Array(files[..<change])
+            }
+        }
         let decoders = try files.map { f in
             LTXDecoder(mergeInput: try store.open(min: f.min, max: f.max), name: store.path(min: f.min, max: f.max), maxBufferSize: 1 << 16)
         }
@@ -177,6 +200,7 @@ actor ReplicaWorker {
             try merger.merge { try out.write($0) }
         }
         try await client.upload(localPath: tmp, level: 0, header: merger.header)
+        noteUploaded(pageSize: merger.header.pageSize)
         setPosition(merger.header.maxTXID, uploadedNow: true)
     }
 
@@ -194,6 +218,7 @@ actor ReplicaWorker {
         defer { try? POSIX.remove(tmp) }
         guard let file = try engine.fullDatabaseFile(minTXID: uploaded.next, temporary: tmp) else { return }
         try await client.upload(localPath: file.path, level: 0, header: file.header)
+        noteUploaded(pageSize: file.header.pageSize)
         setPosition(file.header.maxTXID, uploadedNow: true)
     }
 

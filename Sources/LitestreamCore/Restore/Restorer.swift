@@ -104,17 +104,27 @@ public struct Restorer: Sendable {
                 // The writer hashes the pages on its own thread; the decoder folds those checksums into the file's.
                 var dec = reader.decoder(deferPageChecksums: true)
                 let h = try dec.readHeader()
-                if pageSize == 0 { pageSize = h.pageSize }
-                guard h.pageSize == pageSize else {
-                    throw RestoreError(.inconsistent, "\(file) has page size \(h.pageSize), earlier files \(pageSize)")
-                }
                 guard h.minTXID == file.minTXID, h.maxTXID == file.maxTXID else {
                     throw RestoreError(.inconsistent, "\(file) holds TXIDs \(h.minTXID)-\(h.maxTXID), not what its name says")
                 }
+                // The database's page size changed (PRAGMA page_size and VACUUM, or another database put in its
+                // place): the replicator wrote every page again in the new size, in this file. What came before is
+                // void: the output starts again from it, and it must hold the whole database.
+                let restart = pageSize != 0 && h.pageSize != pageSize
+                if restart {
+                    try writer?.finish(size: 0)
+                    writer = nil
+                }
+                pageSize = h.pageSize
                 if writer == nil { writer = try PageWriter(path: tmp, pageSize: Int(pageSize)) }
                 let pageChecksums = try writer!.decodeAll(&dec)
                 // Verified before the next file and long before the rename: a corrupt file fails the restore.
                 try dec.finish(pageChecksums: pageChecksums)
+                if restart && pageChecksums.count < Self.pageCount(commit: h.commit, pageSize: h.pageSize) {
+                    throw RestoreError(.inconsistent, "\(file) changes the page size to \(h.pageSize) but holds \(pageChecksums.count) "
+                        + "of the database's \(h.commit) pages (a change of page size must come with every page): restore an "
+                        + "earlier point with -txid or -timestamp")
+                }
                 commit = h.commit
             }
             try writer?.finish(size: Int64(commit) * Int64(pageSize))
@@ -156,6 +166,11 @@ public struct Restorer: Sendable {
         }
         try POSIX.fsyncDirectory(dir)
         return Result(txid: last.maxTXID, pageSize: pageSize, pages: commit, files: plan, movedAside: movedAside)
+    }
+
+    /// The pages of a database of `commit` pages: all but SQLite's lock page, which no file holds.
+    static func pageCount(commit: UInt32, pageSize: UInt32) -> Int {
+        Int(commit) - (LTXHeader.lockPage(pageSize: pageSize) <= commit ? 1 : 0)
     }
 
     /// Renames the `-wal` and `-shm` files of a database that does not exist to `<name>.stale-<UTC time>`, so that
