@@ -122,7 +122,9 @@ import Testing
         try FileManager.default.linkItem(atPath: linked, toPath: "\(meta)/batch-batched.ltx.tmp")
 
         var config = try Replicator.Configuration(database: .init(path: f.dbPath), replicas: [
-            .init(name: "batched", client: batched, syncInterval: .seconds(1)),
+            // Long enough that the commits below fall in one interval even when the full suite slows each sync
+            // to seconds (1 s once saw each commit uploaded alone, nothing merged).
+            .init(name: "batched", client: batched, syncInterval: .seconds(5)),
         ])
         config.minSyncInterval = .milliseconds(5)
         config.monitorInterval = .milliseconds(100)
@@ -132,7 +134,7 @@ import Testing
             for i in 1...12 {
                 try app.exec("INSERT INTO t (v) VALUES ('\(i)')")
                 _ = try await monitor.sync(timeout: .seconds(60))
-                try await Task.sleep(for: .milliseconds(200))
+                try await Task.sleep(for: .milliseconds(20))
             }
             _ = try await monitor.sync(waitForReplicas: true, timeout: .seconds(60))
         }

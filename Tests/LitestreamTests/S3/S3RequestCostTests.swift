@@ -59,7 +59,7 @@ struct S3RequestCostTests {
         var last = 0
         try await withServices([r]) {
             // The first upload and the first snapshot come before the measurement.
-            try await Self.waitFor("the first snapshot") { !(try await direct.ltxFiles(level: LTXLevel.snapshot)).isEmpty }
+            try await Self.waitFor("the first snapshot", timeout: .seconds(90)) { !(try await direct.ltxFiles(level: LTXLevel.snapshot)).isEmpty }
             let writer = try NumberedRowWriter(path: dbPath)
             try await Task.sleep(for: .milliseconds(300))
             let before = proxy.requestCounts["PUT"] ?? 0
@@ -94,7 +94,7 @@ struct S3RequestCostTests {
         let r = Replicator(configuration: .init(database: .init(path: dbPath), replica: replica))
         var last = 0
         try await withServices([r]) {
-            try await Self.waitFor("the first snapshot") { !(try await direct.ltxFiles(level: LTXLevel.snapshot)).isEmpty }
+            try await Self.waitFor("the first snapshot", timeout: .seconds(90)) { !(try await direct.ltxFiles(level: LTXLevel.snapshot)).isEmpty }
             proxy.setDelay(milliseconds: 400...400)
             proxy.setMode(.always(.delay))
             let writer = try NumberedRowWriter(path: dbPath)
