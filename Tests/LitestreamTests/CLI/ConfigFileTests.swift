@@ -180,7 +180,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: s.dir) }
         let db = s.path("app.db")
         let socket = s.path("ls.sock")
-        let port = Int.random(in: 20000..<60000)
+        let port = try TestEnvironment.freeLoopbackPort()
         try TestEnvironment.sqlite3(db, "PRAGMA journal_mode=wal; CREATE TABLE t (v); INSERT INTO t VALUES (1);")
         try s.write("""
             addr: 127.0.0.1:\(port)

@@ -159,6 +159,29 @@ enum TestEnvironment {
     /// stopping at the first error) and returns its output without trailing newlines.
     /// Throws `Failure.commandFailed` when sqlite3 exits non-zero.
     @discardableResult
+    /// A loopback TCP port nobody listens on now, from the kernel (bind to port 0), for a configuration that must
+    /// name one. A random pick from 20000-60000 once met a port in use (that range holds the ephemeral ports of
+    /// the suite's own connections).
+    static func freeLoopbackPort() throws -> Int {
+        #if canImport(Glibc)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard ok else { throw POSIXError(.EADDRINUSE) }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
     static func sqlite3(_ db: String, _ sql: String) throws -> String {
         let result = try run("sqlite3", ["-batch", "-bail", db], input: Data(sql.utf8), timeout: .seconds(120))
         guard result.status == 0 else {
