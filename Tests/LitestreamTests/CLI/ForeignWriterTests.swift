@@ -13,14 +13,15 @@ import Testing
     typealias Setup = SupervisorContractTests.Setup
 
     enum Arrangement: String, Sendable, CustomTestStringConvertible {
-        /// One `replicate -config` whose two databases name the same replica URL.
-        case oneConfig
+        /// Two `replicate`s of two databases started at the same moment on an empty replica. (One configuration
+        /// that names a replica twice is refused at start: ConfigErrorTests.)
+        case together
         /// A second `replicate` of another database started on a replica the first one is writing.
         case secondProcess
         var testDescription: String { rawValue }
     }
 
-    static let cases: [(Arrangement, LiveReplicate.Kind)] = LiveReplicate.kinds.flatMap { [(.oneConfig, $0), (.secondProcess, $0)] }
+    static let cases: [(Arrangement, LiveReplicate.Kind)] = LiveReplicate.kinds.flatMap { [(.together, $0), (.secondProcess, $0)] }
 
     /// Rows of the second database start at this id, so a restore tells the two databases apart.
     static let secondBase = 1_000_000
@@ -44,40 +45,32 @@ import Testing
 
         var processes: [(process: TestEnvironment.BackgroundProcess, socket: String, dbs: [String])] = []
         defer { for p in processes where p.process.isRunning { p.process.signal(SIGKILL) } }
-        switch arrangement {
-        case .oneConfig:
-            writerB = try NumberedRowWriter(path: other, interval: .milliseconds(20))
-            try """
-                socket:
-                  enabled: true
-                  path: \(s.socketPath)
-                dbs:
-                  - path: \(s.db)
-                    replicas:
-                      - url: \(url)
-                  - path: \(other)
-                    replicas:
-                      - url: \(url)
-                """.write(toFile: s.config, atomically: true, encoding: .utf8)
-            let p = try TestEnvironment.launch(s.litestream, ["replicate", "-config", s.config], environment: LiveReplicate.environment)
-            processes.append((p, s.socketPath, [s.db, other]))
-        case .secondProcess:
-            let first = try LiveReplicate.start(s, url: url)
-            processes.append((first.process, first.socket, [s.db]))
-            #expect(try first.syncWait().status == 0)
-            writerB = try NumberedRowWriter(path: other, interval: .milliseconds(20))
-            let socket = s.path("b.sock"), config = s.path("b.yml")
+        /// `replicate -config` of one database to `url`, with its own control socket.
+        func launch(_ db: String, _ name: String) throws -> (TestEnvironment.BackgroundProcess, String, [String]) {
+            let socket = s.path("\(name).sock"), config = s.path("\(name).yml")
             try """
                 socket:
                   enabled: true
                   path: \(socket)
                 dbs:
-                  - path: \(other)
+                  - path: \(db)
                     replicas:
                       - url: \(url)
                 """.write(toFile: config, atomically: true, encoding: .utf8)
             let p = try TestEnvironment.launch(s.litestream, ["replicate", "-config", config], environment: LiveReplicate.environment)
-            processes.append((p, socket, [other]))
+            return (p, socket, [db])
+        }
+        switch arrangement {
+        case .together:
+            writerB = try NumberedRowWriter(path: other, interval: .milliseconds(20))
+            processes.append(try launch(s.db, "a"))
+            processes.append(try launch(other, "b"))
+        case .secondProcess:
+            let first = try LiveReplicate.start(s, url: url)
+            processes.append((first.process, first.socket, [s.db]))
+            #expect(try first.syncWait().status == 0)
+            writerB = try NumberedRowWriter(path: other, interval: .milliseconds(20))
+            processes.append(try launch(other, "b"))
         }
 
         // One replica stops, and says why, while both databases keep being written.
