@@ -34,6 +34,9 @@ actor ReplicaWorker {
     private var unconfirmed: (position: TXID, attempt: ClosedRange<TXID>?)?
     /// The upload in progress (see `unconfirmed`).
     private var attempt: ClosedRange<TXID>?
+    /// The TXID of the last level-9 snapshot this worker wrote: it may end past the level-0 files (commits synced
+    /// while it was encoded), and a listing after a failure may show it.
+    private var snapshotThrough: TXID?
     /// The replica's newest state is not this database's (taken over from another database, or from a run whose
     /// local state is gone): its next file must be a full-database file, never an incremental one.
     private var continueWithFullFile = false
@@ -74,7 +77,7 @@ actor ReplicaWorker {
         }
         if let (before, attempt) = unconfirmed {
             unconfirmed = nil
-            if best == before || best == attempt?.upperBound {
+            if best == before || best == attempt?.upperBound || best == snapshotThrough {
                 if best != before, let attempt { ledger.withLock { $0.wrote(attempt) } }
             } else if best > before {
                 throw halt(EngineError(.foreignWriter,
@@ -415,6 +418,7 @@ actor ReplicaWorker {
         defer { try? POSIX.remove(tmp) }
         guard let file = try engine.fullDatabaseFile(minTXID: TXID(1), temporary: tmp) else { return }
         try await client.upload(localPath: file.path, level: LTXLevel.snapshot, header: file.header)
+        snapshotThrough = file.header.maxTXID
         logger.info("snapshot written", metadata: ["txid": "\(file.header.maxTXID)"])
         try await upload(force: true)
     }
