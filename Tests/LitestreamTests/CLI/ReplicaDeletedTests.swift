@@ -30,7 +30,8 @@ import Testing
         case .file: try FileManager.default.removeItem(atPath: s.replica)
         case .s3: try await S3ReplicaClient(url: url, environment: LiveReplicate.environment).deleteAll()
         }
-        #expect(try await LiveReplicate.files(url).isEmpty)
+        // (On S3 a compaction may write into the emptied path at once: only the directory is checked.)
+        if kind == .file { #expect(!FileManager.default.fileExists(atPath: s.replica)) }
 
         // Commits go on. A file replica is checked before each upload; S3 at the next L1 compaction (every 30 s
         // under writes), so the writes continue until one has run.
