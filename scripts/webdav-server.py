@@ -31,8 +31,9 @@ class ChunkedBodies:
     bodies; this makes wsgidav do the same.
     """
 
-    def __init__(self, app):
+    def __init__(self, app, behind_proxy=False):
         self.app = app
+        self.behind_proxy = behind_proxy
 
     def __call__(self, environ, start_response):
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
@@ -40,6 +41,13 @@ class ChunkedBodies:
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
             del environ["HTTP_TRANSFER_ENCODING"]
+        # Behind a proxy (the tests' fault proxy), a MOVE's Destination names the proxy's host and port, which
+        # wsgidav refuses as another host: rewrite it to this server, as a reverse proxy in front of WebDAV does.
+        destination = environ.get("HTTP_DESTINATION")
+        if self.behind_proxy and destination and "://" in destination:
+            rest = destination.split("://", 1)[1]
+            path = rest[rest.find("/"):] if "/" in rest else "/"
+            environ["HTTP_DESTINATION"] = "%s://%s%s" % (environ["wsgi.url_scheme"], environ["HTTP_HOST"], path)
         return self.app(environ, start_response)
 
 
@@ -50,7 +58,8 @@ def main():
     p.add_argument("--user", default=None)
     p.add_argument("--password-file", default=None)
     p.add_argument("--mount", default="/", help="URL path the root directory is served at")
-    p.add_argument("--log", default=None, help="append request lines to this file")
+    p.add_argument("--log", default=None, help="log every request (on stdout)")
+    p.add_argument("--behind-proxy", action="store_true", help="rewrite a MOVE's Destination to this server")
     a = p.parse_args()
 
     parent = os.getppid()
@@ -85,7 +94,7 @@ def main():
         "lock_storage": True,
         "property_manager": True,
     }
-    app = ChunkedBodies(WsgiDAVApp(config))
+    app = ChunkedBodies(WsgiDAVApp(config), behind_proxy=a.behind_proxy)
     server = wsgi.Server(("127.0.0.1", a.port), app, numthreads=10)
     server.prepare()
     port = server.bind_addr[1]

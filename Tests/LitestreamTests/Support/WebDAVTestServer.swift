@@ -41,8 +41,13 @@ final class WebDAVTestServer: @unchecked Sendable {
     static var enabled: Bool { python != nil || TestEnvironment.isCI }
 
     /// Starts a server on a free port (or `port`) serving `root` (default: a new temporary directory) at `mount`,
-    /// and waits until it accepts connections.
-    init(root: URL? = nil, mount: String = "/", port: Int? = nil) throws {
+    /// and waits until it accepts connections. `--behind-proxy` in `extraArguments`: a MOVE's Destination is
+    /// taken as naming this server (for a proxy in between).
+    /// More arguments for the script (`--behind-proxy`).
+    private let extraArguments: [String]
+
+    init(root: URL? = nil, mount: String = "/", port: Int? = nil, extraArguments: [String] = []) throws {
+        self.extraArguments = extraArguments
         self.root = try root ?? TestEnvironment.temporaryDirectory("webdav-root")
         self.mount = mount
         self.password = "pw-" + UUID().uuidString.prefix(12).lowercased()
@@ -74,7 +79,7 @@ final class WebDAVTestServer: @unchecked Sendable {
             let child = try TestEnvironment.launch(python, [
                 script, "--root", root.path, "--port", "\(port)", "--mount", mount, "--user", user,
                 "--password-file", passwordFile.path,
-            ])
+            ] + extraArguments)
             // "listening <port>" once bound; a loaded machine takes seconds to import wsgidav.
             while child.isRunning && !child.output.stdout.contains("listening") && ContinuousClock.now < deadline {
                 Thread.sleep(forTimeInterval: 0.05)
