@@ -6,3 +6,4 @@
 @_exported import LitestreamCore
 @_exported import LitestreamS3
 @_exported import LitestreamServer
+@_exported import LitestreamWebDAV

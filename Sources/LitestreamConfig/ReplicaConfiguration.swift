@@ -1,5 +1,6 @@
 import LitestreamClient
 import LitestreamS3
+import LitestreamWebDAV
 import Foundation
 import Yams
 
@@ -11,7 +12,15 @@ public struct ReplicaConfiguration: Sendable, Equatable {
     /// The replica backends implemented here. Litestream also has gs, abs, sftp, webdav, nats and oss; those are
     /// rejected with ``ConfigurationError/Code-swift.struct/unsupported``.
     public enum Kind: String, Sendable, Equatable, CaseIterable {
-        case file, s3
+        case file, s3, webdav
+
+        /// The kind a url scheme names: `webdavs` (WebDAV over HTTPS) is a `webdav` replica, as in Litestream.
+        init?(scheme: String) {
+            self.init(rawValue: scheme == "webdavs" ? "webdav" : scheme)
+        }
+
+        /// `file, s3, …`, for messages.
+        static var supported: String { allCases.map(\.rawValue).joined(separator: ", ") }
     }
 
     /// `type`, else inferred from the `url` scheme, else `file`.
@@ -21,7 +30,8 @@ public struct ReplicaConfiguration: Sendable, Equatable {
     /// `url` as written (`s3://bucket/path?endpoint=…`, `file:///var/backups/db`).
     public var url: String?
     /// `path`: for `file`, the absolute replica directory (from `path` or the `url`); for `s3`, the key prefix as
-    /// written (Litestream uses it verbatim) or nil when the `url` gives it.
+    /// written (Litestream uses it verbatim) or nil when the `url` gives it; for `webdav`, the directory under
+    /// `webdav-url`.
     public var path: String?
     /// Everything else, the replica's own settings over the top-level defaults.
     public var settings: ReplicaSettings
@@ -70,7 +80,7 @@ public struct ReplicaConfiguration: Sendable, Equatable {
     ]
 
     /// Litestream's other backends, recognised so the error is "not supported yet" rather than "unknown".
-    static let unsupportedTypes: Set<String> = ["gs", "gcs", "abs", "sftp", "webdav", "webdavs", "nats", "oss"]
+    static let unsupportedTypes: Set<String> = ["gs", "gcs", "abs", "sftp", "nats", "oss"]
 }
 
 extension ReplicaConfiguration {
@@ -101,20 +111,20 @@ extension ReplicaConfiguration {
         let typeName = try m.string("type")?.lowercased()
         for t in [typeName, scheme].compactMap({ $0 }) where Self.unsupportedTypes.contains(t) {
             throw m.error(.unsupported,
-                "replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location(typeName == t ? "type" : "url"))) is not supported yet (supported: file, s3)",
+                "replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location(typeName == t ? "type" : "url"))) is not supported yet (supported: \(Kind.supported))",
                 at: m.location(typeName == t ? "type" : "url"))
         }
         let schemeKind = try scheme.map { s -> Kind in
-            guard let k = Kind(rawValue: s) else {
+            guard let k = Kind(scheme: s) else {
                 throw m.error(.invalidValue,
-                    "unknown replica url scheme '\(s)' \(m.place)\(ConfigMapping.atLine(m.location("url"))) (supported: file, s3)",
+                    "unknown replica url scheme '\(s)' \(m.place)\(ConfigMapping.atLine(m.location("url"))) (supported: \(Kind.supported))",
                     at: m.location("url"))
             }
             return k
         }
         let typeKind = try typeName.map { t -> Kind in
             guard let k = Kind(rawValue: t) else {
-                var message = "unknown replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location("type"))) (supported: file, s3)"
+                var message = "unknown replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location("type"))) (supported: \(Kind.supported))"
                 if let s = KeySuggestion.closest(to: t, in: Kind.allCases.map(\.rawValue)) { message += "; did you mean '\(s)'?" }
                 throw m.error(.invalidValue, message, at: m.location("type"))
             }
@@ -127,6 +137,11 @@ extension ReplicaConfiguration {
                 at: m.location("type"))
         }
         let type = typeKind ?? schemeKind ?? .file
+        if type != .webdav, let key = ["webdav-url", "webdav-username", "webdav-password"].first(where: m.has) {
+            throw m.error(.invalidValue,
+                "key '\(key)' \(m.place)\(ConfigMapping.atLine(m.location(key))) is for a webdav replica, and this one is \(type.rawValue)",
+                at: m.location(key))
+        }
 
         var path = rawPath
         switch type {
@@ -155,6 +170,35 @@ extension ReplicaConfiguration {
             } else if settings.bucket == nil {
                 throw m.error(.missingValue,
                     "an s3 replica needs a 'bucket' (or an s3://bucket/path url) \(m.place)\(ConfigMapping.atLine(m.node))")
+            }
+        case .webdav:
+            // Litestream's rules (newWebDAVReplicaClientFromConfig): the url, or webdav-url and path, not both.
+            if let url {
+                if rawPath != nil {
+                    throw m.error(.invalidValue,
+                        "cannot specify url & path for webdav replica \(m.place)\(ConfigMapping.atLine(m.location("path")))",
+                        at: m.location("path"))
+                }
+                if m.has("webdav-url") {
+                    throw m.error(.invalidValue,
+                        "cannot specify url & webdav-url for webdav replica \(m.place)\(ConfigMapping.atLine(m.location("webdav-url")))",
+                        at: m.location("webdav-url"))
+                }
+                do {
+                    _ = try WebDAVConfiguration.parse(url: url)
+                } catch {
+                    throw m.error(.invalidValue, "\(error) \(m.place)\(ConfigMapping.atLine(m.location("url")))", at: m.location("url"))
+                }
+            } else if let webdavURL = settings.webdavURL, !webdavURL.isEmpty {
+                do {
+                    _ = try WebDAVReplicaClient(configuration: WebDAVConfiguration(url: webdavURL, path: rawPath ?? ""))
+                } catch {
+                    let key = m.has("webdav-url") ? "webdav-url" : "type"
+                    throw m.error(.invalidValue, "\(error) \(m.place)\(ConfigMapping.atLine(m.location(key)))", at: m.location(key))
+                }
+            } else {
+                throw m.error(.missingValue,
+                    "webdav-url required for webdav replica (or a webdav://host/path url) \(m.place)\(ConfigMapping.atLine(m.node))")
             }
         }
         self.init(type: type, name: name ?? type.rawValue, url: url, path: path, settings: settings)

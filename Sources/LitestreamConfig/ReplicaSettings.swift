@@ -38,6 +38,14 @@ public struct ReplicaSettings: Sendable, Equatable {
     /// SSE-KMS key id.
     public var sseKMSKeyID: String?
 
+    // WebDAV
+    /// `webdav-url`: the server, `http(s)://host[:port][/prefix]`.
+    public var webdavURL: String?
+    /// `webdav-username`: the basic-auth user.
+    public var webdavUsername: String?
+    /// `webdav-password`: the basic-auth password.
+    public var webdavPassword: Secret?
+
     public init() {}
 
     /// `self` with every unset field taken from `defaults`.
@@ -66,6 +74,9 @@ public struct ReplicaSettings: Sendable, Equatable {
         }
         r.sseCustomerAlgorithm = sseCustomerAlgorithm ?? defaults.sseCustomerAlgorithm
         r.sseKMSKeyID = sseKMSKeyID ?? defaults.sseKMSKeyID
+        r.webdavURL = webdavURL ?? defaults.webdavURL
+        r.webdavUsername = webdavUsername ?? defaults.webdavUsername
+        r.webdavPassword = webdavPassword ?? defaults.webdavPassword
         return r
     }
 
@@ -75,13 +86,13 @@ public struct ReplicaSettings: Sendable, Equatable {
         "access-key-id", "secret-access-key", "region", "bucket", "endpoint", "force-path-style", "sign-payload",
         "require-content-md5", "skip-verify", "storage-class", "part-size", "concurrency",
         "sse-customer-algorithm", "sse-customer-key", "sse-customer-key-path", "sse-kms-key-id",
+        "webdav-url", "webdav-username", "webdav-password",
     ]
 
     /// Keys of replica types we do not implement: recognised, so the error can say so instead of "unknown key".
     static let unsupportedKeys: Set<String> = [
         "account-name", "account-key", "sas-token",  // abs
         "host", "user", "password", "key-path", "host-key", "concurrent-writes",  // sftp
-        "webdav-url", "webdav-username", "webdav-password",  // webdav
         "jwt", "seed", "creds", "nkey", "username", "token", "tls", "root-cas", "client-cert", "client-key",
         "max-reconnects", "reconnect-wait", "timeout",  // nats
     ]
@@ -90,7 +101,7 @@ public struct ReplicaSettings: Sendable, Equatable {
     init(reading m: ConfigMapping, home: String) throws {
         for key in Self.unsupportedKeys where m.has(key) {
             throw m.error(.unsupported,
-                "key '\(key)' \(m.place)\(ConfigMapping.atLine(m.location(key))) belongs to a replica type that is not supported yet (supported: file, s3)",
+                "key '\(key)' \(m.place)\(ConfigMapping.atLine(m.location(key))) belongs to a replica type that is not supported yet (supported: \(ReplicaConfiguration.Kind.supported))",
                 at: m.location(key))
         }
         syncInterval = try m.duration("sync-interval")
@@ -120,6 +131,9 @@ public struct ReplicaSettings: Sendable, Equatable {
         sseCustomerKey = try m.string("sse-customer-key").map(Secret.init)
         sseCustomerKeyPath = try m.string("sse-customer-key-path").map { PathExpansion.expand($0, home: home) }
         sseKMSKeyID = try m.string("sse-kms-key-id")
+        webdavURL = try m.string("webdav-url")
+        webdavUsername = try m.string("webdav-username")
+        webdavPassword = try m.string("webdav-password").map(Secret.init)
         if sseCustomerKey != nil && sseCustomerKeyPath != nil {
             throw m.error(.invalidValue,
                 "set only one of 'sse-customer-key' and 'sse-customer-key-path' \(m.place)\(ConfigMapping.atLine(m.location("sse-customer-key-path")))",
