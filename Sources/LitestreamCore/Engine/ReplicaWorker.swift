@@ -342,7 +342,10 @@ actor ReplicaWorker {
             return try await upload(force: true)
         }
         let pending = try store.files().filter { $0.max > uploaded }
-        if syncInterval != nil, pending.count > 1, let first = pending.first, first.min <= uploaded.next {
+        // The first upload after taking the replica over is one local file, not a merge: another writer that took it
+        // over at the same TXID writes that same name first, and one of the two exclusive writes must fail.
+        let takenOver = ledger.withLock { $0.written.isEmpty }
+        if syncInterval != nil, pending.count > 1, !takenOver, let first = pending.first, first.min <= uploaded.next {
             lastUpload = .now
             let batch = Array(pending.prefix(Self.maxMergedFiles))
             try await uploadMerged(batch)
@@ -361,6 +364,8 @@ actor ReplicaWorker {
             try await uploadL0(localPath: store.path(min: f.min, max: f.max), header: header)
             uploaded = f.max
             setPosition(f.max, uploadedNow: true)
+            // That single first file after a takeover went: the rest is merged again.
+            if takenOver && syncInterval != nil && pending.count > 1 { return try await upload(force: true) }
         }
     }
 
@@ -434,10 +439,13 @@ actor ReplicaWorker {
             if losses == self.losses {
                 maintenance = m
                 compactedThrough = m.compactedThrough
+                // Every L1 file was merged by us after its level-0 listing was checked, even when the run threw
+                // later (retention failing, say): files up to it need no further check, and L0 retention may
+                // delete them now.
+                self.ledger.withLock { $0.checked(through: m.compactedThrough) }
             }
         }
         let store = engine.store
-        let before = m.compactedThrough
         // Compaction lists level 0 every 30 s under writes anyway: that listing is checked for another writer's
         // files and for ours gone, at no extra request.
         let location = client.location
@@ -454,8 +462,6 @@ actor ReplicaWorker {
                 let p = store.path(min: f.minTXID, max: f.maxTXID)
                 return POSIX.exists(p) ? p : nil
             })
-        // The listing was consistent up to what L1 now covers.
-        if m.compactedThrough > before, losses == self.losses { self.ledger.withLock { $0.checked(through: m.compactedThrough) } }
     }
 
     /// Applies retention now (`replicate -once -enforce-retention`).
