@@ -168,24 +168,46 @@ public struct WebDAVReplicaClient: ReplicaClient {
                 r = try await client.send("PUT", temporary, body: body)
             }
             guard (200..<300).contains(r.status) else { throw client.failure(r, "PUT", temporary) }
-            try await move(temporary, to: dir + [name])
+            try await move(temporary, to: dir + [name], exclusive: level == 0, size: size)
         } catch {
             if !Task.isCancelled { _ = try? await client.send("DELETE", temporary, attempts: 1) }
             throw error
         }
     }
 
-    /// MOVE with `Overwrite: T`. A retry that finds the source gone after an attempt whose answer was lost checks
+    /// MOVE over the final name. A retry that finds the source gone after an attempt whose answer was lost checks
     /// that the destination is there.
-    private func move(_ source: [String], to destination: [String]) async throws {
+    ///
+    /// At level 0 (`exclusive`) with `Overwrite: F`: a file of that name already there is another writer's
+    /// (RFC 4918 answers 412), and ``ReplicaError`` `.fileExists` stops this replica. On a retry, a 412 over a file
+    /// of our size is our own earlier MOVE, done but its answer lost.
+    private func move(_ source: [String], to destination: [String], exclusive: Bool, size: Int64) async throws {
         let r = try await client.send(
-            "MOVE", source, headers: [("destination", client.endpoint.url(destination)), ("overwrite", "T")])
+            "MOVE", source,
+            headers: [("destination", client.endpoint.url(destination)), ("overwrite", exclusive ? "F" : "T")])
         if (200..<300).contains(r.status) { return }
         if r.status == 404 && r.attempt > 0 {
             let check = try await client.send("PROPFIND", destination, headers: [("depth", "0")])
             if check.status == 207 { return }
         }
+        if exclusive && r.status == 412 {
+            if r.attempt > 0, try await storedSize(destination) == size {
+                _ = try? await client.send("DELETE", source, attempts: 1)
+                return
+            }
+            throw ReplicaError(.fileExists,
+                "webdav \(client.endpoint.url(destination)) already exists: another process writes to this replica")
+        }
         throw client.failure(r, "MOVE", source)
+    }
+
+    /// The size of a stored file (`PROPFIND`, `Depth: 0`), nil if there is none.
+    private func storedSize(_ path: [String]) async throws -> Int64? {
+        let r = try await client.send(
+            "PROPFIND", path, headers: [("depth", "0"), ("content-type", "application/xml")],
+            body: .data(WebDAVMultistatus.requestBody))
+        guard r.status == 207 else { return nil }
+        return WebDAVMultistatus.parse(r.body)?.first { !$0.isCollection }?.size
     }
 
     /// MKCOL of `dir`; when its parent is missing too, MKCOL of each directory from the replica's path down.

@@ -34,7 +34,7 @@ public enum LTXLevel {
 /// Implementations write atomically (a reader never sees a partial file) and list files in TXID order. A level-0
 /// file should never be written over an existing one: `upload(localPath:level:header:)` and `writeLTXFile` then
 /// throw ``ReplicaError`` `.fileExists`, which tells the replicator that another process writes to the replica
-/// (the file and S3 clients do; a client that cannot relies on the replicator's listings alone).
+/// (the file, S3 and WebDAV clients do; a client that cannot relies on the replicator's listings alone).
 public protocol ReplicaClient: Sendable {
     /// `file`, `s3`, …
     var type: String { get }

@@ -180,6 +180,27 @@ struct WebDAVEndToEndTests {
         #expect(replica.requestCounts?.put == 9)
     }
 
+    /// A level-0 name already taken is another writer's: the MOVE says `Overwrite: F` and the write is refused with
+    /// `.fileExists` (the replicator then stops this replica), the stored file untouched and no temporary file
+    /// left. Other levels are replaced (a compaction or snapshot written again).
+    @Test func levelZeroNeverReplacesAFile() async throws {
+        let server = try WebDAVTestServer()
+        let replica = try Self.client(server, path: "exclusive")
+        func write(level: Int, _ byte: UInt8, count: Int) async throws {
+            _ = try await replica.writeLTXFile(level: level, minTXID: TXID(1), maxTXID: TXID(1), timestamp: 1) { sink in
+                try [UInt8](repeating: byte, count: count).withUnsafeBytes { try sink($0) }
+            }
+        }
+        try await write(level: 0, 1, count: 100)
+        let e = await #expect(throws: ReplicaError.self) { try await write(level: 0, 2, count: 200) }
+        #expect(e?.code == .fileExists)
+        #expect(try await replica.ltxFiles(level: 0).map(\.size) == [100], "the first writer's file stays")
+        #expect(server.files(under: "exclusive") == ["ltx/0/0000000000000001-0000000000000001.ltx"])
+        try await write(level: 9, 1, count: 100)
+        try await write(level: 9, 2, count: 200)
+        #expect(try await replica.ltxFiles(level: 9).map(\.size) == [200])
+    }
+
     /// A running replicator sends nothing while its database is idle (after its first upload, snapshot and
     /// compaction): WebDAV, like S3, is asked nothing until something changes.
     @Test func idleDatabaseSendsNoRequests() async throws {
