@@ -17,6 +17,7 @@ let package = Package(
         // The narrower pieces, for an app that links only what it uses.
         .library(name: "LitestreamCore", targets: ["LitestreamCore"]),
         .library(name: "LitestreamS3", targets: ["LitestreamS3"]),
+        .library(name: "LitestreamSFTP", targets: ["LitestreamSFTP"]),
         .library(name: "LitestreamConfig", targets: ["LitestreamConfig"]),
         .library(name: "LitestreamServer", targets: ["LitestreamServer"]),
         // For supervisors and health checks: the control-socket client and the status types, nothing of the engine.
@@ -45,6 +46,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.29.0"),
+        // SFTP replicas: the SSH transport (key exchange, ciphers, user auth, channels); the SFTP v3 subsystem on
+        // top of it is ours (Sources/LitestreamSFTP).
+        .package(url: "https://github.com/apple/swift-nio-ssh.git", "0.15.1"..<"0.16.0"),
         // The configuration file: YAML with node marks (line/column) for precise errors.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         // Replication metrics (lag, TXIDs, sync and error counts) in whatever metrics backend the app uses.
@@ -111,12 +115,29 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The SFTP replica client: SFTP v3 over swift-nio-ssh, OpenSSH private keys, known-hosts checking.
+        .target(
+            name: "LitestreamSFTP",
+            dependencies: [
+                "LTX",
+                "LitestreamClient",
+                "LitestreamCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSH", package: "swift-nio-ssh"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // litestream.yml: the typed, strictly checked model, and the replica clients it describes.
         .target(
             name: "LitestreamConfig",
             dependencies: [
                 "LitestreamCore",
                 "LitestreamS3",
+                "LitestreamSFTP",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
@@ -144,7 +165,8 @@ let package = Package(
         .target(
             name: "Litestream",
             dependencies: [
-                "LTX", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamConfig", "LitestreamServer",
+                "LTX", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamSFTP", "LitestreamConfig",
+                "LitestreamServer",
             ],
             swiftSettings: swiftSettings
         ),
@@ -244,7 +266,7 @@ let package = Package(
         .testTarget(
             name: "LitestreamTests",
             dependencies: [
-                "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamConfig",
+                "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamSFTP", "LitestreamConfig",
                 "LitestreamServer", "LitestreamSupervisor", "LTX", "CLitestreamSQLite",
                 // The supervisor's metrics, read back (Supervisor/SupervisorLifecycleTests.swift).
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

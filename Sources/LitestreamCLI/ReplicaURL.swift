@@ -34,8 +34,14 @@ enum ReplicaURL {
             } catch let e as S3Configuration.Invalid {
                 throw Invalid(description: e.description)
             }
-        case "gs", "abs", "sftp", "webdav", "webdavs", "nats", "oss":
-            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file:// or s3:// replica")
+        case "sftp":
+            do {
+                return try SFTPReplicaClient(url: url)
+            } catch let e as SFTPConfiguration.Invalid {
+                throw Invalid(description: e.description)
+            }
+        case "gs", "abs", "webdav", "webdavs", "nats", "oss":
+            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file://, s3:// or sftp:// replica")
         default:
             throw Invalid(description: "unknown replica URL scheme \"\(scheme)\" in \(redacted(url))")
         }

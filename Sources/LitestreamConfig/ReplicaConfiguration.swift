@@ -8,10 +8,10 @@ import Yams
 /// Written as `replica:` (one) or `replicas:` (a list) under a database. Unlike Litestream 0.5, which allows one
 /// replica per database, a database may have several; each then has a ``name`` for status output.
 public struct ReplicaConfiguration: Sendable, Equatable {
-    /// The replica backends implemented here. Litestream also has gs, abs, sftp, webdav, nats and oss; those are
+    /// The replica backends implemented here. Litestream also has gs, abs, webdav, nats and oss; those are
     /// rejected with ``ConfigurationError/Code-swift.struct/unsupported``.
     public enum Kind: String, Sendable, Equatable, CaseIterable {
-        case file, s3
+        case file, s3, sftp
     }
 
     /// `type`, else inferred from the `url` scheme, else `file`.
@@ -70,7 +70,7 @@ public struct ReplicaConfiguration: Sendable, Equatable {
     ]
 
     /// Litestream's other backends, recognised so the error is "not supported yet" rather than "unknown".
-    static let unsupportedTypes: Set<String> = ["gs", "gcs", "abs", "sftp", "webdav", "webdavs", "nats", "oss"]
+    static let unsupportedTypes: Set<String> = ["gs", "gcs", "abs", "webdav", "webdavs", "nats", "oss"]
 }
 
 extension ReplicaConfiguration {
@@ -101,20 +101,20 @@ extension ReplicaConfiguration {
         let typeName = try m.string("type")?.lowercased()
         for t in [typeName, scheme].compactMap({ $0 }) where Self.unsupportedTypes.contains(t) {
             throw m.error(.unsupported,
-                "replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location(typeName == t ? "type" : "url"))) is not supported yet (supported: file, s3)",
+                "replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location(typeName == t ? "type" : "url"))) is not supported yet (supported: file, s3, sftp)",
                 at: m.location(typeName == t ? "type" : "url"))
         }
         let schemeKind = try scheme.map { s -> Kind in
             guard let k = Kind(rawValue: s) else {
                 throw m.error(.invalidValue,
-                    "unknown replica url scheme '\(s)' \(m.place)\(ConfigMapping.atLine(m.location("url"))) (supported: file, s3)",
+                    "unknown replica url scheme '\(s)' \(m.place)\(ConfigMapping.atLine(m.location("url"))) (supported: file, s3, sftp)",
                     at: m.location("url"))
             }
             return k
         }
         let typeKind = try typeName.map { t -> Kind in
             guard let k = Kind(rawValue: t) else {
-                var message = "unknown replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location("type"))) (supported: file, s3)"
+                var message = "unknown replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location("type"))) (supported: file, s3, sftp)"
                 if let s = KeySuggestion.closest(to: t, in: Kind.allCases.map(\.rawValue)) { message += "; did you mean '\(s)'?" }
                 throw m.error(.invalidValue, message, at: m.location("type"))
             }
@@ -155,6 +155,22 @@ extension ReplicaConfiguration {
             } else if settings.bucket == nil {
                 throw m.error(.missingValue,
                     "an s3 replica needs a 'bucket' (or an s3://bucket/path url) \(m.place)\(ConfigMapping.atLine(m.node))")
+            }
+        }
+        case .sftp:
+            // As Litestream: the url, or host and path, not both.
+            if url != nil {
+                for key in ["path", "host"] where m.has(key) {
+                    throw m.error(.invalidValue, "cannot specify url & \(key) for sftp replica \(m.place)\(ConfigMapping.atLine(m.location(key)))",
+                        at: m.location(key))
+                }
+            }
+            let probe = ReplicaConfiguration(type: .sftp, url: url, path: path, settings: settings)
+            do {
+                _ = try probe.sftpConfigurationUnchecked().validate()
+            } catch {
+                throw m.error(.invalidValue, "\(error) \(m.place)\(ConfigMapping.atLine(m.location(url != nil ? "url" : "host")))",
+                    at: m.location(url != nil ? "url" : "host"))
             }
         }
         self.init(type: type, name: name ?? type.rawValue, url: url, path: path, settings: settings)
