@@ -1,4 +1,5 @@
 import LitestreamS3
+import LitestreamSFTP
 public import LitestreamCore
 extension DatabaseConfiguration {
     /// The engine settings of a single-database entry: path, `meta-path`, `busy-timeout`, `max-sync-wal-bytes` and
@@ -54,6 +55,9 @@ extension DatabaseConfiguration {
             case .s3:
                 let base = try r.path ?? r.url.map { try S3Configuration.parse(url: $0).path } ?? ""
                 r.path = base.isEmpty || base == "." ? relative : base + "/" + relative
+            case .sftp:
+                let base = try r.path ?? r.url.map { try SFTPConfiguration.parse(url: $0, requireUser: false).path } ?? ""
+                r.path = base.isEmpty ? relative : base + "/" + relative
             }
             return r
         }

@@ -1,5 +1,6 @@
 import LitestreamClient
 import LitestreamS3
+import LitestreamSFTP
 import Foundation
 import Yams
 
@@ -156,7 +157,6 @@ extension ReplicaConfiguration {
                 throw m.error(.missingValue,
                     "an s3 replica needs a 'bucket' (or an s3://bucket/path url) \(m.place)\(ConfigMapping.atLine(m.node))")
             }
-        }
         case .sftp:
             // As Litestream: the url, or host and path, not both.
             if url != nil {

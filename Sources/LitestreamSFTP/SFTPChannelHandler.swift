@@ -53,13 +53,8 @@ final class SFTPChannelHandler: ChannelDuplexHandler {
             pending[id] = responsePromise
             var buffer = context.channel.allocator.buffer(capacity: 64)
             request.encode(id: id, into: &buffer)
-            let written = context.eventLoop.makePromise(of: Void.self)
-            written.futureResult.whenFailure { [weak self] error in
-                guard let self, let p = self.pending.removeValue(forKey: id) else { return }
-                p.fail(SFTPError(.connectionLost, "the connection to \(self.endpoint) failed while sending a request", cause: error))
-            }
-            written.futureResult.cascade(to: promise)
-            context.writeAndFlush(wrapOutboundOut(SSHChannelData(type: .channel, data: .byteBuffer(buffer))), promise: written)
+            // A failed write means the channel is closing: channelInactive then fails this request with the rest.
+            context.writeAndFlush(wrapOutboundOut(SSHChannelData(type: .channel, data: .byteBuffer(buffer))), promise: promise)
         }
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 import LitestreamClient
-public import NIOSSH
+import NIOSSH
 
 /// Where an SFTP replica is and how to log in, with Litestream 0.5.17's keys: `host` (`host:port`, port 22 by
 /// default), `user`, `password`, `key-path`, `host-key`, and `path` (the replica's directory on the server:

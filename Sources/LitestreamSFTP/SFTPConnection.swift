@@ -1,7 +1,7 @@
-import Foundation
+public import Foundation
 public import Logging
 public import NIOCore
-import NIOPosix
+public import NIOPosix
 import NIOSSH
 import Synchronization
 
@@ -62,9 +62,7 @@ public final class SFTPConnection: Sendable {
                 throw SFTPError(.invalidConfiguration, "cannot read the known-hosts file \(path) for \(endpoint)", cause: error)
             }
         }
-        let key = try c.keyPath.flatMap { $0.isEmpty ? nil : $0 }.map { path throws(SFTPError) in
-            try SSHPrivateKeyFile.load(path: path)
-        }
+        let key: NIOSSHPrivateKey? = if let path = c.keyPath, !path.isEmpty { try SSHPrivateKeyFile.load(path: path) } else { nil }
         let report = SSHHandshakeReport()
         let validator = SSHHostKeyValidator(policy: policy, knownHosts: knownHosts, host: c.host, port: c.port,
             endpoint: endpoint, report: report, logger: logger)

@@ -22,12 +22,15 @@ actor SFTPConnector {
 
     /// The open connection, connecting first when there is none (or it has closed). Concurrent callers share one
     /// attempt.
-    func connection() async throws -> SFTPConnection {
+    func connection() async throws -> SFTPConnection { try await connectionNoting().connection }
+
+    /// ``connection()``, saying whether it was already open (and so may have died since, unnoticed).
+    func connectionNoting() async throws -> (connection: SFTPConnection, reused: Bool) {
         if let c = current {
-            if c.isActive { return c }
+            if c.isActive { return (c, true) }
             retire(c)
         }
-        if let t = connecting { return try await t.value }
+        if let t = connecting { return (try await t.value, false) }
         let (configuration, environment, logger) = (configuration, environment, logger)
         let t = Task { try await SFTPConnection.connect(configuration, environment: environment, logger: logger) }
         connecting = t
@@ -35,7 +38,7 @@ actor SFTPConnector {
         let c = try await t.value
         current = c
         logger.debug("sftp connected", metadata: ["endpoint": "\(configuration.endpoint)"])
-        return c
+        return (c, false)
     }
 
     /// Forgets `c` after a failure on it, closing it, so that the next call connects again.

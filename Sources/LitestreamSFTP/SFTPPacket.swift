@@ -114,7 +114,11 @@ public struct SFTPAttributes: Sendable, Hashable {
         }
         if flags & extendedFlag != 0 {
             let count: UInt32 = try b.readSFTPInteger()
-            for _ in 0..<count { a.extended.append((try b.readSFTPUTF8(), try b.readSFTPUTF8())) }
+            for _ in 0..<count {
+                let name = try b.readSFTPUTF8()
+                let value = try b.readSFTPUTF8()
+                a.extended.append((name, value))
+            }
         }
         return a
     }

@@ -1,7 +1,7 @@
 public import Foundation
 public import LitestreamClient
 public import LitestreamCore
-import Logging
+public import Logging
 public import LTX
 import NIOCore
 import SystemPackage
@@ -97,19 +97,23 @@ public struct SFTPReplicaClient: ReplicaClient {
     /// not be made), drops the connection and runs it again on a new one, after each of ``retryDelays``.
     func withConnection<T: Sendable>(_ body: (SFTPConnection) async throws -> T) async throws -> T {
         var attempt = 0
+        var reconnectedAtOnce = false
         while true {
             var connection: SFTPConnection?
+            var reused = false
             do {
-                let c = try await connector.connection()
-                connection = c
-                return try await body(c)
-            } catch let error as SFTPError where error.isTransient && attempt < retryDelays.count {
-                if let connection { await connector.drop(connection) }
-                try await Task.sleep(for: retryDelays[attempt])
-                attempt += 1
+                (connection, reused) = try await connector.connectionNoting()
+                return try await body(connection!)
             } catch let error as SFTPError where error.isTransient {
                 if let connection { await connector.drop(connection) }
-                throw error
+                // A kept connection that died while idle (the server restarted): a new one at once, no attempt spent.
+                if reused && error.code == .connectionLost && !reconnectedAtOnce {
+                    reconnectedAtOnce = true
+                    continue
+                }
+                guard attempt < retryDelays.count else { throw error }
+                try await Task.sleep(for: retryDelays[attempt])
+                attempt += 1
             }
         }
     }
@@ -160,7 +164,7 @@ public struct SFTPReplicaClient: ReplicaClient {
     }
 
     /// Copies `remote` from `start` on into `fd` at the same offsets; returns the size reached.
-    private func download(_ c: SFTPConnection, _ remote: String, from start: Int64, to fd: FileDescriptor) async throws -> Int64 {
+    private func download(_ c: SFTPConnection, _ remote: String, from start: Int64, to fd: SystemPackage.FileDescriptor) async throws -> Int64 {
         let handle = try await c.open(remote, flags: .read)
         var end = start
         do {
@@ -247,7 +251,7 @@ public struct SFTPReplicaClient: ReplicaClient {
     /// Writes `size` bytes of `fd` to a temporary name beside the final one, sets its times to `timestamp`, and
     /// renames it into place. Each attempt writes a new temporary file.
     private func put(
-        from fd: FileDescriptor, size: Int64, level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64
+        from fd: SystemPackage.FileDescriptor, size: Int64, level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64
     ) async throws {
         let dir = levelDirectory(level)
         let final = path(level: level, minTXID: minTXID, maxTXID: maxTXID)
@@ -265,7 +269,7 @@ public struct SFTPReplicaClient: ReplicaClient {
                 handle = try await c.open(tmp, flags: flags, attributes: mode)
             }
             do {
-                try await upload(c, handle, from: fd, size: size)
+                try await writeChunks(c, handle, from: fd, size: size)
                 try await c.close(handle: handle)
             } catch {
                 _ = try? await c.close(handle: handle)
@@ -283,7 +287,7 @@ public struct SFTPReplicaClient: ReplicaClient {
     }
 
     /// WRITE requests of ``chunkSize``, ``window`` at a time, read from `fd` as they are sent.
-    private func upload(_ c: SFTPConnection, _ handle: ByteBuffer, from fd: FileDescriptor, size: Int64) async throws {
+    private func writeChunks(_ c: SFTPConnection, _ handle: ByteBuffer, from fd: SystemPackage.FileDescriptor, size: Int64) async throws {
         let chunk = Int64(chunkSize)
         try await withThrowingTaskGroup(of: Void.self) { group in
             var offset: Int64 = 0

@@ -79,16 +79,12 @@ public struct SSHKnownHosts: Sendable {
     /// Checks `key` presented by `host` on `port`.
     public func verdict(for key: NIOSSHPublicKey, host: String, port: Int) -> Verdict {
         let name = Self.hostName(host, port: port)
-        var listed = false
-        for e in entries where matches(e, name) {
-            if e.revoked {
-                if e.key == key { return .mismatch }
-                continue
-            }
-            listed = true
-            if e.key == key { return .known }
-        }
-        return listed ? .mismatch : .unknown
+        let matching = entries.filter { matches($0, name) }
+        // A revoked key is refused wherever else it is listed.
+        if matching.contains(where: { $0.revoked && $0.key == key }) { return .mismatch }
+        let listed = matching.filter { !$0.revoked }
+        if listed.contains(where: { $0.key == key }) { return .known }
+        return listed.isEmpty ? .unknown : .mismatch
     }
 
     private func matches(_ e: Entry, _ name: String) -> Bool {

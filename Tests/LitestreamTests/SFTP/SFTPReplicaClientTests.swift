@@ -43,6 +43,7 @@ struct SFTPReplicaClientTests {
 
     @Test func writeListReadReplaceDelete() async throws {
         let server = try SSHTestServer.start()
+        defer { server.stop() }
         let client = try server.replica(path: "a/b")
         #expect(try await client.ltxFiles(level: 0).isEmpty)  // nothing there yet, not even the directory
 
@@ -89,6 +90,7 @@ struct SFTPReplicaClientTests {
 
     @Test func reconnectsAfterTheServerRestarts() async throws {
         let server = try SSHTestServer.start()
+        defer { server.stop() }
         let client = try server.replica()
         let f = try await Self.write(client, level: 0, min: 1, max: 1, timestamp: 1_000, Self.bytes(10, seed: 4))
         server.kill()
@@ -103,6 +105,7 @@ struct SFTPReplicaClientTests {
 
     @Test func startUpErrorsNameTheEndpointAndTheCause() async throws {
         let server = try SSHTestServer.start()
+        defer { server.stop() }
         let endpoint = "\(server.user)@127.0.0.1:\(server.port)"
         func failure(_ configure: (inout SFTPConfiguration) -> Void) async -> SFTPError? {
             var c = server.configuration()

@@ -43,6 +43,7 @@ struct SFTPReplicationTests {
     /// Commits one at a time through the engine, then restores the latest state, at a TXID, and at a time.
     @Test func replicateAndRestoreAtAPointInTime() async throws {
         let server = try SSHTestServer.start("sftp-engine")
+        defer { server.stop() }
         let dir = try TestEnvironment.temporaryDirectory("sftp-engine")
         defer { try? FileManager.default.removeItem(at: dir) }
         let dbPath = dir.appendingPathComponent("app.db").path
@@ -81,6 +82,7 @@ struct SFTPReplicationTests {
     /// database goes idle, and the replica sees no request at all.
     @Test func serverOutageLosesNothingAndIdleIsQuiet() async throws {
         let server = try SSHTestServer.start("sftp-outage")
+        defer { server.stop() }
         let dir = try TestEnvironment.temporaryDirectory("sftp-outage")
         defer { try? FileManager.default.removeItem(at: dir) }
         let dbPath = dir.appendingPathComponent("app.db").path
@@ -156,6 +158,7 @@ struct SFTPReplicationTests {
         let official = try TestEnvironment.requireLitestreamBinary()
         let ours = try #require(TestEnvironment.ourBinary(), "build the litestream executable first").path
         let server = try SSHTestServer.start("sftp-ours")
+        defer { server.stop() }
         let dir = try TestEnvironment.temporaryDirectory("sftp-ours-to-official")
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try Self.makeSource(dir)
@@ -179,6 +182,7 @@ struct SFTPReplicationTests {
         let official = try TestEnvironment.requireLitestreamBinary()
         let ours = try #require(TestEnvironment.ourBinary(), "build the litestream executable first").path
         let server = try SSHTestServer.start("sftp-theirs")
+        defer { server.stop() }
         let dir = try TestEnvironment.temporaryDirectory("sftp-official-to-ours")
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try Self.makeSource(dir)
@@ -212,6 +216,7 @@ struct SFTPReplicationTests {
     @Test func cliStartUpErrors() async throws {
         let ours = try #require(TestEnvironment.ourBinary(), "build the litestream executable first").path
         let server = try SSHTestServer.start("sftp-cli-errors")
+        defer { server.stop() }
         let dir = try TestEnvironment.temporaryDirectory("sftp-cli-errors")
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try Self.makeSource(dir)

@@ -1,4 +1,5 @@
 import Foundation
+import LTX
 import NIOSSH
 import Testing
 
@@ -67,7 +68,7 @@ struct SSHKeyTests {
 
         // Hashed names, as `ssh-keygen -H` writes them.
         let path = dir.appendingPathComponent("known_hosts").path
-        try (line("[10.1.2.3]:2200", a) + "\n" + line("@revoked-not-a-marker", b) + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try (line("[10.1.2.3]:2200", a) + "\n" + line("other.example", b) + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         let r = try TestEnvironment.run("ssh-keygen", ["-H", "-f", path])
         #expect(r.status == 0, "\(r.stderr)")
         let hashed = try String(contentsOfFile: path, encoding: .utf8)
@@ -93,7 +94,10 @@ struct SSHKeyTests {
         let noCredential = #expect(throws: SFTPConfiguration.Invalid.self) { try SFTPConfiguration.parse(url: "sftp://u@h/p").validate() }
         #expect(noCredential?.description.contains("password") == true)
         // Without host-key: the known-hosts file, never "any key" unless asked.
-        #expect(try d.hostKeyPolicy(environment: [:]) == .acceptAny)
+        var e = d
+        e.hostKey = nil
+        #expect(try e.hostKeyPolicy(environment: [:]) == .acceptAny)
+        #expect(throws: SFTPConfiguration.Invalid.self) { try d.hostKeyPolicy(environment: [:]) }  // "AAAA" is no key
         #expect(try c.hostKeyPolicy(environment: ["HOME": "/home/x"]) == .knownHosts(path: "/home/x/.ssh/known_hosts"))
     }
 

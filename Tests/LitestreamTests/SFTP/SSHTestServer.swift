@@ -127,11 +127,16 @@ final class SSHTestServer: @unchecked Sendable {
     /// The server's log so far (sshd -e logs to stderr).
     var log: String { process?.output.stderr ?? "" }
 
-    deinit {
+    /// Stops the server for good and removes its directory. Tests call it in a `defer`, which also keeps the server
+    /// alive until then (ARC could end an unused object earlier).
+    func stop() {
         kill()
         watchdog?.signal(SIGKILL)
+        watchdog = nil
         try? FileManager.default.removeItem(at: dir)
     }
+
+    deinit { stop() }
 
     /// The processes below `pid`, read from /proc (children of children included).
     static func descendants(of pid: Int32) -> [Int32] {
