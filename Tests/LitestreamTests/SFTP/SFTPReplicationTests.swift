@@ -107,10 +107,26 @@ struct SFTPReplicationTests {
         #expect(last > 100, "the writer committed only \(last) rows: \(writer.failures.prefix(3))")
         #expect(try await Self.waitForCatchUp(dbPath: dbPath, replica: observer), "the replica did not catch up after the outage")
 
-        // Idle: a few maintenance rounds pass (L1 every second, L2 every 3 s, L0 retention) with no request sent.
-        try await Task.sleep(for: .seconds(3))
+        // Idle: once maintenance has caught up (compaction, the last snapshot, L0 retention: no request for 6 s,
+        // which a steady poll of any of the intervals above would prevent), nothing at all is sent for 10 s more.
+        var settled = false
+        var seen = await replica.requestsSent
+        var quietSince = ContinuousClock.now
+        let settleBy = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < settleBy {
+            try await Task.sleep(for: .milliseconds(500))
+            let n = await replica.requestsSent
+            if n != seen {
+                seen = n
+                quietSince = .now
+            } else if ContinuousClock.now - quietSince >= .seconds(6) {
+                settled = true
+                break
+            }
+        }
+        #expect(settled, "the replica never went quiet: \(seen) requests")
         let before = await replica.requestsSent
-        try await Task.sleep(for: .seconds(5))
+        try await Task.sleep(for: .seconds(10))
         let after = await replica.requestsSent
         #expect(after == before, "\(after - before) SFTP requests while the database was idle")
 

@@ -15,8 +15,8 @@ private func sendSignal(_ pid: Int32, _ signal: Int32) { _ = kill(pid, signal) }
 /// by the test itself: its own host key, a client key made for the test in its own `AuthorizedKeysFile`, the
 /// in-process SFTP server, and the replica root in a temporary directory. It logs in as the user running the tests.
 ///
-/// It cannot outlive the test process: a watchdog shell started beside it kills it (SIGKILL) within a second of the
-/// test process's end, however that comes (a crash, SIGKILL, a timeout), and `deinit` stops it on a normal end.
+/// It cannot outlive the test process: the shell it runs under kills it (SIGKILL) within a second of the test
+/// process's end, however that comes (a crash, SIGKILL, a timeout), and ``stop()`` ends it on a normal end.
 final class SSHTestServer: @unchecked Sendable {
     static let sshd = "/usr/sbin/sshd"
     /// Run SFTP server tests where sshd is installed, and always on CI (where a missing sshd fails them).
@@ -37,7 +37,6 @@ final class SSHTestServer: @unchecked Sendable {
     /// A known-hosts file listing the server's host key for `[127.0.0.1]:port`.
     let knownHostsPath: String
     private var process: TestEnvironment.BackgroundProcess?
-    private var watchdog: TestEnvironment.BackgroundProcess?
 
     private init(dir: URL, port: Int) throws {
         self.dir = dir
@@ -93,22 +92,36 @@ final class SSHTestServer: @unchecked Sendable {
     }
 
     /// The sshd listener's pid, while it runs.
-    var pid: Int32? { process?.isRunning == true ? process?.pid : nil }
+    private(set) var pid: Int32?
 
     /// Starts sshd (again) on the same port, and waits until it accepts connections.
+    ///
+    /// sshd runs under a shell that is our child, for two reasons. It is the watchdog: it polls the test process and
+    /// sshd each second, and kills sshd (SIGKILL) when the test process is gone. And Foundation's `Process` learns
+    /// that a child exited when a socket the child inherited closes, then waits for it; sshd closes every inherited
+    /// descriptor at start-up, so Foundation, started on sshd directly, would wait for a running sshd and notice no
+    /// other child's exit after that. The shell keeps the socket until sshd is gone.
     func up() throws {
-        let p = try TestEnvironment.launch(Self.sshd, ["-D", "-e", "-f", dir.appendingPathComponent("sshd_config").path])
-        process = p
-        // The watchdog: polls the test process and sshd each second; when the test process is gone, kills sshd.
+        let config = dir.appendingPathComponent("sshd_config").path
         let me = getpid()
-        watchdog = try TestEnvironment.launch("sh", ["-c",
-            "while kill -0 \(me) 2>/dev/null && kill -0 \(p.pid) 2>/dev/null; do sleep 1; done; kill -9 \(p.pid) 2>/dev/null; exit 0"])
+        let p = try TestEnvironment.launch("sh", ["-c", """
+            \(Self.sshd) -D -e -f '\(config)' &
+            child=$!
+            while kill -0 \(me) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done
+            kill -9 $child 2>/dev/null
+            wait $child
+            exit 0
+            """])
+        process = p
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             guard p.isRunning else {
                 throw TestEnvironment.Failure.commandFailed(command: "sshd", status: -1, stderr: p.output.stderr)
             }
-            if Self.accepts(port: port) { return }
+            if pid == nil {
+                pid = Self.descendants(of: p.pid).first { (try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8))?.hasPrefix("sshd") == true }
+            }
+            if pid != nil && Self.accepts(port: port) { return }
             usleep(50_000)
         }
         throw TestEnvironment.Failure.timedOut(command: "sshd", after: .seconds(60), stdout: "", stderr: p.output.stderr)
@@ -117,11 +130,14 @@ final class SSHTestServer: @unchecked Sendable {
     /// Kills sshd and every session process it forked (SIGKILL): established connections drop at once.
     func kill() {
         guard let p = process else { return }
-        let victims = Self.descendants(of: p.pid)
-        p.signal(SIGKILL)
-        for v in victims { sendSignal(v, SIGKILL) }
-        _ = try? p.wait(timeout: .seconds(10))
+        if let pid {
+            let victims = Self.descendants(of: pid)
+            sendSignal(pid, SIGKILL)
+            for v in victims { sendSignal(v, SIGKILL) }
+        }
+        _ = try? p.wait(timeout: .seconds(10))  // the shell ends within a second of sshd
         process = nil
+        pid = nil
     }
 
     /// The server's log so far (sshd -e logs to stderr).
@@ -131,8 +147,6 @@ final class SSHTestServer: @unchecked Sendable {
     /// alive until then (ARC could end an unused object earlier).
     func stop() {
         kill()
-        watchdog?.signal(SIGKILL)
-        watchdog = nil
         try? FileManager.default.removeItem(at: dir)
     }
 
