@@ -78,9 +78,8 @@ struct SFTPReplicationTests {
     }
 
     /// A steady writer with compaction and snapshots while sshd is killed (every connection dropped) and started
-    /// again: nothing committed is lost, the levels chain without gaps, and both tools restore every row. Then the
-    /// database goes idle, and the replica sees no request at all.
-    @Test func serverOutageLosesNothingAndIdleIsQuiet() async throws {
+    /// again: nothing committed is lost, the levels chain without gaps, and both tools restore every row.
+    @Test func serverOutageLosesNothing() async throws {
         let server = try SSHTestServer.start("sftp-outage")
         defer { server.stop() }
         let dir = try TestEnvironment.temporaryDirectory("sftp-outage")
@@ -107,29 +106,6 @@ struct SFTPReplicationTests {
         #expect(last > 100, "the writer committed only \(last) rows: \(writer.failures.prefix(3))")
         #expect(try await Self.waitForCatchUp(dbPath: dbPath, replica: observer), "the replica did not catch up after the outage")
 
-        // Idle: once maintenance has caught up (compaction, the last snapshot, L0 retention: no request for 6 s,
-        // which a steady poll of any of the intervals above would prevent), nothing at all is sent for 10 s more.
-        var settled = false
-        var seen = await replica.requestsSent
-        var quietSince = ContinuousClock.now
-        let settleBy = ContinuousClock.now + .seconds(120)
-        while ContinuousClock.now < settleBy {
-            try await Task.sleep(for: .milliseconds(500))
-            let n = await replica.requestsSent
-            if n != seen {
-                seen = n
-                quietSince = .now
-            } else if ContinuousClock.now - quietSince >= .seconds(6) {
-                settled = true
-                break
-            }
-        }
-        #expect(settled, "the replica never went quiet: \(seen) requests")
-        let before = await replica.requestsSent
-        try await Task.sleep(for: .seconds(10))
-        let after = await replica.requestsSent
-        #expect(after == before, "\(after - before) SFTP requests while the database was idle")
-
         stopped = true
         try await live.stop()
         #expect(try await observer.ltxFiles(level: 1).count > 0, "no compaction ran")
@@ -154,6 +130,56 @@ struct SFTPReplicationTests {
         }
         #expect(res.status == 0, "litestream restore: \(res.stderr)")
         if res.status == 0 { NumberedRowWriter.expectExactly(last, in: theirs, "litestream 0.5.17's restore") }
+        await replica.close()
+        await observer.close()
+    }
+
+    /// An idle database costs no request: after its commits are uploaded (and the first snapshot written), the
+    /// replica's connection stays open and silent: no keep-alive, no polling.
+    @Test func idleDatabaseSendsNothing() async throws {
+        let server = try SSHTestServer.start("sftp-idle")
+        defer { server.stop() }
+        let dir = try TestEnvironment.temporaryDirectory("sftp-idle")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let dbPath = dir.appendingPathComponent("app.db").path
+        let replica = try server.replica()
+        let observer = try server.replica()
+        let writer = try NumberedRowWriter(path: dbPath, interval: .milliseconds(50))
+        var config = Replicator.Configuration(database: .init(path: dbPath), replica: replica)
+        config.minSyncInterval = .milliseconds(50)
+        let live = LiveReplicator(config)
+        var stopped = false
+        defer { if !stopped { live.task.cancel() } }
+        try await Task.sleep(for: .seconds(2))
+        let last = await writer.stop()
+        #expect(last > 5)
+        #expect(try await Self.waitForCatchUp(dbPath: dbPath, replica: observer), "the replica did not catch up")
+        // Idle: once maintenance has caught up (compaction, the last snapshot, L0 retention: no request for 6 s,
+        // which a steady poll of any of the intervals above would prevent), nothing at all is sent for 10 s more.
+        var settled = false
+        var seen = await replica.requestsSent
+        var quietSince = ContinuousClock.now
+        let settleBy = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < settleBy {
+            try await Task.sleep(for: .milliseconds(500))
+            let n = await replica.requestsSent
+            if n != seen {
+                seen = n
+                quietSince = .now
+            } else if ContinuousClock.now - quietSince >= .seconds(6) {
+                settled = true
+                break
+            }
+        }
+        #expect(settled, "the replica never went quiet: \(seen) requests")
+        let before = await replica.requestsSent
+        let countsBefore = replica.requestCounts
+        try await Task.sleep(for: .seconds(10))
+        let after = await replica.requestsSent
+        #expect(after == before, "\(after - before) SFTP requests while the database was idle: \(String(describing: countsBefore)) then \(String(describing: replica.requestCounts))")
+
+        stopped = true
+        try await live.stop()
         await replica.close()
         await observer.close()
     }
