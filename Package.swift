@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "LitestreamCore", targets: ["LitestreamCore"]),
         .library(name: "LitestreamS3", targets: ["LitestreamS3"]),
         .library(name: "LitestreamSFTP", targets: ["LitestreamSFTP"]),
+        .library(name: "LitestreamWebDAV", targets: ["LitestreamWebDAV"]),
         .library(name: "LitestreamConfig", targets: ["LitestreamConfig"]),
         .library(name: "LitestreamServer", targets: ["LitestreamServer"]),
         // For supervisors and health checks: the control-socket client and the status types, nothing of the engine.
@@ -78,6 +79,12 @@ let package = Package(
             dependencies: ["CLitestreamLZ4"],
             swiftSettings: swiftSettings
         ),
+        // Starting child processes with posix_spawn (Foundation's `Process` crashes in a process with many open
+        // descriptors): the supervisor's replicator and commands, and `replicate -exec`'s application.
+        .target(
+            name: "LitestreamSpawn",
+            swiftSettings: swiftSettings
+        ),
         // The control socket's client and the status and message types: what a supervisor or a health check
         // needs, with nothing of the engine, S3 or NIO (a test builds an executable that imports only this).
         .target(
@@ -98,12 +105,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the HTTP replica clients share: the process-wide HTTP clients, the retry backoff, the description of
+        // a failed connection and a small XML reader.
+        .target(
+            name: "LitestreamHTTP",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The S3 replica client (and S3-compatible stores): SigV4, HTTP, streaming uploads.
         .target(
             name: "LitestreamS3",
             dependencies: [
                 "LTX",
                 "LitestreamCore",
+                "LitestreamHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -131,6 +151,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The WebDAV replica client (webdav:// and webdavs://): PROPFIND, MKCOL, PUT and MOVE, GET, DELETE.
+        .target(
+            name: "LitestreamWebDAV",
+            dependencies: [
+                "LTX",
+                "LitestreamCore",
+                "LitestreamHTTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // litestream.yml: the typed, strictly checked model, and the replica clients it describes.
         .target(
             name: "LitestreamConfig",
@@ -138,6 +172,7 @@ let package = Package(
                 "LitestreamCore",
                 "LitestreamS3",
                 "LitestreamSFTP",
+                "LitestreamWebDAV",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
@@ -165,7 +200,8 @@ let package = Package(
         .target(
             name: "Litestream",
             dependencies: [
-                "LTX", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamSFTP", "LitestreamConfig",
+                "LTX", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamSFTP", "LitestreamWebDAV",
+                "LitestreamConfig",
                 "LitestreamServer",
             ],
             swiftSettings: swiftSettings
@@ -178,6 +214,7 @@ let package = Package(
             dependencies: [
                 "LTX",
                 "LitestreamClient",
+                "LitestreamSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -211,6 +248,7 @@ let package = Package(
             dependencies: [
                 "Litestream",
                 "LTX",
+                "LitestreamSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -266,8 +304,9 @@ let package = Package(
         .testTarget(
             name: "LitestreamTests",
             dependencies: [
-                "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamSFTP", "LitestreamConfig",
-                "LitestreamServer", "LitestreamSupervisor", "LTX", "CLitestreamSQLite",
+                "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamHTTP", "LitestreamS3", "LitestreamSFTP",
+                "LitestreamWebDAV", "LitestreamConfig", "LitestreamServer", "LitestreamSupervisor", "LitestreamSpawn", "LTX",
+                "CLitestreamSQLite",
                 // The supervisor's metrics, read back (Supervisor/SupervisorLifecycleTests.swift).
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 // The fault-injecting S3 proxy of the S3 tests (S3/FaultProxy.swift).

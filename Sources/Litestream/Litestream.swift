@@ -7,3 +7,4 @@
 @_exported import LitestreamS3
 @_exported import LitestreamSFTP
 @_exported import LitestreamServer
+@_exported import LitestreamWebDAV

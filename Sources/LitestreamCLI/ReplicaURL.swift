@@ -10,7 +10,8 @@ enum ReplicaURL {
     static func isURL(_ s: String) -> Bool { s.contains("://") }
 
     /// - Parameter exactTimestamps: for S3, read each file's creation time from its metadata (one request per
-    ///   file) rather than the listing's LastModified: for point-in-time restores by timestamp.
+    ///   file) rather than the listing's LastModified: for point-in-time restores by timestamp. (WebDAV has only
+    ///   the server's modification time, which its listing gives.)
     static func client(_ url: String, exactTimestamps: Bool = false) throws -> any ReplicaClient {
         // An empty path would be the working directory: a replica written there, or a restore finding nothing in it.
         guard !url.allSatisfy(\.isWhitespace) else {
@@ -40,8 +41,14 @@ enum ReplicaURL {
             } catch let e as SFTPConfiguration.Invalid {
                 throw Invalid(description: e.description)
             }
-        case "gs", "abs", "webdav", "webdavs", "nats", "oss":
-            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file://, s3:// or sftp:// replica")
+        case "webdav", "webdavs":
+            do {
+                return try WebDAVReplicaClient(url: url)
+            } catch let e as WebDAVConfiguration.Invalid {
+                throw Invalid(description: e.description)
+            }
+        case "gs", "abs", "nats", "oss":
+            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file://, s3://, sftp:// or webdav:// replica")
         default:
             throw Invalid(description: "unknown replica URL scheme \"\(scheme)\" in \(redacted(url))")
         }

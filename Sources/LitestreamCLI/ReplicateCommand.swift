@@ -106,11 +106,7 @@ struct ReplicateCommand: AsyncParsableCommand {
             let plan = try makePlan(config)
             for (c, restore) in zip(plan.databases, plan.restoreIfMissing) {
                 // A wrong bucket, region, credential or endpoint is reported now, before replication begins.
-                for r in c.replicas {
-                    if let s3 = r.client as? S3ReplicaClient { try await s3.checkAccess() }
-                    // An unreachable host, a refused host key or login, or a path that is not a directory.
-                    if let sftp = r.client as? SFTPReplicaClient { try await sftp.checkAccess() }
-                }
+                for r in c.replicas { try await r.client.checkAccess() }
                 if restore && !fileExists(c.database.path) {
                     try await RestoreCommand.restoreIfPossible(replica: c.replica, output: c.database.path, logger: logger)
                 }

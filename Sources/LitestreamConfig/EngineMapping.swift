@@ -1,5 +1,6 @@
 import LitestreamS3
 import LitestreamSFTP
+import LitestreamWebDAV
 public import LitestreamCore
 extension DatabaseConfiguration {
     /// The engine settings of a single-database entry: path, `meta-path`, `busy-timeout`, `max-sync-wal-bytes` and
@@ -57,6 +58,9 @@ extension DatabaseConfiguration {
                 r.path = base.isEmpty || base == "." ? relative : base + "/" + relative
             case .sftp:
                 let base = try r.path ?? r.url.map { try SFTPConfiguration.parse(url: $0, requireUser: false).path } ?? ""
+                r.path = base.isEmpty ? relative : base + "/" + relative
+            case .webdav:
+                let base = try r.path ?? r.url.map { try WebDAVConfiguration.parse(url: $0).path } ?? ""
                 r.path = base.isEmpty ? relative : base + "/" + relative
             }
             return r

@@ -105,6 +105,7 @@ extension ReplicaConfiguration: CustomStringConvertible, CustomDebugStringConver
         case .file: path ?? "?"
         case .s3: url.map(Redaction.url) ?? "s3://\(settings.bucket ?? "?")/\(path ?? "")"
         case .sftp: url.map(Redaction.url) ?? "sftp://\(settings.user ?? "?")@\(settings.host ?? "?")/\(path ?? "")"
+        case .webdav: url.map(Redaction.url) ?? "\(settings.webdavURL.map(Redaction.url) ?? "?")/\(path ?? "")"
         }
         return "\(name) (\(location))"
     }
@@ -165,6 +166,9 @@ extension ReplicaSettings: CustomStringConvertible, CustomDebugStringConvertible
         put("concurrent-writes", concurrentWrites.map(String.init))
         put("known-hosts-path", knownHostsPath.map(YAMLLines.quote))
         put("insecure-ignore-host-key", insecureIgnoreHostKey.map(String.init))
+        put("webdav-url", webdavURL.map { YAMLLines.quote(Redaction.url($0)) })
+        put("webdav-username", webdavUsername.map(YAMLLines.quote))
+        put("webdav-password", webdavPassword.map { _ in YAMLLines.quote(Redaction.mask) })
     }
 }
 

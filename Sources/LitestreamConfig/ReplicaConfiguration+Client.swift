@@ -1,6 +1,7 @@
 public import LitestreamCore
 public import LitestreamS3
 public import LitestreamSFTP
+public import LitestreamWebDAV
 public import Foundation
 
 extension ReplicaConfiguration {
@@ -63,9 +64,34 @@ extension ReplicaConfiguration {
         }
     }
 
-    /// A client for this replica: a ``FileReplicaClient`` on ``path``, or an ``S3ReplicaClient`` on
+    /// The WebDAV settings of a `webdav` replica, as Litestream reads them: the `url`
+    /// (`webdav[s]://[user[:password]@]host[:port]/path`) gives the server, path and credentials, and
+    /// `webdav-username`/`webdav-password` take precedence over its user info; or `webdav-url` and `path`.
+    public func webdavConfiguration() throws -> WebDAVConfiguration {
+        guard type == .webdav else {
+            throw ConfigurationError(.invalidValue, "replica '\(name)' is a \(type.rawValue) replica, not webdav", line: line, source: source)
+        }
+        var c: WebDAVConfiguration
+        do {
+            if let url {
+                c = try WebDAVConfiguration.parse(url: url)
+                if let path { c.path = path }  // directory mode: the url's path with the database's own appended
+            } else {
+                c = WebDAVConfiguration(url: settings.webdavURL ?? "", path: path ?? "")
+            }
+            if let user = settings.webdavUsername, !user.isEmpty { c.username = user }
+            if let password = settings.webdavPassword, !password.value.isEmpty { c.password = password.value }
+            _ = try WebDAVReplicaClient(configuration: c)  // checks the URL
+        } catch {
+            throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line, source: source,
+                cause: error)
+        }
+        return c
+    }
+
+    /// A client for this replica: a ``FileReplicaClient`` on ``path``, an ``S3ReplicaClient`` on
     /// ``s3Configuration()`` (credentials and region missing from the file are read from `environment`, as the S3
-    /// client does).
+    /// client does), or a ``WebDAVReplicaClient`` on ``webdavConfiguration()``.
     public func makeClient(environment: [String: String] = ProcessInfo.processInfo.environment) throws
         -> any ReplicaClient
     {
@@ -79,6 +105,8 @@ extension ReplicaConfiguration {
             return try S3ReplicaClient(configuration: s3Configuration(), environment: environment)
         case .sftp:
             return try SFTPReplicaClient(configuration: sftpConfiguration(), environment: environment)
+        case .webdav:
+            return try WebDAVReplicaClient(configuration: webdavConfiguration())
         }
     }
 
@@ -131,6 +159,11 @@ extension ReplicaConfiguration {
         case .sftp:
             guard let c = try? sftpConfigurationUnchecked() else { return nil }
             return "sftp:\(c.user)@\(c.host):\(c.port)/\(c.path.split(separator: "/").joined(separator: "/"))"
+        case .webdav:
+            guard let c = try? webdavConfiguration(), let client = try? WebDAVReplicaClient(configuration: c) else {
+                return nil
+            }
+            return client.location
         }
     }
 }

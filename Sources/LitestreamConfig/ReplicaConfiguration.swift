@@ -1,6 +1,7 @@
 import LitestreamClient
 import LitestreamS3
 import LitestreamSFTP
+import LitestreamWebDAV
 import Foundation
 import Yams
 
@@ -12,7 +13,15 @@ public struct ReplicaConfiguration: Sendable, Equatable {
     /// The replica backends implemented here. Litestream also has gs, abs, webdav, nats and oss; those are
     /// rejected with ``ConfigurationError/Code-swift.struct/unsupported``.
     public enum Kind: String, Sendable, Equatable, CaseIterable {
-        case file, s3, sftp
+        case file, s3, sftp, webdav
+
+        /// The kind a url scheme names: `webdavs` (WebDAV over HTTPS) is a `webdav` replica, as in Litestream.
+        init?(scheme: String) {
+            self.init(rawValue: scheme == "webdavs" ? "webdav" : scheme)
+        }
+
+        /// `file, s3, …`, for messages.
+        static var supported: String { allCases.map(\.rawValue).joined(separator: ", ") }
     }
 
     /// `type`, else inferred from the `url` scheme, else `file`.
@@ -22,7 +31,8 @@ public struct ReplicaConfiguration: Sendable, Equatable {
     /// `url` as written (`s3://bucket/path?endpoint=…`, `file:///var/backups/db`).
     public var url: String?
     /// `path`: for `file`, the absolute replica directory (from `path` or the `url`); for `s3`, the key prefix as
-    /// written (Litestream uses it verbatim) or nil when the `url` gives it.
+    /// written (Litestream uses it verbatim) or nil when the `url` gives it; for `webdav`, the directory under
+    /// `webdav-url`.
     public var path: String?
     /// Everything else, the replica's own settings over the top-level defaults.
     public var settings: ReplicaSettings
@@ -71,7 +81,7 @@ public struct ReplicaConfiguration: Sendable, Equatable {
     ]
 
     /// Litestream's other backends, recognised so the error is "not supported yet" rather than "unknown".
-    static let unsupportedTypes: Set<String> = ["gs", "gcs", "abs", "webdav", "webdavs", "nats", "oss"]
+    static let unsupportedTypes: Set<String> = ["gs", "gcs", "abs", "nats", "oss"]
 }
 
 extension ReplicaConfiguration {
@@ -102,20 +112,20 @@ extension ReplicaConfiguration {
         let typeName = try m.string("type")?.lowercased()
         for t in [typeName, scheme].compactMap({ $0 }) where Self.unsupportedTypes.contains(t) {
             throw m.error(.unsupported,
-                "replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location(typeName == t ? "type" : "url"))) is not supported yet (supported: file, s3, sftp)",
+                "replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location(typeName == t ? "type" : "url"))) is not supported yet (supported: \(Kind.supported))",
                 at: m.location(typeName == t ? "type" : "url"))
         }
         let schemeKind = try scheme.map { s -> Kind in
-            guard let k = Kind(rawValue: s) else {
+            guard let k = Kind(scheme: s) else {
                 throw m.error(.invalidValue,
-                    "unknown replica url scheme '\(s)' \(m.place)\(ConfigMapping.atLine(m.location("url"))) (supported: file, s3, sftp)",
+                    "unknown replica url scheme '\(s)' \(m.place)\(ConfigMapping.atLine(m.location("url"))) (supported: \(Kind.supported))",
                     at: m.location("url"))
             }
             return k
         }
         let typeKind = try typeName.map { t -> Kind in
             guard let k = Kind(rawValue: t) else {
-                var message = "unknown replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location("type"))) (supported: file, s3, sftp)"
+                var message = "unknown replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location("type"))) (supported: \(Kind.supported))"
                 if let s = KeySuggestion.closest(to: t, in: Kind.allCases.map(\.rawValue)) { message += "; did you mean '\(s)'?" }
                 throw m.error(.invalidValue, message, at: m.location("type"))
             }
@@ -128,6 +138,11 @@ extension ReplicaConfiguration {
                 at: m.location("type"))
         }
         let type = typeKind ?? schemeKind ?? .file
+        if type != .webdav, let key = ["webdav-url", "webdav-username", "webdav-password"].first(where: m.has) {
+            throw m.error(.invalidValue,
+                "key '\(key)' \(m.place)\(ConfigMapping.atLine(m.location(key))) is for a webdav replica, and this one is \(type.rawValue)",
+                at: m.location(key))
+        }
 
         var path = rawPath
         switch type {
@@ -171,6 +186,35 @@ extension ReplicaConfiguration {
             } catch {
                 throw m.error(.invalidValue, "\(error) \(m.place)\(ConfigMapping.atLine(m.location(url != nil ? "url" : "host")))",
                     at: m.location(url != nil ? "url" : "host"))
+            }
+        case .webdav:
+            // Litestream's rules (newWebDAVReplicaClientFromConfig): the url, or webdav-url and path, not both.
+            if let url {
+                if rawPath != nil {
+                    throw m.error(.invalidValue,
+                        "cannot specify url & path for webdav replica \(m.place)\(ConfigMapping.atLine(m.location("path")))",
+                        at: m.location("path"))
+                }
+                if m.has("webdav-url") {
+                    throw m.error(.invalidValue,
+                        "cannot specify url & webdav-url for webdav replica \(m.place)\(ConfigMapping.atLine(m.location("webdav-url")))",
+                        at: m.location("webdav-url"))
+                }
+                do {
+                    _ = try WebDAVConfiguration.parse(url: url)
+                } catch {
+                    throw m.error(.invalidValue, "\(error) \(m.place)\(ConfigMapping.atLine(m.location("url")))", at: m.location("url"))
+                }
+            } else if let webdavURL = settings.webdavURL, !webdavURL.isEmpty {
+                do {
+                    _ = try WebDAVReplicaClient(configuration: WebDAVConfiguration(url: webdavURL, path: rawPath ?? ""))
+                } catch {
+                    let key = m.has("webdav-url") ? "webdav-url" : "type"
+                    throw m.error(.invalidValue, "\(error) \(m.place)\(ConfigMapping.atLine(m.location(key)))", at: m.location(key))
+                }
+            } else {
+                throw m.error(.missingValue,
+                    "webdav-url required for webdav replica (or a webdav://host/path url) \(m.place)\(ConfigMapping.atLine(m.node))")
             }
         }
         self.init(type: type, name: name ?? type.rawValue, url: url, path: path, settings: settings)

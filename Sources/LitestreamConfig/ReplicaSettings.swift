@@ -53,6 +53,13 @@ public struct ReplicaSettings: Sendable, Equatable {
     public var knownHostsPath: String?
     /// `insecure-ignore-host-key` (ours): accept any host key, as Litestream 0.5.17 does without `host-key`.
     public var insecureIgnoreHostKey: Bool?
+    // WebDAV
+    /// `webdav-url`: the server, `http(s)://host[:port][/prefix]`.
+    public var webdavURL: String?
+    /// `webdav-username`: the basic-auth user.
+    public var webdavUsername: String?
+    /// `webdav-password`: the basic-auth password.
+    public var webdavPassword: Secret?
 
     public init() {}
 
@@ -90,6 +97,9 @@ public struct ReplicaSettings: Sendable, Equatable {
         r.concurrentWrites = concurrentWrites ?? defaults.concurrentWrites
         r.knownHostsPath = knownHostsPath ?? defaults.knownHostsPath
         r.insecureIgnoreHostKey = insecureIgnoreHostKey ?? defaults.insecureIgnoreHostKey
+        r.webdavURL = webdavURL ?? defaults.webdavURL
+        r.webdavUsername = webdavUsername ?? defaults.webdavUsername
+        r.webdavPassword = webdavPassword ?? defaults.webdavPassword
         return r
     }
 
@@ -101,12 +111,12 @@ public struct ReplicaSettings: Sendable, Equatable {
         "sse-customer-algorithm", "sse-customer-key", "sse-customer-key-path", "sse-kms-key-id",
         "host", "user", "password", "key-path", "host-key", "concurrent-writes", "known-hosts-path",
         "insecure-ignore-host-key",  // sftp
+        "webdav-url", "webdav-username", "webdav-password",
     ]
 
     /// Keys of replica types we do not implement: recognised, so the error can say so instead of "unknown key".
     static let unsupportedKeys: Set<String> = [
         "account-name", "account-key", "sas-token",  // abs
-        "webdav-url", "webdav-username", "webdav-password",  // webdav
         "jwt", "seed", "creds", "nkey", "username", "token", "tls", "root-cas", "client-cert", "client-key",
         "max-reconnects", "reconnect-wait", "timeout",  // nats
     ]
@@ -115,7 +125,7 @@ public struct ReplicaSettings: Sendable, Equatable {
     init(reading m: ConfigMapping, home: String) throws {
         for key in Self.unsupportedKeys where m.has(key) {
             throw m.error(.unsupported,
-                "key '\(key)' \(m.place)\(ConfigMapping.atLine(m.location(key))) belongs to a replica type that is not supported yet (supported: file, s3, sftp)",
+                "key '\(key)' \(m.place)\(ConfigMapping.atLine(m.location(key))) belongs to a replica type that is not supported yet (supported: \(ReplicaConfiguration.Kind.supported))",
                 at: m.location(key))
         }
         syncInterval = try m.duration("sync-interval")
@@ -153,6 +163,9 @@ public struct ReplicaSettings: Sendable, Equatable {
         concurrentWrites = try m.bool("concurrent-writes")
         knownHostsPath = try m.string("known-hosts-path").map { PathExpansion.expand($0, home: home) }
         insecureIgnoreHostKey = try m.bool("insecure-ignore-host-key")
+        webdavURL = try m.string("webdav-url")
+        webdavUsername = try m.string("webdav-username")
+        webdavPassword = try m.string("webdav-password").map(Secret.init)
         if sseCustomerKey != nil && sseCustomerKeyPath != nil {
             throw m.error(.invalidValue,
                 "set only one of 'sse-customer-key' and 'sse-customer-key-path' \(m.place)\(ConfigMapping.atLine(m.location("sse-customer-key-path")))",

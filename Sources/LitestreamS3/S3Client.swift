@@ -1,12 +1,12 @@
 import LitestreamClient
 import LitestreamCore
+import LitestreamHTTP
 import SystemPackage
 import AsyncHTTPClient
 import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
-import NIOSSL
 import Synchronization
 
 
@@ -152,44 +152,17 @@ struct S3Client: Sendable {
         }
     }
 
-    // MARK: - HTTP clients (process-wide, never shut down, like HTTPClient.shared)
+    // MARK: - HTTP clients (process-wide, never shut down: see SharedHTTPClients)
 
-    /// `HTTPClient.shared`'s configuration, except that a failed connection fails the request at once (after the
-    /// 10 s connect timeout) instead of being retried inside async-http-client until the request's deadline:
-    /// our own retry loop reports an unreachable endpoint after `maxAttempts`.
-    static func configuration(tls: TLSConfiguration? = nil) -> HTTPClient.Configuration {
-        var configuration = HTTPClient.Configuration.singletonConfiguration
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout.connect = .seconds(10)
-        if let tls { configuration.tlsConfiguration = tls }
-        return configuration
-    }
+    static var defaultClient: HTTPClient { SharedHTTPClients.standard }
 
-    static let defaultClient = HTTPClient(
-        eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration())
-
-    static let insecureClient: HTTPClient = {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.certificateVerification = .none
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration(tls: tls))
-    }()
-
-    private static let caClients = Mutex<[String: HTTPClient]>([:])
+    static var insecureClient: HTTPClient { SharedHTTPClients.insecure }
 
     static func client(caBundle path: String) throws -> HTTPClient {
-        try caClients.withLock { clients in
-            if let c = clients[path] { return c }
-            var tls = TLSConfiguration.makeClientConfiguration()
-            let certificates: [NIOSSLCertificate]
-            do {
-                certificates = try NIOSSLCertificate.fromPEMFile(path)
-            } catch {
-                throw S3Configuration.Invalid(description: "cannot read AWS_CA_BUNDLE \(path): \(error)")
-            }
-            tls.additionalTrustRoots = [.certificates(certificates)]
-            let c = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration(tls: tls))
-            clients[path] = c
-            return c
+        do {
+            return try SharedHTTPClients.client(caBundle: path)
+        } catch {
+            throw S3Configuration.Invalid(description: "cannot read AWS_CA_BUNDLE \(path): \(error)")
         }
     }
 
@@ -309,63 +282,8 @@ struct S3Client: Sendable {
         return f.date(from: s)
     }
 
-    /// What went wrong when no response arrived, in a few words: connection refused, an unknown host, a TLS
-    /// failure, a timeout. The errors come from NIO, which this target does not import by name: they are
-    /// recognised by their contents.
-    static func describeConnectionFailure(_ error: any Error) -> String {
-        if let e = error as? HTTPClientError {
-            switch e {
-            case .connectTimeout: return "connection timed out"
-            case .tlsHandshakeTimeout: return "TLS handshake timed out"
-            case .remoteConnectionClosed: return "the server closed the connection"
-            case .readTimeout: return "read timed out"
-            case .deadlineExceeded: return "request timed out"
-            case .getConnectionFromPoolTimeout: return "no HTTP connection became free in time (too many requests at once)"
-            default: return "\(e)"
-            }
-        }
-        if let e = error as? IOError { return Self.errnoDescription(e.errnoCode) }
-        if error is NIOSSLError || error is BoringSSLError { return "TLS failure: \(error)" }
-        // NIOPosix's NIOConnectionError: host, port, DNS errors and one error per address tried.
-        let mirror = Mirror(reflecting: error)
-        var dnsFailed = false
-        var host: String?
-        var attempts: [String] = []
-        for child in mirror.children {
-            switch child.label {
-            case "host": host = child.value as? String
-            case "dnsAError", "dnsAAAAError":
-                if String(describing: child.value) != "nil" { dnsFailed = true }
-            case "connectionErrors":
-                for failure in Mirror(reflecting: child.value).children {
-                    for part in Mirror(reflecting: failure.value).children where part.label == "error" {
-                        if let io = part.value as? IOError {
-                            attempts.append(Self.errnoDescription(io.errnoCode))
-                        } else if let inner = part.value as? any Error {
-                            attempts.append(describeConnectionFailure(inner))
-                        }
-                    }
-                }
-            default: break
-            }
-        }
-        if !attempts.isEmpty { return Array(Set(attempts)).sorted().joined(separator: "; ") }
-        if dnsFailed { return "cannot resolve host \(host ?? "")" }
-        let text = String(describing: error)
-        if text.contains("connectTimeout") || text.contains("timeout") { return "connection timed out: \(text)" }
-        return text
-    }
-
-    static func errnoDescription(_ code: Int32) -> String {
-        switch code {
-        case ECONNREFUSED: return "connection refused"
-        case ECONNRESET: return "connection reset by peer"
-        case ETIMEDOUT: return "connection timed out"
-        case EHOSTUNREACH: return "host unreachable"
-        case ENETUNREACH: return "network unreachable"
-        default: return String(cString: strerror(code))
-        }
-    }
+    /// What went wrong when no response arrived, in a few words (see ``ConnectionFailure``).
+    static func describeConnectionFailure(_ error: any Error) -> String { ConnectionFailure.describe(error) }
 
     /// Runs `attempt` until it succeeds, a non-transient error occurs, or the attempts are used up, sleeping a
     /// jittered exponential backoff between tries. A wrong-region answer is retried at once in the named region
@@ -395,8 +313,7 @@ struct S3Client: Sendable {
     }
 
     func backoff(attempt: Int) -> Duration {
-        let cap = min(maxDelay, baseDelay * (1 << min(attempt, 20)))
-        return cap * Double.random(in: 0.5...1.0)
+        RetryBackoff(baseDelay: baseDelay, maxDelay: maxDelay).delay(attempt: attempt)
     }
 
     /// Sends a request with an in-memory body and collects the response; non-2xx statuses and `<Error>` bodies

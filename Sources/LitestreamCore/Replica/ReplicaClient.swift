@@ -69,6 +69,11 @@ public protocol ReplicaClient: Sendable {
     /// default is nil.
     var requestCounts: RequestCounts? { get }
 
+    /// Checks that the replica can be reached with its credentials, so that a mistake in the configuration (a
+    /// wrong host, bucket, path or password) is reported at start-up with what to fix, before replication begins.
+    /// The default checks nothing and sends nothing.
+    func checkAccess() async throws
+
     /// How often, at most, the replicator uploads to this replica when its configuration sets no `sync-interval`;
     /// nil: each local file as soon as it is written. The default is nil; an object store, which bills every
     /// request, answers one second (Litestream's default), so a busy database costs one upload a second while an
@@ -97,6 +102,8 @@ public final class ReplicaFileReader: LTXInput, @unchecked Sendable {
 
 extension ReplicaClient {
     public var requestCounts: RequestCounts? { nil }
+
+    public func checkAccess() async throws {}
 
     public var defaultSyncInterval: Duration? { nil }
 

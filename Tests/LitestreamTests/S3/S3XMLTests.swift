@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LitestreamHTTP
 
 @testable import LitestreamClient
 @testable import LitestreamConfig
