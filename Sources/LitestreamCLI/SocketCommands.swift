@@ -65,7 +65,7 @@ enum Format {
     }
     static func state(_ s: ReplicationStatus) -> String {
         if s.lastError == "stopped" { return "stopped" }
-        return s.lastError == nil ? "ok" : "error"
+        return s.lastError == nil && s.replicas.allSatisfy({ $0.stopped == nil }) ? "ok" : "error"
     }
 }
 
@@ -199,7 +199,8 @@ struct StatusCommand: AsyncParsableCommand {
                 }
                 for r in s.replicas {
                     rows.append([s.path, r.name, s.localTXID.description, r.positionKnown ? r.txid.description : "unknown",
-                                 Format.lag(r.lagSeconds), Format.time(r.lastUploadAt), r.lastError ?? "-"])
+                                 Format.lag(r.lagSeconds), Format.time(r.lastUploadAt),
+                                 r.stopped.map { "STOPPED: \($0)" } ?? r.lastError ?? "-"])
                 }
             }
             print(Table.render(rows), terminator: "")
@@ -259,7 +260,10 @@ struct StatusCommand: AsyncParsableCommand {
             for r in s.replicas where r.lagSeconds > limit {
                 out.append("\(s.path): replica \(r.name) lags \(Format.lag(r.lagSeconds)) (limit \(maxLag))")
             }
-            for r in s.replicas where r.lastError != nil && r.lagSeconds > 0 {
+            for r in s.replicas where r.stopped != nil {
+                out.append("\(s.path): replica \(r.name) stopped: \(r.stopped!)")
+            }
+            for r in s.replicas where r.lastError != nil && r.lagSeconds > 0 && r.stopped == nil {
                 out.append("\(s.path): replica \(r.name): \(r.lastError!)")
             }
         }

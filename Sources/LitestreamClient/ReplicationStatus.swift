@@ -70,6 +70,10 @@ public struct ReplicaStatus: Sendable, Equatable, Codable {
     /// Requests sent to this replica since replication started, by kind (counters): what an object store bills.
     /// Nil for a replica that sends none (`file`), and in JSON from versions that did not count them.
     public var requests: RequestCounts?
+    /// Why replication to this replica stopped, until `replicate` is restarted: another process writes to it (a
+    /// second database configured to the same replica, say), and going on would interleave two databases' files.
+    /// Nil while it replicates, and in JSON from older versions.
+    public var stopped: String?
 
     public init(name: String, type: String, location: String) {
         self.name = name

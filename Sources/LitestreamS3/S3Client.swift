@@ -297,7 +297,8 @@ struct S3Client: Sendable {
                 continue  // signed and addressed for the bucket's region now
             } catch let e as S3Error where e.isTransient && n + 1 < maxAttempts {
                 // fall through to backoff
-            } catch let e as S3Error {
+            } catch var e as S3Error {
+                e.attempt = n
                 throw e
             } catch let e as CancellationError {
                 throw e
@@ -422,10 +423,16 @@ struct S3Client: Sendable {
         try await putObject(key: key, buffer: ByteBuffer(bytes: body), metadata: metadata)
     }
 
-    func putObject(key: String, buffer: ByteBuffer, metadata: [String: String] = [:]) async throws {
+    /// - Parameter exclusive: only if no object has the key (`If-None-Match: *`); else a 412 ``S3Error``.
+    func putObject(key: String, buffer: ByteBuffer, metadata: [String: String] = [:], exclusive: Bool = false) async throws {
         _ = try await send(
-            "PutObject", method: "PUT", key: key, headers: uploadHeaders(metadata: metadata), buffer: buffer)
+            "PutObject", method: "PUT", key: key,
+            headers: uploadHeaders(metadata: metadata) + (exclusive ? [Self.ifNoneMatch] : []), buffer: buffer)
     }
+
+    /// The condition of an exclusive write: no object has the key yet (S3 and moto honour it on PutObject and
+    /// CompleteMultipartUpload).
+    static let ifNoneMatch = (name: "if-none-match", value: "*")
 
     /// Headers of PutObject and CreateMultipartUpload: type, metadata, storage class, SSE.
     func uploadHeaders(metadata: [String: String]) -> [(name: String, value: String)] {

@@ -28,6 +28,9 @@ public struct S3Error: CodedError, Sendable {
     public var clockSkew: Duration?
     /// The underlying failure when no response arrived (connection refused, DNS, TLS, …).
     public var cause: (any Error)?
+    /// Which try of the request got this answer (0: the first). An answer to a retry may be about the effect of an
+    /// earlier try whose answer was lost: a conditional PUT's 412 then means our own object, not someone else's.
+    public var attempt = 0
 
     public var description: String {
         var s = "s3 \(operation) failed for bucket \(bucket)"

@@ -129,9 +129,13 @@ public struct S3ReplicaClient: ReplicaClient {
         level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
         write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) async throws -> LTXFileInfo {
-        let size = try await client.upload(
-            key: key(level: level, minTXID: minTXID, maxTXID: maxTXID),
-            metadata: ["litestream-timestamp": S3Timestamp.format(milliseconds: timestamp)], write: write)
+        let k = key(level: level, minTXID: minTXID, maxTXID: maxTXID)
+        var size: Int64 = 0
+        try await exclusively(level: level, key: k, size: { size }) {
+            size = try await client.upload(
+                key: k, metadata: ["litestream-timestamp": S3Timestamp.format(milliseconds: timestamp)],
+                exclusive: level == 0, write: write)
+        }
         return LTXFileInfo(level: level, minTXID: minTXID, maxTXID: maxTXID, size: size, createdAt: timestamp)
     }
 
@@ -140,12 +144,32 @@ public struct S3ReplicaClient: ReplicaClient {
     public func upload(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo {
         let local = try OpenFile(localPath, .readOnly)
         let size = try local.size()
-        try await client.upload(
-            file: local, size: size,
-            key: key(level: level, minTXID: header.minTXID, maxTXID: header.maxTXID),
-            metadata: ["litestream-timestamp": S3Timestamp.format(milliseconds: header.timestamp)])
+        let k = key(level: level, minTXID: header.minTXID, maxTXID: header.maxTXID)
+        try await exclusively(level: level, key: k, size: { size }) {
+            try await client.upload(
+                file: local, size: size, key: k,
+                metadata: ["litestream-timestamp": S3Timestamp.format(milliseconds: header.timestamp)],
+                exclusive: level == 0)
+        }
         return LTXFileInfo(
             level: level, minTXID: header.minTXID, maxTXID: header.maxTXID, size: size, createdAt: header.timestamp)
+    }
+
+    /// Runs an upload of `key`, conditional (`If-None-Match: *`) at level 0, where a file is never written twice:
+    /// a 412 means the key exists. To the first try that is another writer's file (``ReplicaError`` `.fileExists`).
+    /// To a retry it may be our own first try, stored but its answer lost: the object's size (one HEAD) decides,
+    /// and an object of our size is taken as ours.
+    private func exclusively(level: Int, key: String, size: () -> Int64, _ upload: () async throws -> Void) async throws {
+        do {
+            try await upload()
+        } catch let e as S3Error where level == 0 && e.statusCode == 412 {
+            if e.attempt > 0, let head = try await client.headObject(key: key),
+                head["content-length"].flatMap({ Int64($0) }) == size()
+            {
+                return
+            }
+            throw ReplicaError(.fileExists, "s3 key \(key) already exists: another process writes to this replica", cause: e)
+        }
     }
 
     public func deleteLTXFiles(_ files: [LTXFileInfo]) async throws {

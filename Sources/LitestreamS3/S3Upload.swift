@@ -50,19 +50,20 @@ extension S3Client {
 
     /// Uploads the bytes of the file open at `fd` (`size` bytes): one PutObject up to `partSize`, else a multipart
     /// upload reading each part with pread when its turn comes, so at most `concurrency` parts are in memory.
-    func upload(file: borrowing OpenFile, size: Int64, key: String, metadata: [String: String]) async throws {
+    /// `exclusive`: only if no object has the key (see ``putObject(key:buffer:metadata:exclusive:)``).
+    func upload(file: borrowing OpenFile, size: Int64, key: String, metadata: [String: String], exclusive: Bool = false) async throws {
         let (fd, path) = (file.descriptor.rawValue, file.path)  // open for the whole call: `file` is borrowed
         if size <= Int64(partSize) {
             let body = try Self.readPart(fd: fd, path: path, offset: 0, count: Int(size))
             bufferGauge?.add(body.readableBytes)
             defer { bufferGauge?.remove(body.readableBytes) }
-            try await putObject(key: key, buffer: body, metadata: metadata)
+            try await putObject(key: key, buffer: body, metadata: metadata, exclusive: exclusive)
             return
         }
         // Larger parts when the file would need more than S3's 10,000 (as the AWS SDK's uploader does).
         let partSize = Int64(max(self.partSize, Int((size + Int64(Self.maximumPartCount) - 1) / Int64(Self.maximumPartCount))))
         let count = Int((size + partSize - 1) / partSize)
-        try await multipartUpload(key: key, metadata: metadata) { uploadID in
+        try await multipartUpload(key: key, metadata: metadata, exclusive: exclusive) { uploadID in
             try await withThrowingTaskGroup(of: (Int, String).self) { group in
                 var etags: [(number: Int, etag: String)] = []
                 var next = 1
@@ -94,7 +95,7 @@ extension S3Client {
     /// this file). `write` runs on a thread of its own while this task waits for it, never at the same time as
     /// the caller's code. Returns the number of bytes uploaded.
     func upload(
-        key: String, metadata: [String: String],
+        key: String, metadata: [String: String], exclusive: Bool = false,
         write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) async throws -> Int64 {
         try await withoutActuallyEscaping(write) { write in
@@ -103,7 +104,7 @@ extension S3Client {
             async let produced: Void = producer.run()
             let result: Result<Int64, any Error>
             do {
-                result = .success(try await uploadParts(from: handoff, key: key, metadata: metadata))
+                result = .success(try await uploadParts(from: handoff, key: key, metadata: metadata, exclusive: exclusive))
             } catch {
                 handoff.close()  // wakes the producer, whose next write then fails
                 result = .failure(error)
@@ -115,15 +116,17 @@ extension S3Client {
     }
 
     /// The uploading side of ``upload(key:metadata:write:)``.
-    private func uploadParts(from handoff: PartHandoff, key: String, metadata: [String: String]) async throws -> Int64 {
+    private func uploadParts(
+        from handoff: PartHandoff, key: String, metadata: [String: String], exclusive: Bool
+    ) async throws -> Int64 {
         let first = try await handoff.next()
         if first.isLast {
             defer { bufferGauge?.remove(first.buffer.readableBytes) }
-            try await putObject(key: key, buffer: first.buffer, metadata: metadata)
+            try await putObject(key: key, buffer: first.buffer, metadata: metadata, exclusive: exclusive)
             return Int64(first.buffer.readableBytes)
         }
         var total: Int64 = 0
-        try await multipartUpload(key: key, metadata: metadata) { uploadID in
+        try await multipartUpload(key: key, metadata: metadata, exclusive: exclusive) { uploadID in
             try await withThrowingTaskGroup(of: (Int, String).self) { group in
                 var etags: [(number: Int, etag: String)] = []
                 var part = first
@@ -163,9 +166,10 @@ extension S3Client {
     }
 
     /// CreateMultipartUpload, `body` (which uploads the parts and returns their ETags), CompleteMultipartUpload;
-    /// AbortMultipartUpload when anything fails or the task is cancelled.
+    /// AbortMultipartUpload when anything fails or the task is cancelled. `exclusive` conditions the completion on
+    /// no object having the key.
     func multipartUpload(
-        key: String, metadata: [String: String],
+        key: String, metadata: [String: String], exclusive: Bool = false,
         _ body: (_ uploadID: String) async throws -> [(number: Int, etag: String)]
     ) async throws {
         let initiated = try await send(
@@ -177,7 +181,7 @@ extension S3Client {
             try Task.checkCancellation()
             _ = try await send(
                 "CompleteMultipartUpload", method: "POST", key: key, query: [("uploadId", uploadID)],
-                headers: [("content-type", "application/xml")] + sseCustomerHeaders,
+                headers: [("content-type", "application/xml")] + sseCustomerHeaders + (exclusive ? [Self.ifNoneMatch] : []),
                 body: S3XML.completeMultipartUploadBody(parts: parts), errorIn200: true)
         } catch {
             // Not cancelled with this task: an abandoned upload keeps its parts (and costs) until aborted.

@@ -98,6 +98,9 @@ public struct Compactor: Sendable {
     public var maxOpenInputs: Int = 16
     /// Where those intermediate files go (removed when the compaction ends). Default: `$TMPDIR`, else `/tmp`.
     public var temporaryDirectory: String?
+    /// Sees each listing of level 0 made to compact it into L1, before anything is merged; what it throws ends the
+    /// compaction. The replicator checks there that nobody else writes to the replica. Default nil.
+    public var checkL0: (@Sendable ([LTXFileInfo]) throws -> Void)?
 
     public init(
         client: any ReplicaClient, levels: [CompactionLevel] = CompactionLevel.defaults,
@@ -168,6 +171,7 @@ public struct Compactor: Sendable {
             throw CompactionError(.invalidLevel, "cannot compact into level \(level): compaction levels are 1-8")
         }
         let source = try await client.ltxFiles(level: level - 1)
+        if level == 1, let checkL0 { try checkL0(source) }
         let destination: [LTXFileInfo]
         if let listed { destination = listed } else { destination = try await client.ltxFiles(level: level) }
         let files = try Self.plan(level: level, source: source, destination: destination)

@@ -59,8 +59,13 @@ public struct Maintenance: Sendable {
     }
 
     /// Runs whatever is due at `now` (Unix ms).
+    ///
+    /// `checkL0` sees each listing of level 0 that compaction makes, before anything is merged, and throws to stop
+    /// it (another writer's files, or the replicator's own gone).
     mutating func run(
-        now: Int64, snapshot: @Sendable () async throws -> Void, deleteLocalL0: @escaping @Sendable (LTXFileInfo) -> Void,
+        now: Int64, snapshot: @Sendable () async throws -> Void,
+        checkL0: (@Sendable ([LTXFileInfo]) throws -> Void)? = nil,
+        deleteLocalL0: @escaping @Sendable (LTXFileInfo) -> Void,
         localL0Path: @escaping @Sendable (LTXFileInfo) -> String?
     ) async throws {
         // Snapshots: when none exists yet, or a boundary passed since the newest.
@@ -82,7 +87,8 @@ public struct Maintenance: Sendable {
         }
 
         // Compaction, lowest level first, each only when the level below has moved on.
-        let compactor = Compactor(client: replica, levels: configuration.levels, localL0Path: localL0Path)
+        var compactor = Compactor(client: replica, levels: configuration.levels, localL0Path: localL0Path)
+        compactor.checkL0 = checkL0
         for level in configuration.levels.sorted(by: { $0.level < $1.level }) {
             let k = level.level
             if levelMax[k - 1] == nil { levelMax[k - 1] = try await replica.ltxFiles(level: k - 1).map(\.maxTXID).max() ?? .zero }

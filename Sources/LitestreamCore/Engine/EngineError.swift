@@ -3,7 +3,7 @@ public import LTX
 /// An error from the replication engine, with a code a supervisor can act on.
 public struct EngineError: CodedError, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value { case databaseNotFound, databaseReplaced, notWALMode, sqlite, notOpen, invalidConfiguration, localState, io, timeout, notRunning, tooManyOpenFiles }
+        private enum Value { case databaseNotFound, databaseReplaced, notWALMode, sqlite, notOpen, invalidConfiguration, localState, io, timeout, notRunning, tooManyOpenFiles, foreignWriter, replicaLost }
         private let value: Value
         public var description: String { "\(value)" }
 
@@ -29,6 +29,11 @@ public struct EngineError: CodedError, Sendable {
         public static let notRunning = Code(value: .notRunning)
         /// The process has no file descriptor left to open the database with (`RLIMIT_NOFILE`).
         public static let tooManyOpenFiles = Code(value: .tooManyOpenFiles)
+        /// Another process writes to the replica: this replicator stopped writing to it (until it is restarted).
+        public static let foreignWriter = Code(value: .foreignWriter)
+        /// Files this replicator wrote are gone from the replica (it was deleted or emptied); it writes a snapshot
+        /// again.
+        public static let replicaLost = Code(value: .replicaLost)
     }
 
     public var code: Code, message: String, cause: (any Error)?

@@ -1,5 +1,6 @@
 import LTX
 import Logging
+import Synchronization
 
 /// Ships one replica's share of a database: uploads new local L0 files in TXID order, runs the replica's
 /// snapshots, compaction and retention, and backs off on its own when the replica fails. Each replica has its
@@ -23,6 +24,25 @@ actor ReplicaWorker {
     private(set) var compactedThrough: TXID = .zero
     /// The page size of the last file uploaded (nil: not known). A change gets a level-9 snapshot at once.
     private var pageSize: UInt32?
+    /// The level-0 files this worker wrote, against which listings of the replica are checked. Behind a mutex
+    /// because compaction checks its listing from inside `Maintenance`, while this actor is suspended in it.
+    private nonisolated let ledger = Mutex(L0Ledger())
+    /// Why the worker stopped writing to the replica (another process writes to it); nil while it writes.
+    private(set) var halted: EngineError?
+    /// Set by a failed upload: the position before it and the file it was uploading, which may have been stored
+    /// though the answer was lost. The next listing must show one of the two, else someone else wrote.
+    private var unconfirmed: (position: TXID, attempt: ClosedRange<TXID>?)?
+    /// The upload in progress (see `unconfirmed`).
+    private var attempt: ClosedRange<TXID>?
+    /// The TXID of the last level-9 snapshot this worker wrote: it may end past the level-0 files (commits synced
+    /// while it was encoded), and a listing after a failure may show it.
+    private var snapshotThrough: TXID?
+    /// The replica's newest state is not this database's (taken over from another database, or from a run whose
+    /// local state is gone): its next file must be a full-database file, never an incremental one.
+    private var continueWithFullFile = false
+    /// Counts the times the replica was found emptied: maintenance started over then, and a run begun before must
+    /// not put its old state back.
+    private var losses = 0
 
     init(index: Int, name: String, client: any ReplicaClient, syncInterval: Duration? = nil,
          maintenance: Maintenance.Configuration, engine: SharedEngine, logger: Logger) {
@@ -41,14 +61,166 @@ actor ReplicaWorker {
     var position: TXID? { uploaded }
 
     /// The newest TXID in the replica: the end of its L0 chain, or of any level if L0 is empty.
+    ///
+    /// The first listing takes the replica over, as it is (a replica written by an earlier run of ours or by
+    /// Litestream). Later ones (after a failed upload, whose file may have been stored though the answer was lost)
+    /// must show where this worker left the replica; anything else is another writer, or a replica deleted.
     func listPosition() async throws -> TXID {
+        if let halted { throw halted }
         var best = TXID.zero
+        var tail: LTXFileInfo?
         for level in LTXLevel.all {
-            if let last = try await client.ltxFiles(level: level).last, last.maxTXID > best { best = last.maxTXID }
+            if let last = try await client.ltxFiles(level: level).last, last.maxTXID > best {
+                best = last.maxTXID
+                tail = last
+            }
+        }
+        if let (before, attempt) = unconfirmed {
+            unconfirmed = nil
+            if best == before || best == attempt?.upperBound || best == snapshotThrough {
+                if best != before, let attempt { ledger.withLock { $0.wrote(attempt) } }
+            } else if best > before {
+                throw halt(EngineError(.foreignWriter,
+                    "another process writes to replica \(client.location): it holds TXID \(best), past the \(before) "
+                        + "this replicator wrote (and the \(attempt.map { "\($0.upperBound)" } ?? "none") it was writing); "
+                        + "this replicator stopped writing to it. Give each database a replica of its own (or stop the "
+                        + "other writer), then restart replicate"))
+            } else {
+                throw lost(EngineError(.replicaLost,
+                    "replica \(client.location) went back from TXID \(before) to \(best) (it was deleted or emptied); "
+                        + "writing a snapshot again"))
+            }
+        } else {
+            try await takeOver(at: best, tail: tail)
         }
         setPosition(best, uploadedNow: false)
         pageSize = try? engine.store.header(min: best, max: best).pageSize
         return best
+    }
+
+    /// Takes the replica over at `position`. Its newest file must hold this database's state at that TXID, or
+    /// its chain cannot go on with this database's incremental files: another database (two configured to one
+    /// replica) continued with its own would give a restore pages of both. So the trailer's post-apply checksum
+    /// is compared with the local file ending there (one read of the tail file, at start only); when they differ,
+    /// or there is no such local file, the next file is a full-database one. And on an object store, where a
+    /// listing costs a request and is not made before each upload, a replica whose state is not ours is watched
+    /// for a moment: when its newest TXID moves meanwhile, another process is writing to it, and this worker
+    /// stops before writing anything.
+    private func takeOver(at position: TXID, tail: LTXFileInfo?) async throws {
+        ledger.withLock { $0.reset(at: position) }
+        continueWithFullFile = false
+        guard position > .zero, let tail else { return }
+        if try await holdsLocalState(tail) { return }
+        continueWithFullFile = true
+        logger.info("the replica's newest state is not this database's; its next file is a full-database file",
+            metadata: ["replica": "\(position)", "local": "\(engine.position)"])
+        guard try client.ltxRangesWithoutRequest(level: 0) == nil else { return }
+        try await Task.sleep(for: takeoverWatch)
+        let now = try await client.ltxFiles(level: 0).map(\.maxTXID).max() ?? .zero
+        if now > position {
+            throw halt(EngineError(.foreignWriter,
+                "another process writes to replica \(client.location): its newest TXID moved from \(position) to \(now) "
+                    + "while this replicator took it over, so it writes nothing to it. Give each database a replica "
+                    + "of its own (or stop the other writer), then restart replicate"))
+        }
+    }
+
+    /// How long a replica whose state is not ours is watched before it is taken over: longer than the sync interval
+    /// of a writer using the defaults (one second, ours and Litestream's), several times over.
+    var takeoverWatch: Duration { max(.seconds(3), (syncInterval ?? .zero) * 3) }
+
+    /// Whether `tail` (the replica's newest file) ends in this database's state: a local file ends at the same
+    /// TXID with the same post-apply checksum.
+    private func holdsLocalState(_ tail: LTXFileInfo) async throws -> Bool {
+        let store = engine.store
+        guard let local = try store.files().first(where: { $0.max == tail.maxTXID }),
+            let ours = try? Self.postApplyChecksum(try store.open(min: local.min, max: local.max))
+        else { return false }
+        let theirs = try Self.postApplyChecksum(try await client.openLTXFile(tail))
+        return ours == theirs
+    }
+
+    /// The post-apply checksum in a file's trailer (its last 16 bytes).
+    static func postApplyChecksum(_ file: ReplicaFileReader) throws -> UInt64 {
+        let size = try file.handle.size()
+        guard size >= Int64(LTXTrailer.size) else { throw EngineError(.io, "\(file.file) is too short for an LTX file") }
+        var bytes = [UInt8](repeating: 0, count: 8)
+        let n = try bytes.withUnsafeMutableBytes { try file.handle.readFully($0, at: size - Int64(LTXTrailer.size)) }
+        guard n == 8 else { throw EngineError(.io, "\(file.file): short read of its trailer") }
+        return bytes.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// Stops writing to the replica for good (until replicate is restarted): another process writes to it.
+    private func halt(_ error: EngineError) -> EngineError {
+        if halted == nil {
+            halted = error
+            engine.monitor.replica(index, halted: error, at: POSIX.nowMilliseconds())
+            logger.error("replica stopped: another process writes to it", metadata: [
+                "location": "\(client.location)", "error": "\(error)",
+            ])
+        }
+        return error
+    }
+
+    /// The replica lost files this worker wrote (deleted or emptied while replicating): forget what it held, and
+    /// take it over again from what is left, with a snapshot (the next listing, the catch-up file, and the
+    /// level-9 snapshot that maintenance writes when it finds none).
+    private func lost(_ error: EngineError) -> EngineError {
+        logger.error("replica lost files this replicator wrote; writing a snapshot again", metadata: [
+            "location": "\(client.location)", "error": "\(error)",
+        ])
+        engine.monitor.replica(index, failed: error, at: POSIX.nowMilliseconds())
+        engine.monitor.databaseEvent("replica \(name): \(error.message)", at: POSIX.nowMilliseconds())
+        uploaded = nil
+        unconfirmed = nil
+        losses += 1
+        maintenance = Maintenance(configuration: maintenance.configuration, replica: client, logger: logger)
+        maintenance.requestSnapshot()
+        compactedThrough = .zero
+        ledger.withLock { $0.reset(at: .zero) }
+        wake.signal()
+        return error
+    }
+
+    /// Checks the replica's level 0 before an upload, where that costs no request (a file replica); false where it
+    /// would cost one.
+    private func checkTail() throws -> Bool {
+        guard let files = try client.ltxRangesWithoutRequest(level: 0) else { return false }
+        try examine(files)
+        return true
+    }
+
+    /// Acts on what a listing of level 0 shows: another writer halts the worker, lost files start it over.
+    private func examine(_ files: [ClosedRange<TXID>]) throws {
+        let (finding, error) = ledger.withLock { l in
+            let f = l.check(files)
+            return (f, l.error(for: f, location: client.location))
+        }
+        switch finding {
+        case .consistent: return
+        case .foreign: throw halt(error!)
+        case .missing: throw lost(error!)
+        }
+    }
+
+    /// Uploads one level-0 file: the tail checked first (where that is free), never over an existing file, and
+    /// recorded in the ledger.
+    private func uploadL0(localPath: String, header: LTXHeader) async throws {
+        let checked = try checkTail()
+        let range = header.minTXID...header.maxTXID
+        attempt = range
+        do {
+            try await client.upload(localPath: localPath, level: 0, header: header)
+        } catch let e as ReplicaError where e.code == .fileExists {
+            attempt = nil
+            throw halt(EngineError(.foreignWriter, "\(e.message); this replicator stopped writing to it. Give each "
+                + "database a replica of its own (or stop the other writer), then restart replicate", cause: e))
+        }
+        attempt = nil
+        ledger.withLock { $0.wrote(range) }
+        noteUploaded(pageSize: header.pageSize)
+        // The tail was ours before, and this file went on top without replacing anything: it is the tail now.
+        if checked { ledger.withLock { $0.checked(through: range.upperBound) } }
     }
 
     /// Notes the page size of a file just uploaded: when it changed, the replica gets a level-9 snapshot at once
@@ -74,7 +246,7 @@ actor ReplicaWorker {
     /// Until `stopping` says so: wait for new files or the next deadline, upload, maintain.
     func run(stopping: @Sendable () -> Bool) async {
         while !stopping() {
-            await wake.wait(timeout: nextDeadline())
+            await wake.wait(timeout: halted == nil ? nextDeadline() : nil)
             engine.monitor.wakeups.uploaderWoke()
             if stopping() { break }
             await step()
@@ -99,12 +271,21 @@ actor ReplicaWorker {
 
     /// One round: upload what is new, then housekeeping. Errors are logged and backed off, never thrown.
     func step() async {
-        if backoff.isWaiting { return }
+        if backoff.isWaiting || halted != nil { return }
         do {
             try await upload()
-            try await maintain()
+            do {
+                try await maintain()
+            } catch let e as EngineError where e.code == .foreignWriter && halted == nil {
+                throw halt(e)
+            } catch let e as EngineError where e.code == .replicaLost {
+                throw lost(e)
+            }
             backoff.succeeded()
+        } catch let e as EngineError where e.code == .replicaLost {
+            // Reported by `lost`; the next round starts over at once.
         } catch {
+            if halted != nil { return }  // reported by `halt`
             fail(error, "replication to replica failed; local files are kept and will be retried")
         }
     }
@@ -115,6 +296,8 @@ actor ReplicaWorker {
         // went). Its retry need not be the same file (a merged upload takes what has arrived since, a catch-up goes
         // to the newest TXID), so the next round lists the replica's position instead of assuming the old one:
         // continuing from the old one put a second L0 file over the same TXIDs, and L1 compaction refuses overlaps.
+        if let before = uploaded { unconfirmed = (before, attempt) }
+        attempt = nil
         uploaded = nil
         engine.monitor.replica(index, failed: error, at: POSIX.nowMilliseconds())
         logger.error(message, metadata: [
@@ -136,6 +319,7 @@ actor ReplicaWorker {
     /// that are no longer local, it gets one full-database file continuing its own TXIDs instead. With a sync
     /// interval, waits for it (unless `force`, or a `sync -wait`) and merges what accumulated into one file.
     func upload(force: Bool = false) async throws {
+        if let halted { throw halted }
         if !force, uploadDelay() != nil { return }
         var uploaded = try await knownPosition()
         let local = engine.position
@@ -150,8 +334,18 @@ actor ReplicaWorker {
             try engine.sync(checkpoint: false)
         }
         let store = engine.store
+        if continueWithFullFile {
+            // The replica's newest state is another database's: go on from it with our whole database only.
+            guard engine.position > uploaded else { return }
+            try await catchUp(from: uploaded)
+            continueWithFullFile = false
+            return try await upload(force: true)
+        }
         let pending = try store.files().filter { $0.max > uploaded }
-        if syncInterval != nil, pending.count > 1, let first = pending.first, first.min <= uploaded.next {
+        // The first upload after taking the replica over is one local file, not a merge: another writer that took it
+        // over at the same TXID writes that same name first, and one of the two exclusive writes must fail.
+        let takenOver = ledger.withLock { $0.written.isEmpty }
+        if syncInterval != nil, pending.count > 1, !takenOver, let first = pending.first, first.min <= uploaded.next {
             lastUpload = .now
             let batch = Array(pending.prefix(Self.maxMergedFiles))
             try await uploadMerged(batch)
@@ -167,10 +361,11 @@ actor ReplicaWorker {
             }
             if syncInterval != nil { lastUpload = .now }
             let header = try store.header(min: f.min, max: f.max)
-            try await client.upload(localPath: store.path(min: f.min, max: f.max), level: 0, header: header)
-            noteUploaded(pageSize: header.pageSize)
+            try await uploadL0(localPath: store.path(min: f.min, max: f.max), header: header)
             uploaded = f.max
             setPosition(f.max, uploadedNow: true)
+            // That single first file after a takeover went: the rest is merged again.
+            if takenOver && syncInterval != nil && pending.count > 1 { return try await upload(force: true) }
         }
     }
 
@@ -199,8 +394,7 @@ actor ReplicaWorker {
             let out = try OpenFile.creatingNew(tmp)
             try merger.merge { try out.write($0) }
         }
-        try await client.upload(localPath: tmp, level: 0, header: merger.header)
-        noteUploaded(pageSize: merger.header.pageSize)
+        try await uploadL0(localPath: tmp, header: merger.header)
         setPosition(merger.header.maxTXID, uploadedNow: true)
     }
 
@@ -217,18 +411,19 @@ actor ReplicaWorker {
         let tmp = temporaryPath("catchup")
         defer { try? POSIX.remove(tmp) }
         guard let file = try engine.fullDatabaseFile(minTXID: uploaded.next, temporary: tmp) else { return }
-        try await client.upload(localPath: file.path, level: 0, header: file.header)
-        noteUploaded(pageSize: file.header.pageSize)
+        try await uploadL0(localPath: file.path, header: file.header)
         setPosition(file.header.maxTXID, uploadedNow: true)
     }
 
     /// Writes a level-9 snapshot of the current state to the replica.
     func snapshot() async throws {
+        if let halted { throw halted }
         try await upload(force: true)
         let tmp = temporaryPath("snapshot")
         defer { try? POSIX.remove(tmp) }
         guard let file = try engine.fullDatabaseFile(minTXID: TXID(1), temporary: tmp) else { return }
         try await client.upload(localPath: file.path, level: LTXLevel.snapshot, header: file.header)
+        snapshotThrough = file.header.maxTXID
         logger.info("snapshot written", metadata: ["txid": "\(file.header.maxTXID)"])
         try await upload(force: true)
     }
@@ -239,13 +434,28 @@ actor ReplicaWorker {
 
     private func maintain() async throws {
         var m = maintenance
+        let losses = self.losses
         defer {
-            maintenance = m
-            compactedThrough = m.compactedThrough
+            if losses == self.losses {
+                maintenance = m
+                compactedThrough = m.compactedThrough
+                // Every L1 file was merged by us after its level-0 listing was checked, even when the run threw
+                // later (retention failing, say): files up to it need no further check, and L0 retention may
+                // delete them now.
+                self.ledger.withLock { $0.checked(through: m.compactedThrough) }
+            }
         }
         let store = engine.store
+        // Compaction lists level 0 every 30 s under writes anyway: that listing is checked for another writer's
+        // files and for ours gone, at no extra request.
+        let location = client.location
         try await m.run(
             now: POSIX.nowMilliseconds(), snapshot: { try await self.snapshot() },
+            checkL0: { [self] files in
+                try self.ledger.withLock { l in
+                    if let e = l.error(for: l.check(files.map { $0.minTXID...$0.maxTXID }), location: location) { throw e }
+                }
+            },
             // Local copies are removed by the replicator once every replica is done with them.
             deleteLocalL0: { _ in },
             localL0Path: { f in
@@ -261,12 +471,15 @@ actor ReplicaWorker {
 
     /// The final upload at shutdown, retried until `deadline`.
     func finalUpload(deadline: ContinuousClock.Instant) async throws {
+        // Stopped for another writer: reported when it stopped; shutting down is no reason to write again.
+        if halted != nil { return }
         var lastError: (any Error)?
         repeat {
             do {
                 try await upload(force: true)
                 return
             } catch {
+                if halted != nil { return }
                 lastError = error
                 engine.monitor.replica(index, failed: error, at: POSIX.nowMilliseconds())
                 logger.warning("final upload failed; retrying", metadata: ["error": "\(error)"])

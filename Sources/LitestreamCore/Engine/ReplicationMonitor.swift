@@ -90,14 +90,18 @@ public final class ReplicationMonitor: Sendable {
         }
         let txid = state.withLock { $0.status.localTXID }
         if waitForReplicas {
-            guard await wait(until: deadline, { s in s.status.replicas.allSatisfy { $0.txid >= txid } || !s.running })
-            else {
+            guard await wait(until: deadline, { s in
+                s.status.replicas.allSatisfy { $0.txid >= txid || $0.stopped != nil } || !s.running
+            }) else {
                 let behind = status().replicas.filter { $0.txid < txid }.map(\.name)
                 throw EngineError(.timeout,
                     "replica(s) \(behind.joined(separator: ", ")) of \(path) did not reach TXID \(txid) within \(timeout)")
             }
         }
         if !state.withLock({ $0.running }) { throw EngineError(.notRunning, "replication of \(path) stopped") }
+        if waitForReplicas, let r = status().replicas.first(where: { $0.stopped != nil && $0.txid < txid }) {
+            throw EngineError(.foreignWriter, "replica \(r.name) of \(path) does not have TXID \(txid): \(r.stopped!)")
+        }
         return txid
     }
 
@@ -201,6 +205,17 @@ public final class ReplicationMonitor: Sendable {
         }
     }
 
+    /// The replica's worker stopped writing to it for good (another process writes to it).
+    func replica(_ index: Int, halted error: any Error, at now: Int64) {
+        update { s in
+            s.status.replicas[index].stopped = "\(error)"
+            s.status.replicas[index].lastError = "\(error)"
+            s.status.replicas[index].lastErrorAt = now
+            s.status.replicas[index].errorCount += 1
+            s.prunePending()
+        }
+    }
+
     func replica(_ index: Int, failed error: any Error, at now: Int64) {
         update { s in
             s.status.replicas[index].lastError = "\(error)"
@@ -212,7 +227,8 @@ public final class ReplicationMonitor: Sendable {
     /// The lowest TXID every replica is known to hold (zero while any position is unknown).
     var slowestReplicaTXID: TXID {
         state.withLock { s in
-            s.status.replicas.map { $0.positionKnown ? $0.txid : .zero }.min() ?? s.status.localTXID
+            s.status.replicas.filter { $0.stopped == nil }.map { $0.positionKnown ? $0.txid : .zero }.min()
+                ?? s.status.localTXID
         }
     }
 
@@ -275,7 +291,8 @@ public final class ReplicationMonitor: Sendable {
 extension ReplicationMonitor.State {
     /// Forgets local files every replica has.
     fileprivate mutating func prunePending() {
-        let slowest = status.replicas.map(\.txid).min() ?? status.localTXID
+        // A stopped replica never catches up in this run: it holds nothing back.
+        let slowest = status.replicas.filter { $0.stopped == nil }.map(\.txid).min() ?? status.localTXID
         pending.removeAll { $0.maxTXID <= slowest }
     }
 }

@@ -397,6 +397,8 @@ public final class Replicator: Service, Sendable {
         guard retention > 0 || force else { return }
         var covered = TXID(UInt64.max)
         for w in workers {
+            // A worker stopped for another writer never uploads again in this run: it holds no local file back.
+            if await w.halted != nil { continue }
             let c = await w.compactedThrough
             let u = await w.position ?? .zero
             covered = min(covered, min(c, u))

@@ -5,7 +5,7 @@ public import LTX
 /// A replica in a local directory, laid out as Litestream's `file` replica: `<root>/ltx/<level>/<min>-<max>.ltx`,
 /// each file written to a temporary name, fsynced, renamed, its directory fsynced, and its mtime set to the LTX
 /// header timestamp (point-in-time restore reads it). Files are 0600 and the directories it creates 0700: they
-/// hold the database's pages.
+/// hold the database's pages. A level-0 file never replaces an existing one (``ReplicaError`` `.fileExists`).
 public struct FileReplicaClient: ReplicaClient {
     public let root: String
     public var type: String { "file" }
@@ -37,6 +37,11 @@ public struct FileReplicaClient: ReplicaClient {
         return files.sorted { ($0.minTXID, $0.maxTXID) < ($1.minTXID, $1.maxTXID) }
     }
 
+    /// A directory read, no `stat`: what the replicator checks before each upload.
+    public func ltxRangesWithoutRequest(level: Int) throws -> [ClosedRange<TXID>]? {
+        try POSIX.listDirectory(levelDirectory(level)).compactMap { LTXFileName.parse($0).map { $0.0...$0.1 } }
+    }
+
     public func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader {
         let p = path(level: file.level, minTXID: file.minTXID, maxTXID: file.maxTXID)
         return ReplicaFileReader(try OpenFile(p, .readOnly), file: file)
@@ -64,7 +69,14 @@ public struct FileReplicaClient: ReplicaClient {
             throw error
         }
         try POSIX.setModificationTime(tmp, milliseconds: timestamp)
-        try POSIX.rename(tmp, final)
+        if level == 0 {
+            guard try POSIX.renameNoReplace(tmp, final) else {
+                try? POSIX.remove(tmp)
+                throw Self.exists(final)
+            }
+        } else {
+            try POSIX.rename(tmp, final)
+        }
         try POSIX.fsyncDirectory(dir)
         return LTXFileInfo(level: level, minTXID: minTXID, maxTXID: maxTXID, size: size, createdAt: timestamp)
     }
@@ -96,10 +108,18 @@ public struct FileReplicaClient: ReplicaClient {
         // only dates its L0 retention, and the timestamp is when it was written.
         try POSIX.setModificationTime(localPath, milliseconds: header.timestamp)
         try local.sync()
-        guard POSIX.hardLink(localPath, final) else { return nil }
+        guard POSIX.hardLink(localPath, final) else {
+            // Level 0 never replaces a file (the copy would rename over it): it is another writer's.
+            if level == 0 && errno == EEXIST { throw Self.exists(final) }
+            return nil
+        }
         try POSIX.fsyncDirectory(dir)
         return LTXFileInfo(level: level, minTXID: header.minTXID, maxTXID: header.maxTXID,
             size: try local.size(), createdAt: header.timestamp)
+    }
+
+    static func exists(_ path: String) -> ReplicaError {
+        ReplicaError(.fileExists, "\(path) already exists: another process writes to this replica")
     }
 
     public func deleteLTXFiles(_ files: [LTXFileInfo]) async throws {

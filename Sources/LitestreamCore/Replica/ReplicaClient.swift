@@ -31,7 +31,10 @@ public enum LTXLevel {
 
 /// Storage for a replica's LTX files: a directory, an S3 bucket, ….
 ///
-/// Implementations write atomically (a reader never sees a partial file) and list files in TXID order.
+/// Implementations write atomically (a reader never sees a partial file) and list files in TXID order. A level-0
+/// file should never be written over an existing one: `upload(localPath:level:header:)` and `writeLTXFile` then
+/// throw ``ReplicaError`` `.fileExists`, which tells the replicator that another process writes to the replica
+/// (the file and S3 clients do; a client that cannot relies on the replicator's listings alone).
 public protocol ReplicaClient: Sendable {
     /// `file`, `s3`, …
     var type: String { get }
@@ -58,6 +61,12 @@ public protocol ReplicaClient: Sendable {
     /// Copies a local LTX file into the replica, unchanged. The default streams it through ``writeLTXFile``.
     @discardableResult
     func upload(localPath: String, level: Int, header: LTXHeader) async throws -> LTXFileInfo
+
+    /// The TXID ranges of the level's files when reading them sends no request (a directory read), so the
+    /// replicator can check the replica's tail before each upload; nil (the default) for a replica that bills
+    /// listings, which is checked against the listings compaction makes anyway. An empty array: no such file (or
+    /// no such directory).
+    func ltxRangesWithoutRequest(level: Int) throws -> [ClosedRange<TXID>]?
 
     /// Deletes files; files already gone are not an error.
     func deleteLTXFiles(_ files: [LTXFileInfo]) async throws
@@ -106,6 +115,8 @@ extension ReplicaClient {
     public func checkAccess() async throws {}
 
     public var defaultSyncInterval: Duration? { nil }
+
+    public func ltxRangesWithoutRequest(level: Int) throws -> [ClosedRange<TXID>]? { nil }
 
     /// The files of every level, in level order.
     public func allFilesByLevel() async throws -> [Int: [LTXFileInfo]] {

@@ -42,6 +42,36 @@ import Testing
         return (header, bytes)
     }
 
+    /// #19.3: a level-0 name is never written twice, linked or copied: the second writer of a name is another
+    /// process writing to the replica, and the first writer's file stays as it was. Other levels are replaced.
+    @Test func levelZeroNeverReplacesAFile() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("file-replica-exclusive")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let local = dir.appendingPathComponent("local.ltx").path
+        let (header, bytes) = try Self.writeLocalFile(local, timestamp: 1_700_000_123_456)
+        let client = FileReplicaClient(path: dir.appendingPathComponent("replica").path)
+        _ = try await client.upload(localPath: local, level: 0, header: header)
+        let stored = client.path(level: 0, minTXID: header.minTXID, maxTXID: header.maxTXID)
+        let other = dir.appendingPathComponent("other.ltx").path
+        try Data(bytes + [0]).write(to: URL(fileURLWithPath: other))
+        for copy in [false, true] {
+            let e = await #expect(throws: ReplicaError.self) {
+                if copy {
+                    _ = try await client.writeLTXFile(level: 0, minTXID: header.minTXID, maxTXID: header.maxTXID,
+                        timestamp: header.timestamp) { sink in try (bytes + [0]).withUnsafeBytes { try sink($0) } }
+                } else {
+                    _ = try await client.upload(localPath: other, level: 0, header: header)
+                }
+            }
+            #expect(e?.code == .fileExists, "copy: \(copy)")
+            #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: stored))) == bytes, "copy: \(copy)")
+        }
+        #expect(try client.ltxRangesWithoutRequest(level: 0) == [header.minTXID...header.maxTXID])
+        _ = try await client.upload(localPath: local, level: 1, header: header)
+        _ = try await client.upload(localPath: other, level: 1, header: header)
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: client.path(level: 1, minTXID: header.minTXID, maxTXID: header.maxTXID)))) == bytes + [0])
+    }
+
     @Test func uploadLinksTheLocalFileOnTheSameFileSystem() async throws {
         let dir = try TestEnvironment.temporaryDirectory("file-replica-link")
         let local = dir.appendingPathComponent("local.ltx").path
@@ -70,21 +100,23 @@ import Testing
         _ = try CompactionTestSupport.decode(kept)
     }
 
+    /// Above level 0 an existing name (a snapshot at the same TXID again) is replaced, by a copy since the link
+    /// cannot take the name. (Level 0 refuses: `levelZeroNeverReplacesAFile`.)
     @Test func uploadCopiesWhenTheReplicaNameExists() async throws {
         let dir = try TestEnvironment.temporaryDirectory("file-replica-copy")
         let local = dir.appendingPathComponent("local.ltx").path
         let (header, bytes) = try Self.writeLocalFile(local, timestamp: 1_700_000_000_000)
         let client = FileReplicaClient(path: dir.appendingPathComponent("replica").path)
-        let stored = client.path(level: 0, minTXID: header.minTXID, maxTXID: header.maxTXID)
-        try FileManager.default.createDirectory(atPath: client.levelDirectory(0), withIntermediateDirectories: true)
+        let stored = client.path(level: 9, minTXID: header.minTXID, maxTXID: header.maxTXID)
+        try FileManager.default.createDirectory(atPath: client.levelDirectory(9), withIntermediateDirectories: true)
         try Data("stale".utf8).write(to: URL(fileURLWithPath: stored))
 
-        let info = try await client.upload(localPath: local, level: 0, header: header)
+        let info = try await client.upload(localPath: local, level: 9, header: header)
         #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: stored))) == bytes, "replaced by a copy")
         #expect(try Self.inode(stored).number != Self.inode(local).number)
         #expect(try Self.inode(local).links == 1)
         #expect(info.size == Int64(bytes.count))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: client.levelDirectory(0)).count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: client.levelDirectory(9)).count == 1)
     }
 
     /// A replica on another file system gets a copy, and the local file is left alone: no link is tried, so its

@@ -35,6 +35,8 @@ final class FaultProxy: Sendable {
         case always(Fault)
         /// Each request gets, with probability `rate`, one of `faults` chosen at random (seeded).
         case random(rate: Double, faults: [Fault])
+        /// The next request gets this fault, the ones after it none.
+        case once(Fault)
     }
 
     private struct State {
@@ -198,6 +200,9 @@ final class FaultProxy: Sendable {
             switch s.mode {
             case .passThrough: fault = nil
             case .always(let f): fault = f
+            case .once(let f):
+                fault = f
+                s.mode = .passThrough
             case .random(let rate, let faults):
                 if !faults.isEmpty, s.rng.nextDouble() < rate { fault = faults[Int(s.rng.next() % UInt64(faults.count))] }
             }

@@ -13,6 +13,41 @@ import Testing
 /// is down for a while must never lose or reorder a committed transaction.
 @Suite(.serialized, .enabled(if: S3TestServer.enabled, "needs LITESTREAM_S3_ENDPOINT (scripts/test.sh)"))
 struct S3FaultTests {
+    /// #19.3: level-0 objects are written with `If-None-Match: *`. Another writer's object under the same key is
+    /// refused (412 to the first try) and left as it was; a retry whose first try was stored but whose answer was
+    /// lost gets a 412 too, and is taken as done when the object has our size (one HEAD).
+    @Test func levelZeroWritesAreExclusive() async throws {
+        let bucket = try await S3TestServer.makeBucket("exclusive")
+        let proxy = try await FaultProxy.start(upstream: try S3TestServer.endpoint())
+        defer { Task { await proxy.stop() } }
+        var replica = try S3TestServer.replica(bucket: bucket, endpoint: proxy.endpoint)
+        replica.client.baseDelay = .milliseconds(1)
+        let dir = try TestEnvironment.temporaryDirectory("s3-exclusive")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let header = CompactionTestSupport.header(min: 1, max: 1, commit: 1, timestamp: 1_700_000_000_000)
+        let ours = try CompactionTestSupport.encode(header, pages: [(1, CompactionTestSupport.page(1, version: 1))])
+        let theirs = try CompactionTestSupport.encode(header, pages: [(1, CompactionTestSupport.page(1, version: 2))]) + [0]
+        let (oursPath, theirsPath) = (dir.appendingPathComponent("ours.ltx").path, dir.appendingPathComponent("theirs.ltx").path)
+        try Data(ours).write(to: URL(fileURLWithPath: oursPath))
+        try Data(theirs).write(to: URL(fileURLWithPath: theirsPath))
+
+        // Stored, its answer lost: the client's retry meets our own object.
+        proxy.setMode(.once(.resetAfterForwarding))
+        _ = try await replica.upload(localPath: oursPath, level: 0, header: header)
+        #expect(proxy.faultCounts[.resetAfterForwarding] == 1)
+        #expect(proxy.requestCounts["HEAD"] == 1, "\(proxy.requestCounts)")
+        // Another writer's file under that key: refused, ours untouched.
+        let e = await #expect(throws: ReplicaError.self) {
+            _ = try await replica.upload(localPath: theirsPath, level: 0, header: header)
+        }
+        #expect(e?.code == .fileExists)
+        let stored = try #require(try await replica.ltxFiles(level: 0).first)
+        #expect(stored.size == Int64(ours.count))
+        // Other levels are written over, as Litestream does (a snapshot at the same TXID again).
+        _ = try await replica.upload(localPath: theirsPath, level: LTXLevel.snapshot, header: header)
+        #expect(try await replica.ltxFiles(level: LTXLevel.snapshot).first?.size == Int64(theirs.count))
+    }
+
     /// The proxy does what each mode says, as seen by our S3 client (one attempt, no retries).
     @Test func proxyModes() async throws {
         let bucket = try await S3TestServer.makeBucket("proxy")
