@@ -17,6 +17,7 @@ let package = Package(
         // The narrower pieces, for an app that links only what it uses.
         .library(name: "LitestreamCore", targets: ["LitestreamCore"]),
         .library(name: "LitestreamS3", targets: ["LitestreamS3"]),
+        .library(name: "LitestreamSFTP", targets: ["LitestreamSFTP"]),
         .library(name: "LitestreamWebDAV", targets: ["LitestreamWebDAV"]),
         .library(name: "LitestreamConfig", targets: ["LitestreamConfig"]),
         .library(name: "LitestreamServer", targets: ["LitestreamServer"]),
@@ -46,6 +47,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.29.0"),
+        // SFTP replicas: the SSH transport (key exchange, ciphers, user auth, channels); the SFTP v3 subsystem on
+        // top of it is ours (Sources/LitestreamSFTP).
+        .package(url: "https://github.com/apple/swift-nio-ssh.git", "0.15.1"..<"0.16.0"),
         // The configuration file: YAML with node marks (line/column) for precise errors.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         // Replication metrics (lag, TXIDs, sync and error counts) in whatever metrics backend the app uses.
@@ -131,6 +135,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The SFTP replica client: SFTP v3 over swift-nio-ssh, OpenSSH private keys, known-hosts checking.
+        .target(
+            name: "LitestreamSFTP",
+            dependencies: [
+                "LTX",
+                "LitestreamClient",
+                "LitestreamCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSH", package: "swift-nio-ssh"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The WebDAV replica client (webdav:// and webdavs://): PROPFIND, MKCOL, PUT and MOVE, GET, DELETE.
         .target(
             name: "LitestreamWebDAV",
@@ -151,6 +171,7 @@ let package = Package(
             dependencies: [
                 "LitestreamCore",
                 "LitestreamS3",
+                "LitestreamSFTP",
                 "LitestreamWebDAV",
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -179,7 +200,8 @@ let package = Package(
         .target(
             name: "Litestream",
             dependencies: [
-                "LTX", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamWebDAV", "LitestreamConfig",
+                "LTX", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamSFTP", "LitestreamWebDAV",
+                "LitestreamConfig",
                 "LitestreamServer",
             ],
             swiftSettings: swiftSettings
@@ -282,8 +304,8 @@ let package = Package(
         .testTarget(
             name: "LitestreamTests",
             dependencies: [
-                "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamHTTP", "LitestreamS3", "LitestreamWebDAV",
-                "LitestreamConfig", "LitestreamServer", "LitestreamSupervisor", "LitestreamSpawn", "LTX",
+                "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamHTTP", "LitestreamS3", "LitestreamSFTP",
+                "LitestreamWebDAV", "LitestreamConfig", "LitestreamServer", "LitestreamSupervisor", "LitestreamSpawn", "LTX",
                 "CLitestreamSQLite",
                 // The supervisor's metrics, read back (Supervisor/SupervisorLifecycleTests.swift).
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
@@ -291,6 +313,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // Public keys in the SFTP tests (SFTP/SSHKeyTests.swift).
+                .product(name: "NIOSSH", package: "swift-nio-ssh"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -65,12 +65,14 @@ ensure_apt_packages() {
 #   curl:                       the tests read the Prometheus endpoint with it
 #   chromium:                   the framework tests render the dashboard in a headless browser (Debian's
 #                               package; Ubuntu's is a snap stub, so there set CHROMIUM to a real binary)
+#   openssh-server:             the SFTP replica tests start their own sshd on loopback (Tests/…/SFTP/SSHTestServer);
+#                               it brings ssh-keygen (openssh-client) for their keys. No system sshd is started.
 ensure_system_deps() {
     if [ "$(uname -s)" = "Darwin" ]; then
         info "macOS: make sure 'brew install sqlite lz4' has been run"
         return 0
     fi
-    ensure_apt_packages libsqlite3-dev liblz4-dev pkg-config sqlite3 curl chromium
+    ensure_apt_packages libsqlite3-dev liblz4-dev pkg-config sqlite3 curl chromium openssh-server
 }
 
 # ensure_swift: put swift on PATH (the toolchain lives in /opt/swift/usr/bin on our machines).

@@ -5,5 +5,6 @@
 @_exported import LitestreamConfig
 @_exported import LitestreamCore
 @_exported import LitestreamS3
+@_exported import LitestreamSFTP
 @_exported import LitestreamServer
 @_exported import LitestreamWebDAV

@@ -35,14 +35,20 @@ enum ReplicaURL {
             } catch let e as S3Configuration.Invalid {
                 throw Invalid(description: e.description)
             }
+        case "sftp":
+            do {
+                return try SFTPReplicaClient(url: url)
+            } catch let e as SFTPConfiguration.Invalid {
+                throw Invalid(description: e.description)
+            }
         case "webdav", "webdavs":
             do {
                 return try WebDAVReplicaClient(url: url)
             } catch let e as WebDAVConfiguration.Invalid {
                 throw Invalid(description: e.description)
             }
-        case "gs", "abs", "sftp", "nats", "oss":
-            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file://, s3:// or webdav:// replica")
+        case "gs", "abs", "nats", "oss":
+            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file://, s3://, sftp:// or webdav:// replica")
         default:
             throw Invalid(description: "unknown replica URL scheme \"\(scheme)\" in \(redacted(url))")
         }

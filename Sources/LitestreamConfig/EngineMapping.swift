@@ -1,4 +1,5 @@
 import LitestreamS3
+import LitestreamSFTP
 import LitestreamWebDAV
 public import LitestreamCore
 extension DatabaseConfiguration {
@@ -55,6 +56,9 @@ extension DatabaseConfiguration {
             case .s3:
                 let base = try r.path ?? r.url.map { try S3Configuration.parse(url: $0).path } ?? ""
                 r.path = base.isEmpty || base == "." ? relative : base + "/" + relative
+            case .sftp:
+                let base = try r.path ?? r.url.map { try SFTPConfiguration.parse(url: $0, requireUser: false).path } ?? ""
+                r.path = base.isEmpty ? relative : base + "/" + relative
             case .webdav:
                 let base = try r.path ?? r.url.map { try WebDAVConfiguration.parse(url: $0).path } ?? ""
                 r.path = base.isEmpty ? relative : base + "/" + relative

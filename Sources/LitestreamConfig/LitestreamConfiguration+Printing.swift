@@ -104,6 +104,7 @@ extension ReplicaConfiguration: CustomStringConvertible, CustomDebugStringConver
         let location: String = switch type {
         case .file: path ?? "?"
         case .s3: url.map(Redaction.url) ?? "s3://\(settings.bucket ?? "?")/\(path ?? "")"
+        case .sftp: url.map(Redaction.url) ?? "sftp://\(settings.user ?? "?")@\(settings.host ?? "?")/\(path ?? "")"
         case .webdav: url.map(Redaction.url) ?? "\(settings.webdavURL.map(Redaction.url) ?? "?")/\(path ?? "")"
         }
         return "\(name) (\(location))"
@@ -157,6 +158,14 @@ extension ReplicaSettings: CustomStringConvertible, CustomDebugStringConvertible
         put("sse-customer-key", sseCustomerKey.map { _ in YAMLLines.quote(Redaction.mask) })
         put("sse-customer-key-path", sseCustomerKeyPath.map(YAMLLines.quote))
         put("sse-kms-key-id", sseKMSKeyID.map(YAMLLines.quote))
+        put("host", host.map(YAMLLines.quote))
+        put("user", user.map(YAMLLines.quote))
+        put("password", password.map { _ in YAMLLines.quote(Redaction.mask) })
+        put("key-path", keyPath.map(YAMLLines.quote))
+        put("host-key", hostKey.map(YAMLLines.quote))
+        put("concurrent-writes", concurrentWrites.map(String.init))
+        put("known-hosts-path", knownHostsPath.map(YAMLLines.quote))
+        put("insecure-ignore-host-key", insecureIgnoreHostKey.map(String.init))
         put("webdav-url", webdavURL.map { YAMLLines.quote(Redaction.url($0)) })
         put("webdav-username", webdavUsername.map(YAMLLines.quote))
         put("webdav-password", webdavPassword.map { _ in YAMLLines.quote(Redaction.mask) })

@@ -1,5 +1,6 @@
 public import LitestreamCore
 public import LitestreamS3
+public import LitestreamSFTP
 public import LitestreamWebDAV
 public import Foundation
 
@@ -102,9 +103,45 @@ extension ReplicaConfiguration {
             return FileReplicaClient(path: path)
         case .s3:
             return try S3ReplicaClient(configuration: s3Configuration(), environment: environment)
+        case .sftp:
+            return try SFTPReplicaClient(configuration: sftpConfiguration(), environment: environment)
         case .webdav:
             return try WebDAVReplicaClient(configuration: webdavConfiguration())
         }
+    }
+
+    /// The SFTP settings of an `sftp` replica, as Litestream builds them: the keys written in the file (or
+    /// inherited), and the `url`'s user, password, host and path for those not written.
+    public func sftpConfiguration() throws -> SFTPConfiguration {
+        guard type == .sftp else {
+            throw ConfigurationError(.invalidValue, "replica '\(name)' is a \(type.rawValue) replica, not sftp", line: line, source: source)
+        }
+        do {
+            let c = try sftpConfigurationUnchecked()
+            try c.validate()
+            return c
+        } catch {
+            throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line, source: source, cause: error)
+        }
+    }
+
+    func sftpConfigurationUnchecked() throws -> SFTPConfiguration {
+        let s = settings
+        var c = SFTPConfiguration(host: "", user: "", path: path ?? "")
+        if let url {
+            let u = try SFTPConfiguration.parse(url: url, requireUser: s.user == nil)
+            c = u
+            if let p = path { c.path = p }
+        }
+        if let host = s.host, url == nil { (c.host, c.port) = try SFTPConfiguration.splitHostPort(host) }
+        if let v = s.user { c.user = v }
+        if let v = s.password { c.password = v.value }
+        if let v = s.keyPath { c.keyPath = v }
+        if let v = s.hostKey { c.hostKey = v }
+        if let v = s.knownHostsPath { c.knownHostsPath = v }
+        if let v = s.insecureIgnoreHostKey { c.insecureIgnoreHostKey = v }
+        if let v = s.concurrentWrites { c.concurrentWrites = v }
+        return c
     }
 }
 
@@ -119,6 +156,9 @@ extension ReplicaConfiguration {
             guard let c = try? s3Configuration() else { return nil }
             let prefix = c.path.split(separator: "/").joined(separator: "/")
             return "s3:\(c.endpoint ?? "aws")/\(c.bucket)/\(prefix)"
+        case .sftp:
+            guard let c = try? sftpConfigurationUnchecked() else { return nil }
+            return "sftp:\(c.user)@\(c.host):\(c.port)/\(c.path.split(separator: "/").joined(separator: "/"))"
         case .webdav:
             guard let c = try? webdavConfiguration(), let client = try? WebDAVReplicaClient(configuration: c) else {
                 return nil

@@ -1,5 +1,6 @@
 import LitestreamClient
 import LitestreamS3
+import LitestreamSFTP
 import LitestreamWebDAV
 import Foundation
 import Yams
@@ -9,10 +10,10 @@ import Yams
 /// Written as `replica:` (one) or `replicas:` (a list) under a database. Unlike Litestream 0.5, which allows one
 /// replica per database, a database may have several; each then has a ``name`` for status output.
 public struct ReplicaConfiguration: Sendable, Equatable {
-    /// The replica backends implemented here. Litestream also has gs, abs, sftp, webdav, nats and oss; those are
+    /// The replica backends implemented here. Litestream also has gs, abs, webdav, nats and oss; those are
     /// rejected with ``ConfigurationError/Code-swift.struct/unsupported``.
     public enum Kind: String, Sendable, Equatable, CaseIterable {
-        case file, s3, webdav
+        case file, s3, sftp, webdav
 
         /// The kind a url scheme names: `webdavs` (WebDAV over HTTPS) is a `webdav` replica, as in Litestream.
         init?(scheme: String) {
@@ -80,7 +81,7 @@ public struct ReplicaConfiguration: Sendable, Equatable {
     ]
 
     /// Litestream's other backends, recognised so the error is "not supported yet" rather than "unknown".
-    static let unsupportedTypes: Set<String> = ["gs", "gcs", "abs", "sftp", "nats", "oss"]
+    static let unsupportedTypes: Set<String> = ["gs", "gcs", "abs", "nats", "oss"]
 }
 
 extension ReplicaConfiguration {
@@ -170,6 +171,21 @@ extension ReplicaConfiguration {
             } else if settings.bucket == nil {
                 throw m.error(.missingValue,
                     "an s3 replica needs a 'bucket' (or an s3://bucket/path url) \(m.place)\(ConfigMapping.atLine(m.node))")
+            }
+        case .sftp:
+            // As Litestream: the url, or host and path, not both.
+            if url != nil {
+                for key in ["path", "host"] where m.has(key) {
+                    throw m.error(.invalidValue, "cannot specify url & \(key) for sftp replica \(m.place)\(ConfigMapping.atLine(m.location(key)))",
+                        at: m.location(key))
+                }
+            }
+            let probe = ReplicaConfiguration(type: .sftp, url: url, path: path, settings: settings)
+            do {
+                _ = try probe.sftpConfigurationUnchecked().validate()
+            } catch {
+                throw m.error(.invalidValue, "\(error) \(m.place)\(ConfigMapping.atLine(m.location(url != nil ? "url" : "host")))",
+                    at: m.location(url != nil ? "url" : "host"))
             }
         case .webdav:
             // Litestream's rules (newWebDAVReplicaClientFromConfig): the url, or webdav-url and path, not both.

@@ -38,6 +38,21 @@ public struct ReplicaSettings: Sendable, Equatable {
     /// SSE-KMS key id.
     public var sseKMSKeyID: String?
 
+    // SFTP (Litestream's keys, then two of ours for the host-key check; see `SFTPConfiguration`)
+    /// `host`: `name` or `name:port`.
+    public var host: String?
+    public var user: String?
+    public var password: Secret?
+    /// `key-path`: a private key file (`~` expanded).
+    public var keyPath: String?
+    /// `host-key`: the server's public key (`ssh-ed25519 AAAA…`).
+    public var hostKey: String?
+    /// `concurrent-writes`: accepted for compatibility.
+    public var concurrentWrites: Bool?
+    /// `known-hosts-path` (ours): default `~/.ssh/known_hosts`.
+    public var knownHostsPath: String?
+    /// `insecure-ignore-host-key` (ours): accept any host key, as Litestream 0.5.17 does without `host-key`.
+    public var insecureIgnoreHostKey: Bool?
     // WebDAV
     /// `webdav-url`: the server, `http(s)://host[:port][/prefix]`.
     public var webdavURL: String?
@@ -74,6 +89,14 @@ public struct ReplicaSettings: Sendable, Equatable {
         }
         r.sseCustomerAlgorithm = sseCustomerAlgorithm ?? defaults.sseCustomerAlgorithm
         r.sseKMSKeyID = sseKMSKeyID ?? defaults.sseKMSKeyID
+        r.host = host ?? defaults.host
+        r.user = user ?? defaults.user
+        r.password = password ?? defaults.password
+        r.keyPath = keyPath ?? defaults.keyPath
+        r.hostKey = hostKey ?? defaults.hostKey
+        r.concurrentWrites = concurrentWrites ?? defaults.concurrentWrites
+        r.knownHostsPath = knownHostsPath ?? defaults.knownHostsPath
+        r.insecureIgnoreHostKey = insecureIgnoreHostKey ?? defaults.insecureIgnoreHostKey
         r.webdavURL = webdavURL ?? defaults.webdavURL
         r.webdavUsername = webdavUsername ?? defaults.webdavUsername
         r.webdavPassword = webdavPassword ?? defaults.webdavPassword
@@ -86,13 +109,14 @@ public struct ReplicaSettings: Sendable, Equatable {
         "access-key-id", "secret-access-key", "region", "bucket", "endpoint", "force-path-style", "sign-payload",
         "require-content-md5", "skip-verify", "storage-class", "part-size", "concurrency",
         "sse-customer-algorithm", "sse-customer-key", "sse-customer-key-path", "sse-kms-key-id",
+        "host", "user", "password", "key-path", "host-key", "concurrent-writes", "known-hosts-path",
+        "insecure-ignore-host-key",  // sftp
         "webdav-url", "webdav-username", "webdav-password",
     ]
 
     /// Keys of replica types we do not implement: recognised, so the error can say so instead of "unknown key".
     static let unsupportedKeys: Set<String> = [
         "account-name", "account-key", "sas-token",  // abs
-        "host", "user", "password", "key-path", "host-key", "concurrent-writes",  // sftp
         "jwt", "seed", "creds", "nkey", "username", "token", "tls", "root-cas", "client-cert", "client-key",
         "max-reconnects", "reconnect-wait", "timeout",  // nats
     ]
@@ -131,6 +155,14 @@ public struct ReplicaSettings: Sendable, Equatable {
         sseCustomerKey = try m.string("sse-customer-key").map(Secret.init)
         sseCustomerKeyPath = try m.string("sse-customer-key-path").map { PathExpansion.expand($0, home: home) }
         sseKMSKeyID = try m.string("sse-kms-key-id")
+        host = try m.string("host")
+        user = try m.string("user")
+        password = try m.string("password").map(Secret.init)
+        keyPath = try m.string("key-path").map { PathExpansion.expand($0, home: home) }
+        hostKey = try m.string("host-key")
+        concurrentWrites = try m.bool("concurrent-writes")
+        knownHostsPath = try m.string("known-hosts-path").map { PathExpansion.expand($0, home: home) }
+        insecureIgnoreHostKey = try m.bool("insecure-ignore-host-key")
         webdavURL = try m.string("webdav-url")
         webdavUsername = try m.string("webdav-username")
         webdavPassword = try m.string("webdav-password").map(Secret.init)
