@@ -88,9 +88,18 @@ struct WebDAVEndToEndTests {
         try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
         let r = Replicator(configuration: .init(database: .init(path: dbPath), replica: replica))
         try await r.open()
+        // A sync that must succeed is tried again as the engine's loop would: with two attempts per request, a
+        // loaded machine (wsgidav closing a pooled connection) can fail one while the server is up.
+        func sync() async throws {
+            for attempt in 1... {
+                do { return try await r.runOnce() } catch where attempt < 5 {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+        }
         for i in 1...3 {
             try app.exec("INSERT INTO t (v) VALUES ('before \(i)')")
-            try await r.runOnce()
+            try await sync()
         }
         let reached = r.replicaPosition
         server.stop()
@@ -101,7 +110,7 @@ struct WebDAVEndToEndTests {
         #expect(r.replicaPosition == reached)
         try server.start()
         try app.exec("INSERT INTO t (v) VALUES ('after')")
-        try await r.runOnce()
+        try await sync()
         #expect(r.replicaPosition > reached)
         try await r.shutdown()
 
@@ -172,12 +181,15 @@ struct WebDAVEndToEndTests {
         #expect(total == 24 << 20)
         #expect(Array(buffer.prefix(16)) == Array(chunk.prefix(16)))
         // The first write made the directories: PUT (409: no parent), MKCOL big/ltx/9/ (409), MKCOL of big/,
-        // big/ltx/ and big/ltx/9/, PUT, MOVE. A second file costs its PUT and its MOVE.
-        #expect(replica.requestCounts?.put == 7)
+        // big/ltx/ and big/ltx/9/, PUT, MOVE. A second file costs its PUT and its MOVE. (Counts are per attempt: a
+        // retry on a loaded machine adds one, so at least these, and the second file without the MKCOLs.)
+        let first = try #require(replica.requestCounts?.put)
+        #expect(first >= 7)
         try await replica.writeLTXFile(level: 9, minTXID: TXID(1), maxTXID: TXID(3), timestamp: 1) { sink in
             try chunk.withUnsafeBytes { try sink($0) }
         }
-        #expect(replica.requestCounts?.put == 9)
+        let second = try #require(replica.requestCounts?.put) - first
+        #expect(second >= 2 && second < 5, "the second file made directories again: \(second) requests")
     }
 
     /// A level-0 name already taken is another writer's: the MOVE says `Overwrite: F` and the write is refused with
@@ -217,7 +229,17 @@ struct WebDAVEndToEndTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(!server.files(under: "idle/ltx/9").isEmpty)
-            try await Task.sleep(for: .seconds(2))  // the start-up round of maintenance settles
+            // The start-up round of maintenance settles: no request for 6 s (it took over 2 s on a loaded machine).
+            var seen = replica.requestCounts
+            var quietSince = ContinuousClock.now
+            let settleBy = ContinuousClock.now + .seconds(120)
+            while ContinuousClock.now - quietSince < .seconds(6) && ContinuousClock.now < settleBy {
+                try await Task.sleep(for: .milliseconds(500))
+                if replica.requestCounts != seen {
+                    seen = replica.requestCounts
+                    quietSince = .now
+                }
+            }
             let before = try #require(replica.requestCounts)
             try await Task.sleep(for: .seconds(8))
             #expect(replica.requestCounts == before, "requests while idle: \(before) then \(replica.requestCounts!)")
