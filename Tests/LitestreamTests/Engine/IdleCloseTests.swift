@@ -5,6 +5,7 @@ import Testing
 
 @testable import LitestreamClient
 @testable import LitestreamCore
+@testable import LitestreamServer
 
 /// `closeIdleAfter`: an idle database's SQLite connections are closed (no descriptor, no SQLite memory), and no
 /// commit is lost while they are: not even one that the app checkpoints away and restarts the WAL over before the
@@ -120,5 +121,42 @@ import Testing
         let restorer = Restorer(replica: FileReplicaClient(path: f.replica))
         _ = try await restorer.restore(to: out, plan: try await restorer.plan(txid: nil), integrityCheck: .full)
         #expect(try TestDatabase.contentDigest(path: out) == digest)
+    }
+
+    /// Many databases at once: they start through the gate, at most `StartGate.shared.limit` at a time, and while
+    /// more than `Replicator.crowdedOpenDatabases` of the process are open an idle one closes after
+    /// `crowdedCloseDelay`, not after its own (long) `closeIdleAfter`: the number open stays bounded.
+    @Test func aCrowdOfDatabasesStartsThroughTheGateAndClosesEarly() async throws {
+        let root = try TestEnvironment.temporaryDirectory("idle-close-crowd")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let n = 100
+        let paths = (0..<n).map { root.appendingPathComponent("tenant-\($0).db").path }
+        for p in paths {
+            let db = try TestDatabase(path: p)
+            try db.exec("CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('x')")
+            db.close()
+        }
+        let server = ReplicationServer()
+        for p in paths {
+            var c = Replicator.Configuration(database: .init(path: p),
+                replica: FileReplicaClient(path: root.appendingPathComponent("replicas/" + POSIX.basename(p)).path))
+            c.closeIdleAfter = .seconds(3600)
+            server.register(c)
+        }
+        try await withServices([server]) {
+            var mostInside = 0
+            let replicated = try await Integration.poll(timeout: .seconds(120), interval: .milliseconds(2)) {
+                mostInside = max(mostInside, StartGate.shared.inside)
+                let s = server.statuses()
+                return s.count == n && s.allSatisfy { $0.replicas[0].txid >= TXID(1) }
+            }
+            #expect(replicated)
+            #expect(mostInside <= StartGate.shared.limit)
+            // Crowded: all but about `crowdedOpenDatabases` close long before their hour is up.
+            let closedEarly = try await Integration.poll(timeout: .seconds(60), interval: .milliseconds(50)) {
+                server.statuses().filter { $0.connectionsClosed == true }.count >= n - Replicator.crowdedOpenDatabases
+            }
+            #expect(closedEarly, "\(server.statuses().filter { $0.connectionsClosed == true }.count) of \(n) closed")
+        }
     }
 }
