@@ -74,6 +74,12 @@ let package = Package(
             dependencies: ["CLitestreamLZ4"],
             swiftSettings: swiftSettings
         ),
+        // Starting child processes with posix_spawn (Foundation's `Process` crashes in a process with many open
+        // descriptors): the supervisor's replicator and commands, and `replicate -exec`'s application.
+        .target(
+            name: "LitestreamSpawn",
+            swiftSettings: swiftSettings
+        ),
         // The control socket's client and the status and message types: what a supervisor or a health check
         // needs, with nothing of the engine, S3 or NIO (a test builds an executable that imports only this).
         .target(
@@ -156,6 +162,7 @@ let package = Package(
             dependencies: [
                 "LTX",
                 "LitestreamClient",
+                "LitestreamSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -189,6 +196,7 @@ let package = Package(
             dependencies: [
                 "Litestream",
                 "LTX",
+                "LitestreamSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -245,7 +253,7 @@ let package = Package(
             name: "LitestreamTests",
             dependencies: [
                 "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamConfig",
-                "LitestreamServer", "LitestreamSupervisor", "LTX", "CLitestreamSQLite",
+                "LitestreamServer", "LitestreamSupervisor", "LitestreamSpawn", "LTX", "CLitestreamSQLite",
                 // The supervisor's metrics, read back (Supervisor/SupervisorLifecycleTests.swift).
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 // The fault-injecting S3 proxy of the S3 tests (S3/FaultProxy.swift).

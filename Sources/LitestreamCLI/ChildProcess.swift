@@ -1,4 +1,5 @@
 import Foundation
+import LitestreamSpawn
 import Logging
 import Synchronization
 import UnixSignals
@@ -7,7 +8,7 @@ import UnixSignals
 /// termination signals `replicate` receives.
 final class ChildProcess: Sendable {
     let command: String
-    private let state = Mutex<(pid: Int32?, status: Int32?, stopped: Bool)>((nil, nil, false))
+    private let state = Mutex<(process: SpawnedProcess?, status: Int32?, stopped: Bool)>((nil, nil, false))
     /// The exit status, when the child exits.
     private let exited: (stream: AsyncStream<Int32>, continuation: AsyncStream<Int32>.Continuation) = AsyncStream.makeStream()
     /// Stop requests that come from elsewhere than a signal (the supervisor's lifeline), handled as that signal.
@@ -19,28 +20,31 @@ final class ChildProcess: Sendable {
     var status: Int32? { state.withLock { $0.status } }
 
     /// Runs the command with our standard input and output. Like Litestream, the command is split into words
-    /// (quotes and backslashes as in a shell) and run directly, not through a shell, so that signals reach it.
+    /// (quotes and backslashes as in a shell) and run directly, not through a shell, so that signals reach it; the
+    /// program is looked up in `PATH`.
     func start() throws {
         let words = try Self.split(command)
-        guard !words.isEmpty else { throw CLIError("-exec needs a command") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")  // looks the program up in PATH, then execs it
-        process.arguments = words
-        process.terminationHandler = { [self] p in
+        guard let program = words.first else { throw CLIError("-exec needs a command") }
+        var options = SpawnedProcess.Options(
+            executable: program, arguments: Array(words.dropFirst()),
+            environment: ProcessInfo.processInfo.environment)
+        options.searchPath = true
+        let process: SpawnedProcess
+        do { process = try SpawnedProcess.spawn(options) } catch {
+            throw CLIError("-exec: \(error.description)")
+        }
+        state.withLock { $0.process = process }
+        // A thread of its own waits for the exit: blocking in waitpid on a thread of Swift concurrency's pool could
+        // starve it.
+        let thread = Thread { [self] in
             // A child killed by a signal exits like a shell reports it: 128 + signal.
-            let code = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
+            let code = process.waitForExit().code
             state.withLock { $0.status = code }
             exited.continuation.yield(code)
         }
-        // The child inherits this thread's signal mask, and Dispatch/Swift concurrency threads block SIGINT and
-        // SIGTERM: spawn with nothing blocked, as a shell would, so that forwarded signals reach it.
-        var all = sigset_t()
-        var saved = sigset_t()
-        sigfillset(&all)
-        pthread_sigmask(SIG_UNBLOCK, &all, &saved)
-        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-        try process.run()
-        state.withLock { $0.pid = process.processIdentifier }
+        thread.name = "litestream-exec"
+        thread.stackSize = 256 << 10
+        thread.start()
     }
 
     /// Stops the child as if `replicate` had received `sig` (forwarded to the child, or, before it started, not
@@ -90,13 +94,13 @@ final class ChildProcess: Sendable {
 
     /// Forwards a signal to the child, if it runs. Returns false if there is none.
     func forward(_ sig: Int32) -> Bool {
-        let pid = state.withLock { s -> Int32? in
-            guard s.status == nil, let pid = s.pid else { return nil }
+        let process = state.withLock { s -> SpawnedProcess? in
+            guard s.status == nil, let process = s.process else { return nil }
             s.stopped = true
-            return pid
+            return process
         }
-        guard let pid else { return false }
-        return kill(pid, sig) == 0
+        guard let process else { return false }
+        return process.signal(sig)
     }
 
     /// Splits a command line into words: whitespace separates, single quotes keep everything, double quotes keep

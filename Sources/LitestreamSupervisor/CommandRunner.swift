@@ -1,3 +1,4 @@
+import LitestreamSpawn
 import Logging
 import Synchronization
 

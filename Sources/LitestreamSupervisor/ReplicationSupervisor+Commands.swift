@@ -1,5 +1,6 @@
 import Foundation
 import LitestreamClient
+import LitestreamSpawn
 import Synchronization
 import Logging
 
@@ -106,15 +107,13 @@ extension ReplicationSupervisor {
         if let configPath = configuration.configPath, environment["LITESTREAM_CONFIG"] == nil {
             environment["LITESTREAM_CONFIG"] = configPath
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        do { try process.run() } catch {
-            throw SupervisorError(.spawnFailed, "cannot start \(executable): \(error)")
+        let process: SpawnedProcess
+        do {
+            process = try SpawnedProcess.spawn(.init(executable: executable, arguments: arguments, environment: environment))
+        } catch {
+            throw SupervisorError(.spawnFailed, error.description)
         }
-        process.waitUntilExit()
-        return process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+        return process.waitForExit().code
     }
 
     // MARK: - The command environment

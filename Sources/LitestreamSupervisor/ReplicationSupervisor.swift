@@ -1,3 +1,4 @@
+import LitestreamSpawn
 import Foundation
 public import LTX
 import LitestreamClient

@@ -41,4 +41,37 @@ import Testing
         let result = try replicate.wait(timeout: .seconds(30))
         #expect(result.status == 130, "stderr: \(result.stderr)")
     }
+
+    /// The application starts while hundreds of databases are open. Foundation's `Process.run()` crashed (SIGSEGV)
+    /// in a process with more than about 1,300 descriptors open; the child is spawned without it now, and it gets
+    /// none of those descriptors (only standard input, output and error).
+    @Test func manyDatabasesOpenWhenTheChildStarts() throws {
+        let litestream = try #require(TestEnvironment.ourBinary()?.path, "build the litestream executable first")
+        let dir = try TestEnvironment.temporaryDirectory("exec-many")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let dbs = dir.appendingPathComponent("dbs").path
+        try FileManager.default.createDirectory(atPath: dbs, withIntermediateDirectories: true)
+        // Listed one by one (not `dir:`): the child starts once every listed database is open.
+        var yaml = "dbs:\n"
+        for i in 0..<250 {
+            let db = "\(dbs)/tenant\(i).db"
+            try TestEnvironment.sqlite3(db, "PRAGMA journal_mode=wal; CREATE TABLE t (v); INSERT INTO t VALUES (\(i));")
+            yaml += "  - path: \(db)\n    replica:\n      url: file://\(dir.path)/replica/\(i)\n"
+        }
+        // The "application" reports how many descriptors replicate (its parent) and it itself hold, then exits 7.
+        let app = "sh -c 'echo parent=$(ls /proc/$PPID/fd | wc -l); echo own=$(ls /proc/self/fd | wc -l); exit 7'"
+        let config = dir.appendingPathComponent("litestream.yml").path
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try TestEnvironment.run(
+            litestream, ["replicate", "-config", config, "-exec", app], timeout: .seconds(120))
+        #expect(result.status == 7, "replicate exits with the child's status; stderr: \(result.stderr.suffix(2000))")
+        func count(_ name: String) -> Int? {
+            result.stdout.split(separator: "\n").first { $0.hasPrefix("\(name)=") }.flatMap { Int($0.dropFirst(name.count + 1)) }
+        }
+        let parent = try #require(count("parent"), "stdout: \(result.stdout)")
+        let own = try #require(count("own"), "stdout: \(result.stdout)")
+        #expect(parent > 1_300, "the databases were open when the child started (the case that crashed)")
+        // ls's own listing: 0, 1, 2 and the directory it reads.
+        #expect(own <= 4, "the child inherited \(own) descriptors")
+    }
 }

@@ -14,10 +14,9 @@ import Testing
 ///
 /// The counters are each database's own (its monitor's), so tests running beside this one do not move them.
 @Suite(.timeLimit(.minutes(4))) struct ManyTenantsTests {
-    /// Just past the 128 inotify instances. Not more: the databases' descriptors are the test process's own, and
-    /// past about 1,300 open descriptors Foundation's `Process.run()` (which other tests call meanwhile) can crash
-    /// on Linux: it over-reads the last entry of a full `/proc/self/fd` listing buffer (swift-corelibs-foundation
-    /// PR #5472; Swift 6.3.1). 200 databases crashed two CI runs.
+    /// Just past the 128 inotify instances: enough to show that none of them falls back to polling. (200 once
+    /// crashed the suite: their descriptors in the test process made Foundation's `Process.run()` crash; the tests
+    /// spawn through posix_spawn now, see TestEnvironment.BackgroundProcess.)
     static let tenants = Int(ProcessInfo.processInfo.environment["LITESTREAM_TEST_TENANTS"] ?? "") ?? 130
 
     @Test(.enabled(if: FileEventHub.shared != nil, "needs inotify (Linux)"))

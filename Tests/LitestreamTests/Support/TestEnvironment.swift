@@ -1,4 +1,5 @@
 import Foundation
+import LitestreamSpawn
 
 #if canImport(Glibc)
 import Glibc
@@ -155,10 +156,6 @@ enum TestEnvironment {
         try BackgroundProcess(executable, args, environment: environment, input: nil)
     }
 
-    /// Runs the sqlite3 CLI on `db` with `sql` (statements and dot-commands, given on stdin,
-    /// stopping at the first error) and returns its output without trailing newlines.
-    /// Throws `Failure.commandFailed` when sqlite3 exits non-zero.
-    @discardableResult
     /// A loopback TCP port nobody listens on now, from the kernel (bind to port 0), for a configuration that must
     /// name one. A random pick from 20000-60000 once met a port in use (that range holds the ephemeral ports of
     /// the suite's own connections).
@@ -195,6 +192,10 @@ enum TestEnvironment {
         return (fd, Int(UInt16(bigEndian: addr.sin_port)))
     }
 
+    /// Runs the sqlite3 CLI on `db` with `sql` (statements and dot-commands, given on stdin,
+    /// stopping at the first error) and returns its output without trailing newlines.
+    /// Throws `Failure.commandFailed` when sqlite3 exits non-zero.
+    @discardableResult
     static func sqlite3(_ db: String, _ sql: String) throws -> String {
         let result = try run("sqlite3", ["-batch", "-bail", db], input: Data(sql.utf8), timeout: .seconds(120))
         guard result.status == 0 else {
@@ -206,51 +207,63 @@ enum TestEnvironment {
         return String(output)
     }
 
-    /// A child process whose stdout and stderr are read concurrently into memory.
+    /// A child process whose stdout and stderr are read concurrently into memory. Started with posix_spawn, not
+    /// Foundation's `Process`, whose `run()` crashes once this process has more than ~1,300 descriptors open
+    /// (ManyTenantsTests' databases beside other suites; see `SpawnedProcess`).
     final class BackgroundProcess: @unchecked Sendable {
         let command: String
-        private let process = Process()
+        private let process: SpawnedProcess
         private let exited = DispatchSemaphore(value: 0)
         private let readers = DispatchGroup()
         private let lock = NSLock()
         private var stdoutData = Data()
         private var stderrData = Data()
+        private var status: Int32?
 
-        var pid: Int32 { process.processIdentifier }
-        var isRunning: Bool { process.isRunning }
+        var pid: Int32 { process.pid }
+        var isRunning: Bool { !process.hasExited }
 
         fileprivate init(
             _ executable: String, _ args: [String], environment: [String: String]?, input: Data?
         ) throws {
             command = ([executable] + args).joined(separator: " ")
-            process.executableURL = try TestEnvironment.resolveExecutable(executable)
-            process.arguments = args
-            if let environment {
-                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            var options = SpawnedProcess.Options(
+                executable: try TestEnvironment.resolveExecutable(executable).path, arguments: args,
+                environment: ProcessInfo.processInfo.environment.merging(environment ?? [:]) { $1 })
+            // Our ends stay here; the child's ends are closed once it has them.
+            let stdoutPipe = try SpawnPipe()
+            let stderrPipe = try SpawnPipe()
+            let stdinPipe = input == nil ? nil : try SpawnPipe()
+            var childEnds = [try SpawnPipe.raised(stdoutPipe.writeEnd), try SpawnPipe.raised(stderrPipe.writeEnd)]
+            options.descriptors = [.init(childEnds[0], to: 1), .init(childEnds[1], to: 2)]
+            if let stdinPipe {
+                childEnds.append(try SpawnPipe.raised(stdinPipe.readEnd))
+                options.descriptors.append(.init(childEnds[2], to: 0))
+            } else {
+                options.standardInputFromNull = true
             }
-            let stdoutPipe = Pipe()
-            let stderrPipe = Pipe()
-            let stdinPipe = input == nil ? nil : Pipe()
-            process.standardOutput = stdoutPipe
-            process.standardError = stderrPipe
-            process.standardInput = stdinPipe ?? FileHandle.nullDevice
-            let exited = self.exited
-            process.terminationHandler = { _ in exited.signal() }
-            // The child inherits the signal mask of the thread that spawns it, and the threads
-            // tests run on (Dispatch / Swift concurrency workers) block SIGINT, SIGTERM and most
-            // others: a `litestream replicate` started from there would never see SIGINT. Spawn
-            // with nothing blocked, as from a shell.
-            var unblockAll = sigset_t()
-            var savedMask = sigset_t()
-            sigfillset(&unblockAll)
-            pthread_sigmask(SIG_UNBLOCK, &unblockAll, &savedMask)
-            defer { pthread_sigmask(SIG_SETMASK, &savedMask, nil) }
-            try process.run()
+            defer { for fd in childEnds { close(fd) } }
+            do {
+                process = try SpawnedProcess.spawn(options)
+            } catch {
+                close(stdoutPipe.readEnd)
+                close(stderrPipe.readEnd)
+                if let stdinPipe { close(stdinPipe.writeEnd) }
+                throw error
+            }
+            let process = self.process
+            Thread { [self] in
+                let code = process.waitForExit().code
+                lock.lock()
+                status = code
+                lock.unlock()
+                exited.signal()
+            }.start()
 
-            collect(stdoutPipe.fileHandleForReading) { $0.stdoutData.append($1) }
-            collect(stderrPipe.fileHandleForReading) { $0.stderrData.append($1) }
+            collect(stdoutPipe.readEnd) { $0.stdoutData.append($1) }
+            collect(stderrPipe.readEnd) { $0.stderrData.append($1) }
             if let stdinPipe, let input {
-                let handle = stdinPipe.fileHandleForWriting
+                let handle = FileHandle(fileDescriptor: stdinPipe.writeEnd, closeOnDealloc: true)
                 Thread {
                     // A child may exit without reading all of it. Block SIGPIPE on this thread so
                     // that the write fails with EPIPE instead of the signal killing the test run.
@@ -264,18 +277,21 @@ enum TestEnvironment {
             }
         }
 
-        /// Reads `handle` to its end on a thread of its own: blocking reads on Dispatch's
-        /// small shared pool (2 threads on a 2-core machine) would stall other work.
-        private func collect(_ handle: FileHandle, _ append: @escaping @Sendable (BackgroundProcess, Data) -> Void) {
+        /// Reads `fd` to its end on a thread of its own, then closes it: blocking reads on Dispatch's small
+        /// shared pool (2 threads on a 2-core machine) would stall other work.
+        private func collect(_ fd: Int32, _ append: @escaping @Sendable (BackgroundProcess, Data) -> Void) {
             readers.enter()
             Thread { [self] in
+                var buffer = [UInt8](repeating: 0, count: 64 << 10)
                 while true {
-                    let chunk = handle.availableData  // blocks; empty at end of file
-                    if chunk.isEmpty { break }
+                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
                     lock.lock()
-                    append(self, chunk)
+                    append(self, Data(buffer[0..<n]))
                     lock.unlock()
                 }
+                close(fd)
                 readers.leave()
             }.start()
         }
@@ -287,9 +303,7 @@ enum TestEnvironment {
             return (String(decoding: stdoutData, as: UTF8.self), String(decoding: stderrData, as: UTF8.self))
         }
 
-        func signal(_ signal: Int32) {
-            if process.isRunning { _ = kill(process.processIdentifier, signal) }
-        }
+        func signal(_ signal: Int32) { process.signal(signal) }
 
         /// SIGINT, as Ctrl-C would send.
         func interrupt() { signal(SIGINT) }
@@ -315,15 +329,12 @@ enum TestEnvironment {
             // A grandchild may hold the pipes open; don't hang on it.
             _ = readers.wait(timeout: .now() + 5)
             let (stdout, stderr) = output
-            let status: Int32 =
-                process.terminationReason == .uncaughtSignal
-                ? 128 + process.terminationStatus : process.terminationStatus
-            return (status, stdout, stderr)
+            lock.lock()
+            defer { lock.unlock() }
+            return (status ?? -1, stdout, stderr)
         }
 
-        deinit {
-            if process.isRunning { _ = kill(process.processIdentifier, SIGKILL) }
-        }
+        deinit { process.signal(SIGKILL) }
     }
 
     /// The URL of `executable`: a path as given, a bare name looked up in PATH.
