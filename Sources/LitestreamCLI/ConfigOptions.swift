@@ -38,6 +38,10 @@ extension LitestreamConfiguration {
         }
     }
 
+    /// How long a database found in a directory stays open without a commit (`Replicator.Configuration.
+    /// closeIdleAfter`). Short, so that a start of thousands of databases holds few open at a time.
+    static let directoryCloseIdleAfter: Duration = .seconds(5)
+
     /// The replication settings of one database file.
     func replicatorConfiguration(for db: DatabaseConfiguration, path: String? = nil) throws -> Replicator.Configuration {
         guard let engine = path.map({ db.engineConfiguration(path: $0) }) ?? db.engineConfiguration() else {
@@ -53,6 +57,9 @@ extension LitestreamConfiguration {
         }
         var c = try Replicator.Configuration(database: engine, replicas: replicas)
         c.monitorInterval = db.monitorInterval
+        // Directory mode is for many databases (one per tenant): an idle one closes its SQLite connections, and
+        // then holds no descriptor and no SQLite memory.
+        if db.directory != nil { c.closeIdleAfter = Self.directoryCloseIdleAfter }
         c.shutdownSyncTimeout = SupervisorEnvironment.shutdownSyncLimit(shutdownSyncTimeout)
         c.maintenance = maintenanceConfiguration()
         return c

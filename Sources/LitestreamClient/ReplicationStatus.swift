@@ -29,6 +29,10 @@ public struct ReplicationStatus: Sendable, Equatable, Codable {
     /// then, and in JSON from older versions.
     public var lastEvent: String?
     public var lastEventAt: Int64?
+    /// True while the database is idle with its SQLite connections closed (`closeIdleAfter`, directory mode): it
+    /// holds no descriptor, and its next commit opens them again. Nil while they are open, and in JSON from older
+    /// versions.
+    public var connectionsClosed: Bool?
     public var replicas: [ReplicaStatus]
 
     public init(path: String, localTXID: TXID = .zero, replicas: [ReplicaStatus] = []) {

@@ -38,6 +38,8 @@ public final class DatabaseEngine {
         public var writerInProgress = false
         /// The database file had been replaced, and the engine opened the new one: why (nil when it had not).
         public var reopenReason: String?
+        /// The engine's connections had been closed by `suspend()`, and this sync opened them again.
+        public var resumed = false
     }
 
     public let configuration: Configuration
@@ -80,6 +82,16 @@ public final class DatabaseEngine {
     private var pendingSnapshotReason: String?
     private var lastCheckpoint = ContinuousClock.now
     private var syncedSinceCheckpoint = false
+    /// True while `suspend()` has the connections, the WAL and the local state's lock closed.
+    public private(set) var isSuspended = false
+    /// The database file the connections had open when they were suspended.
+    private var suspendedIdentity: FileIdentity?
+    /// The WAL as it was when the connections were suspended (nil: there was none).
+    private var suspendedWAL: FileStamp?
+    /// When a sync last wrote a file, or the connections were opened: the start of the idle time `suspend` waits for.
+    public private(set) var lastActivity = ContinuousClock.now
+    /// Whether this engine counts as an open database in `FileDescriptorLimit`.
+    private var holdsDescriptorReservation = false
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "litestream.engine")) {
         self.configuration = configuration
@@ -116,13 +128,32 @@ public final class DatabaseEngine {
         guard POSIX.exists(path) else {
             throw EngineError(.databaseNotFound, "database \(path) does not exist")
         }
-        metaLock = try store.lock()
-        replacedReason = nil
-        do { try openConnections() } catch {
+        try reserveDescriptors()
+        do {
+            metaLock = try store.lock()
+            replacedReason = nil
+            isSuspended = false
+            try openConnections()
+        } catch {
             close()
             throw error
         }
+        lastActivity = .now
         try loadPosition(remoteMaxTXID: remoteMaxTXID, verifyAfter: verifyAfter)
+    }
+
+    /// Counts this database in `FileDescriptorLimit` (once), or throws when the process has no room for its
+    /// descriptors.
+    private func reserveDescriptors() throws {
+        guard !holdsDescriptorReservation else { return }
+        try FileDescriptorLimit.reserveDatabase(path: path)
+        holdsDescriptorReservation = true
+    }
+
+    private func releaseDescriptors() {
+        guard holdsDescriptorReservation else { return }
+        FileDescriptorLimit.releaseDatabase()
+        holdsDescriptorReservation = false
     }
 
     /// Opens SQLite's connections to the file at `path` and notes its identity. The file is looked at before and
@@ -192,6 +223,83 @@ public final class DatabaseEngine {
     public func close() {
         closeConnections()
         metaLock = nil
+        isSuspended = false
+        suspendedIdentity = nil
+        releaseDescriptors()
+    }
+
+    // MARK: idle: connections closed
+
+    /// Whether `suspend()` would close the connections now: open, and every committed frame of the WAL is in a
+    /// local L0 file (the last sync reached the committed end, with nothing pending).
+    public var canSuspend: Bool {
+        metaLock != nil && !isSuspended && readLock != nil && trusted && pendingSnapshotReason == nil
+            && replacedReason == nil
+    }
+
+    /// Closes SQLite's three connections, the WAL, the local state's lock and the scan buffer of an idle database
+    /// whose every committed frame is in a local L0 file, keeping only the position in memory: an idle database
+    /// then holds no descriptor and no SQLite memory (page caches, lookaside, the `-shm` mapping). The next `sync`
+    /// opens them again (`resumed` in its result). Returns false, and closes nothing, when the database is not
+    /// fully synced.
+    ///
+    /// No frame can be lost meanwhile, although no read mark holds the app's checkpoints back any more: frames
+    /// written while closed are either still in the same WAL generation, which the next sync continues from the
+    /// position (the checksum chain proves it), or checkpointed into the database file and the WAL restarted,
+    /// truncated or deleted, which the next sync sees (new salts, no header) and answers with a full-database
+    /// file. The lock is taken again at the next sync; if another replicator wrote local files meanwhile, the
+    /// position is read again from the newest one.
+    @discardableResult
+    public func suspend() -> Bool {
+        guard canSuspend else { return false }
+        suspendedIdentity = identity
+        suspendedWAL = FileStamp.of(walPath)
+        closeConnections()
+        wal.releaseBuffers()
+        metaLock = nil
+        isSuspended = true
+        releaseDescriptors()
+        logger.debug("connections closed while idle", metadata: ["txid": "\(position)"])
+        return true
+    }
+
+    /// Whether the WAL was written, created, removed or replaced since `suspend()` (true when not suspended): one
+    /// `stat`. For a shutdown, which syncs a closed database only when it changed.
+    public var walChangedSinceSuspend: Bool {
+        !isSuspended || FileStamp.of(walPath) != suspendedWAL
+    }
+
+    /// Opens what `suspend()` closed. Nothing about the WAL is trusted: the next pass continues the position only
+    /// in the same WAL generation, and writes a full-database file otherwise.
+    private func resume() throws {
+        try reserveDescriptors()
+        let previousPageSize = pageSize
+        do {
+            metaLock = try store.lock()
+            try openConnections()
+        } catch {
+            closeConnections()
+            metaLock = nil
+            releaseDescriptors()
+            throw error
+        }
+        isSuspended = false
+        trusted = false
+        lastActivity = .now
+        // Another replicator may have held the lock meanwhile and written files: go on from its newest.
+        store.invalidate()
+        var files = try store.files()
+        if files.last?.max != cursor?.txid, !files.isEmpty {
+            logger.warning("local L0 files changed while the connections were closed; resuming from the newest")
+            try resumeFromNewestFile(&files)
+        }
+        if let before = suspendedIdentity, before != identity {
+            cursor = .withoutWALPosition(at: position)
+            pendingSnapshotReason = "database file was replaced while the connections were closed"
+        } else if previousPageSize != 0, previousPageSize != pageSize, pendingSnapshotReason == nil {
+            pendingSnapshotReason = "page size changed from \(previousPageSize) to \(pageSize)"
+        }
+        suspendedIdentity = nil
     }
 
     /// Closes SQLite's connections and the WAL, keeping the local state's lock.
@@ -323,12 +431,17 @@ public final class DatabaseEngine {
     /// policy. Safe to call at any time; does nothing when nothing changed.
     @discardableResult
     public func sync(checkpoint: Bool = true) throws -> SyncResult {
-        guard metaLock != nil else { throw EngineError(.notOpen, "database \(path) is not open") }
         var result = SyncResult()
+        if isSuspended {
+            try resume()
+            result.resumed = true
+        }
+        guard metaLock != nil else { throw EngineError(.notOpen, "database \(path) is not open") }
         result.reopenReason = try followReplacement()
         guard readLock != nil else { throw EngineError(.notOpen, "database \(path) is not open") }
         try syncAndRenewMark(&result)
         if checkpoint { try checkpointIfNeeded(&result) }
+        if !result.written.isEmpty { lastActivity = .now }
         return result
     }
 
@@ -649,6 +762,7 @@ public final class DatabaseEngine {
     /// file plus this WAL generation describe exactly the state at `position`. Call `encodeSnapshot` next, then
     /// `sync` (which moves the mark again).
     public func prepareSnapshot() throws -> TXID {
+        if isSuspended { try resume() }
         guard readLock != nil else { throw EngineError(.notOpen, "database \(path) is not open") }
         var result = SyncResult()
         try syncToCommittedEnd(&result)

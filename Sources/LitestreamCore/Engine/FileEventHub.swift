@@ -94,7 +94,9 @@ package final class FileEventHub: @unchecked Sendable {
             w.subscribers[id] = Subscriber(name: name, mask: mask, handler: handler)
             if let name { w.byName[name, default: []].insert(id) } else { w.anyName.insert(id) }
             s.watches[wd] = w
-            update(&s, wd)
+            // A mask the watch already has needs no update: with thousands of tenants in one directory, each
+            // subscription recomputing the union over every subscriber made starting them quadratic.
+            if w.mask & mask != mask { update(&s, wd) }
             return Token(id: id, wd: wd)
         }
         #else

@@ -169,6 +169,11 @@ public final class ReplicationMonitor: Sendable {
 
     /// Something an operator should know of happened to the database, and replication went on (see
     /// `ReplicationStatus.lastEvent`).
+    /// The engine's connections were closed while idle (true), or opened again (false).
+    func connectionsClosed(_ closed: Bool) {
+        update { $0.status.connectionsClosed = closed ? true : nil }
+    }
+
     func databaseEvent(_ event: String, at now: Int64) {
         update { s in
             s.status.lastEvent = event

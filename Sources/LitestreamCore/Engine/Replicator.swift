@@ -55,6 +55,14 @@ public final class Replicator: Service, Sendable {
         /// The shortest time between two syncs; changes within it are batched into one L0 file. Default 100 ms:
         /// an isolated commit is still synced at once, and a steady writer costs at most ten L0 files a second.
         public var minSyncInterval: Duration = .milliseconds(100)
+        /// Closes the database's SQLite connections after this long without a commit, once every committed frame
+        /// is in a local L0 file; the next WAL change opens them again (see ``DatabaseEngine/suspend()``). An idle
+        /// database then holds no file descriptor and no SQLite memory: what one process of thousands of tenant
+        /// databases needs. The price: while closed, nothing holds the app's checkpoints back, so a commit that
+        /// the app checkpoints away (and restarts the WAL over) before the replicator has looked is replicated by
+        /// a full-database file instead of its pages. Nil, the default: never (directory mode sets it, see
+        /// `DatabaseConfiguration`).
+        public var closeIdleAfter: Duration?
         /// How long the final sync at shutdown may keep retrying a failing replica. Default 30 s.
         public var shutdownSyncTimeout: Duration = .seconds(30)
         /// Compaction, snapshots and retention, for every replica.
@@ -96,6 +104,17 @@ public final class Replicator: Service, Sendable {
     private let workers: [ReplicaWorker]
     private let logger: Logger
     private let opened = Atomic(false)
+    /// Whether this replicator holds a place in `StartGate.shared`.
+    private let startSlot = Atomic(false)
+    /// Wakes the running sync loop when someone else's sync (an uploader's snapshot) opened closed connections.
+    private let onResumed: Hook
+
+    /// A callback set while `run()` runs.
+    private final class Hook: Sendable {
+        private let action = Mutex<(@Sendable () -> Void)?>(nil)
+        func set(_ a: (@Sendable () -> Void)?) { action.withLock { $0 = a } }
+        func call() { action.withLock { $0 }?() }
+    }
     private var isOpen: Bool { opened.load(ordering: .acquiring) }
 
     /// Does nothing until `run()`.
@@ -113,7 +132,11 @@ public final class Replicator: Service, Sendable {
             requestCounts: configuration.replicas.map { r in { r.client.requestCounts } })
         self.monitor = monitor
         let wakes = Mutex<[WakeSignal]>([])
-        let shared = SharedEngine(engine, monitor: monitor) { wakes.withLock { $0 }.forEach { $0.signal() } }
+        let resumed = Hook()
+        self.onResumed = resumed
+        let shared = SharedEngine(engine, monitor: monitor,
+            onNewFiles: { wakes.withLock { $0 }.forEach { $0.signal() } },
+            onResumed: { resumed.call() })
         self.shared = shared
         self.workers = configuration.replicas.enumerated().map { i, r in
             ReplicaWorker(index: i, name: r.name, client: r.client, syncInterval: r.syncInterval,
@@ -129,53 +152,71 @@ public final class Replicator: Service, Sendable {
     ///
     /// A replica that cannot be listed now does not stop replication to the others: its uploader keeps trying.
     /// It fails only when no replica can be reached.
-    package func open() async throws {
+    ///
+    /// - Parameter gated: wait for a place in `StartGate.shared` once the database exists, and keep it until the
+    ///   first sync (`run()`'s own opening); given back at once if opening fails.
+    package func open(gated: Bool = false) async throws {
         try await onEngineThreads {
             var warned = false
             while !POSIX.exists(monitor.path) {
                 if !warned { logger.info("waiting for database to be created", metadata: ["db": "\(monitor.path)"]); warned = true }
                 try await Task.sleep(for: configuration.monitorInterval)
             }
-            var remote: TXID?
-            // The slowest replica's position: local files after it may still be uploaded. Nil when one is unknown.
-            var slowest: TXID? = TXID(UInt64.max)
-            var firstError: (any Error)?
-            for w in workers {
-                do {
-                    let p = try await w.listPosition()
-                    remote = max(remote ?? .zero, p)
-                    slowest = slowest.map { min($0, p) }
-                } catch {
-                    slowest = nil
-                    firstError = firstError ?? error
-                    shared.monitor.replica(w.index, failed: error, at: POSIX.nowMilliseconds())
-                    logger.error("cannot list replica; will keep trying",
-                        metadata: ["replica": "\(w.name)", "location": "\(w.client.location)", "error": "\(error)"])
+            // Thousands of databases start a few at a time (see StartGate); the place is given back after the
+            // first sync, or now if opening fails.
+            if gated, !startSlot.exchange(true, ordering: .acquiringAndReleasing) {
+                do { try await StartGate.shared.enter() } catch {
+                    startSlot.store(false, ordering: .releasing)
+                    throw error
                 }
             }
-            guard let remote else { throw firstError! }
-            // Room for its descriptors first: past the limit, this database waits, the open ones go on.
-            let reserved = !isOpen
-            if reserved { try FileDescriptorLimit.reserveDatabase(path: monitor.path) }
-            do {
-                try shared.withEngine { [slowest] in try $0.open(remoteMaxTXID: remote, verifyAfter: slowest) }
-            } catch {
-                if reserved { FileDescriptorLimit.releaseDatabase() }
+            do { try await listAndOpen() } catch {
+                leaveStartGate()
                 throw error
             }
-            opened.store(true, ordering: .releasing)
-            logger.info("replicating", metadata: [
-                "db": "\(monitor.path)", "replicas": "\(configuration.replicas.map { "\($0.name)=\($0.client.location)" }.joined(separator: ", "))",
-                "local": "\(shared.position)", "remote": "\(remote)",
-            ])
         }
+    }
+
+    /// Gives back the place in the start gate, if this replicator holds one.
+    private func leaveStartGate() {
+        if startSlot.exchange(false, ordering: .acquiringAndReleasing) { StartGate.shared.leave() }
+    }
+
+    /// Lists every replica's position and opens the engine to continue the furthest.
+    private func listAndOpen() async throws {
+        var remote: TXID?
+        // The slowest replica's position: local files after it may still be uploaded. Nil when one is unknown.
+        var slowest: TXID? = TXID(UInt64.max)
+        var firstError: (any Error)?
+        for w in workers {
+            do {
+                let p = try await w.listPosition()
+                remote = max(remote ?? .zero, p)
+                slowest = slowest.map { min($0, p) }
+            } catch {
+                slowest = nil
+                firstError = firstError ?? error
+                shared.monitor.replica(w.index, failed: error, at: POSIX.nowMilliseconds())
+                logger.error("cannot list replica; will keep trying",
+                    metadata: ["replica": "\(w.name)", "location": "\(w.client.location)", "error": "\(error)"])
+            }
+        }
+        guard let remote else { throw firstError! }
+        // The engine takes room for its descriptors first: past the limit, this database waits, the open ones
+        // go on.
+        try shared.withEngine { [slowest] in try $0.open(remoteMaxTXID: remote, verifyAfter: slowest) }
+        opened.store(true, ordering: .releasing)
+        logger.info("replicating", metadata: [
+            "db": "\(monitor.path)", "replicas": "\(configuration.replicas.map { "\($0.name)=\($0.client.location)" }.joined(separator: ", "))",
+            "local": "\(shared.position)", "remote": "\(remote)",
+        ])
     }
 
     /// `open()`, retried with backoff until it succeeds or the task is cancelled.
     private func openRetrying() async throws {
         var backoff = Backoff()
         while true {
-            do { return try await open() } catch {
+            do { return try await open(gated: true) } catch {
                 try Task.checkCancellation()
                 shared.withEngine { $0.close() }
                 // Out of descriptors: say so, rather than SQLite's "unable to open database file". The databases
@@ -245,6 +286,8 @@ public final class Replicator: Service, Sendable {
             }
             // A sync request (`sync -wait`) also wakes the uploaders, which may be waiting out a backoff.
             monitor.started(wake: wakeAll)
+            onResumed.set { watcher.signal() }
+            defer { onResumed.set(nil) }
             defer { monitor.stopped() }
             // The uploaders stop with the sync loop; their last uploads come after the final sync.
             await withGracefulShutdownHandler {
@@ -258,7 +301,7 @@ public final class Replicator: Service, Sendable {
                 }
             } onGracefulShutdown: { wakeAll() }
             guard !Task.isCancelled else { return }
-            do { try await finalSync() } catch { logger.error("final sync failed", metadata: ["error": "\(error)"]) }
+            do { try await finalSync(skipUnchanged: true) } catch { logger.error("final sync failed", metadata: ["error": "\(error)"]) }
             try await finalUpload()
         }
     }
@@ -278,6 +321,8 @@ public final class Replicator: Service, Sendable {
         var lastSyncWrote = false
         while !stopping() {
             let since = ContinuousClock.now - lastSync
+            // Whether the WAL changed, or someone asked for a sync (false: a deadline passed).
+            var changed = true
             if lastSyncWrote && since < configuration.minSyncInterval {
                 // Sustained writes: the next sync comes after the interval whatever the WAL does, so nothing
                 // listens to it meanwhile (the app's writes then cost it no notifications), and the loop wakes
@@ -293,35 +338,21 @@ public final class Replicator: Service, Sendable {
             } else {
                 // Idle: nothing but a WAL change, a request or a deadline of this database's own ends the wait,
                 // so an idle database costs no wake-up at all.
-                await watcher.wait(timeout: idleTimeout(backoff: syncBackoff, lastPrune: lastPrune))
+                changed = await watcher.wait(timeout: idleTimeout(backoff: syncBackoff, lastPrune: lastPrune))
             }
             monitor.wakeups.syncLoopWoke()
             if stopping() { break }
-            lastSync = .now
-            if syncBackoff.isWaiting { continue }
-            do {
-                var r = try shared.sync()
-                // A writer between writing its commit frame and publishing it in the WAL index: the commit lands
-                // within microseconds, and no WAL write will announce it. With nothing else synced, retry briefly
-                // (1, 2, 4, 8, 16 ms) so an isolated commit is not left for the next poll; otherwise, or if it is
-                // still pending (a writer that died there), look again after the minimum interval.
-                var delay = Duration.milliseconds(1)
-                while r.writerInProgress && r.written.isEmpty && delay <= .milliseconds(16) {
-                    try await Task.sleep(for: delay)
-                    delay *= 2
-                    r = try shared.sync()
-                }
-                // A commit still unpublished after the retries (a writer that died there) is looked at again only
-                // after the interval, as before, not in a tight loop.
-                lastSyncWrote = !r.written.isEmpty || r.writerInProgress
-                if r.writerInProgress { watcher.signal() }
-                if let reason = r.snapshotReason { logger.info("full snapshot written", metadata: ["reason": "\(reason)"]) }
-                syncBackoff.succeeded()
-            } catch {
-                logger.error("sync failed", metadata: ["error": "\(FileDescriptorLimit.explain(error, database: monitor.path))"])
-                lastSyncWrote = false
-                syncBackoff.failed()
-                continue
+            // With its connections closed, a database is opened again for a WAL change or a retry, never for a
+            // deadline of its own (pruning needs no connection).
+            let skipSync = !changed && syncBackoff.delay == .zero && shared.isSuspended
+            if !skipSync {
+                lastSync = .now
+                if syncBackoff.isWaiting { continue }
+                let synced = await syncOnce(watcher: watcher, backoff: &syncBackoff, wrote: &lastSyncWrote)
+                // The first sync (a database's first snapshot) is done: the next database may start.
+                leaveStartGate()
+                guard synced else { continue }
+                if let delay = closeDelay() { shared.suspendIfIdle(for: delay) }
             }
             if ContinuousClock.now - lastPrune >= configuration.maintenance.l0RetentionCheckInterval {
                 lastPrune = .now
@@ -330,10 +361,45 @@ public final class Replicator: Service, Sendable {
         }
     }
 
+    /// One sync of the loop; false when it failed (logged, and the backoff moved on).
+    private func syncOnce(watcher: WALWatcher, backoff syncBackoff: inout Backoff, wrote lastSyncWrote: inout Bool) async -> Bool {
+        do {
+            var r = try shared.sync()
+            // A writer between writing its commit frame and publishing it in the WAL index: the commit lands
+            // within microseconds, and no WAL write will announce it. With nothing else synced, retry briefly
+            // (1, 2, 4, 8, 16 ms) so an isolated commit is not left for the next poll; otherwise, or if it is
+            // still pending (a writer that died there), look again after the minimum interval.
+            var delay = Duration.milliseconds(1)
+            while r.writerInProgress && r.written.isEmpty && delay <= .milliseconds(16) {
+                try await Task.sleep(for: delay)
+                delay *= 2
+                r = try shared.sync()
+            }
+            // A commit still unpublished after the retries (a writer that died there) is looked at again only
+            // after the interval, as before, not in a tight loop.
+            lastSyncWrote = !r.written.isEmpty || r.writerInProgress
+            if r.writerInProgress { watcher.signal() }
+            if let reason = r.snapshotReason { logger.info("full snapshot written", metadata: ["reason": "\(reason)"]) }
+            syncBackoff.succeeded()
+            return true
+        } catch {
+            logger.error("sync failed", metadata: ["error": "\(FileDescriptorLimit.explain(error, database: monitor.path))"])
+            lastSyncWrote = false
+            syncBackoff.failed()
+            return false
+        }
+    }
+
     /// How long the idle sync loop may sleep without a WAL change: until the interval checkpoint is due, a failed
-    /// sync is retried, or local L0 files may be pruned; nil (until the WAL changes) when none of those is pending.
+    /// sync is retried, local L0 files may be pruned, or the connections may be closed (`closeIdleAfter`); nil
+    /// (until the WAL changes) when none of those is pending.
     private func idleTimeout(backoff: Backoff, lastPrune: ContinuousClock.Instant) -> Duration? {
-        var timeout = shared.withEngine { $0.checkpointDue }
+        let closeAfter = closeDelay()
+        var timeout = shared.withEngine { e -> Duration? in
+            guard let closeAfter, e.canSuspend else { return e.checkpointDue }
+            let close = max(.milliseconds(10), closeAfter - (.now - e.lastActivity))
+            return min(e.checkpointDue ?? close, close)
+        }
         func atMost(_ d: Duration) { timeout = min(timeout ?? d, d) }
         if backoff.isWaiting { atMost(backoff.remaining) }
         // Pruning keeps the newest local file: with only that one there is nothing to prune until a write.
@@ -343,8 +409,22 @@ public final class Replicator: Service, Sendable {
         return timeout
     }
 
-    /// Final sync without a checkpoint, retried for up to `shutdownSyncTimeout`.
-    private func finalSync() async throws {
+    /// How long this database stays open without a commit (nil: always): `closeIdleAfter`, or at most
+    /// `crowdedCloseDelay` while more than `crowdedOpenDatabases` databases of the process are open (a start of
+    /// thousands, or many active at once), so that the number open, and their memory, stays bounded.
+    private func closeDelay() -> Duration? {
+        guard let delay = configuration.closeIdleAfter else { return nil }
+        return FileDescriptorLimit.openDatabaseCount > Self.crowdedOpenDatabases ? min(delay, Self.crowdedCloseDelay) : delay
+    }
+
+    /// See `closeDelay()`. 64 open databases hold about 500 descriptors and 16 MB.
+    static let crowdedOpenDatabases = 64
+    static let crowdedCloseDelay: Duration = .milliseconds(250)
+
+    /// Final sync without a checkpoint, retried for up to `shutdownSyncTimeout`. A database whose connections
+    /// are closed is synced only when its WAL changed since (thousands of idle tenants are not all opened to stop).
+    private func finalSync(skipUnchanged: Bool = false) async throws {
+        if skipUnchanged, !shared.withEngine(\.walChangedSinceSuspend) { return }
         let deadline = ContinuousClock.now + configuration.shutdownSyncTimeout
         while true {
             do {
@@ -376,8 +456,9 @@ public final class Replicator: Service, Sendable {
     }
 
     private func close() {
+        leaveStartGate()
         shared.withEngine { $0.close() }
-        if opened.exchange(false, ordering: .acquiringAndReleasing) { FileDescriptorLimit.releaseDatabase() }
+        opened.store(false, ordering: .releasing)
     }
 
     /// Final sync and upload (for callers that use `runOnce` rather than `run`), then closes the engine.

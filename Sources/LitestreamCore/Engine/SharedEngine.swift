@@ -12,11 +12,16 @@ final class SharedEngine: Sendable {
     let path: String, walPath: String
     /// Called after a sync wrote new files or served a `sync -wait` (wakes the uploaders).
     private let onNewFiles: @Sendable () -> Void
+    /// Called when a sync opened the connections that `suspendIfIdle` had closed (wakes the sync loop, which
+    /// closes them again once idle).
+    private let onResumed: @Sendable () -> Void
 
-    init(_ engine: sending DatabaseEngine, monitor: ReplicationMonitor, onNewFiles: @escaping @Sendable () -> Void) {
+    init(_ engine: sending DatabaseEngine, monitor: ReplicationMonitor, onNewFiles: @escaping @Sendable () -> Void,
+         onResumed: @escaping @Sendable () -> Void = {}) {
         (store, path, walPath) = (engine.store, engine.path, engine.walPath)
         self.monitor = monitor
         self.onNewFiles = onNewFiles
+        self.onResumed = onResumed
         self.engine = Mutex(engine)
     }
 
@@ -33,6 +38,21 @@ final class SharedEngine: Sendable {
     }
 
     func close() { withEngine { $0.close() } }
+
+    /// Whether the engine's connections are closed (`DatabaseEngine.suspend()`).
+    var isSuspended: Bool { withEngine { $0.isSuspended } }
+
+    /// Closes the engine's connections when nothing was written for `idle` and every committed frame is in a
+    /// local L0 file. Returns whether it closed them.
+    @discardableResult
+    func suspendIfIdle(for idle: Duration) -> Bool {
+        let closed = withEngine { e in
+            guard e.canSuspend, ContinuousClock.now - e.lastActivity >= idle else { return false }
+            return e.suspend()
+        }
+        if closed { monitor.connectionsClosed(true) }
+        return closed
+    }
 
     /// Syncs and reports what was written. Wakes the uploaders when it wrote files, or when it served a sync
     /// request that waits for the replicas: they upload at once then, even files their sync interval held back.
@@ -52,10 +72,17 @@ final class SharedEngine: Sendable {
         return result
     }
 
+    private func resumed(_ r: DatabaseEngine.SyncResult) {
+        guard r.resumed else { return }
+        monitor.connectionsClosed(false)
+        onResumed()
+    }
+
     /// Reports files written by a sync made directly on the engine (under the lock); returns whether the sync
     /// served a sync request that waits for the replicas.
     @discardableResult
     func report(_ r: DatabaseEngine.SyncResult, position: TXID, served: Int) -> Bool {
+        resumed(r)
         let now = POSIX.nowMilliseconds()
         if let reason = r.reopenReason { monitor.databaseEvent(reason + "; the new database is replicated from a full snapshot", at: now) }
         var files: [ReplicationMonitor.PendingFile] = []
@@ -74,9 +101,13 @@ final class SharedEngine: Sendable {
     /// yet. Done under the lock but without any network I/O, so a slow replica never holds up syncing.
     func fullDatabaseFile(minTXID: TXID, temporary tmp: String) throws -> (header: LTXHeader, path: String)? {
         let file = try withEngine { e -> (header: LTXHeader, path: String)? in
-            let served = monitor.syncStarting()
-            let r = try e.sync(checkpoint: false)
-            report(r, position: e.position, served: served)
+            // Closed while idle and nothing written since: the position is current without opening the
+            // connections (the first snapshot after a start uses the first local file, as below).
+            if !e.isSuspended || e.walChangedSinceSuspend {
+                let served = monitor.syncStarting()
+                let r = try e.sync(checkpoint: false)
+                report(r, position: e.position, served: served)
+            }
             let txid = e.position
             guard txid > .zero, txid >= minTXID else { return nil }
             // Encoding the database again would compress every page a second time: half the time of
@@ -84,6 +115,10 @@ final class SharedEngine: Sendable {
             // was verified when the engine opened, or written since.
             if minTXID == TXID(1), let last = try e.store.files().last, last.min == TXID(1), last.max == txid {
                 return (try e.store.header(min: last.min, max: last.max), e.store.path(min: last.min, max: last.max))
+            }
+            if e.isSuspended {
+                let r = try e.sync(checkpoint: false)
+                report(r, position: e.position, served: 0)
             }
             let header = try OpenFile.creatingNew(tmp).withSink { sink in
                 try e.encodeSnapshot(at: txid, minTXID: minTXID, sink)

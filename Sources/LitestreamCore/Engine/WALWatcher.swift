@@ -79,7 +79,10 @@ final class WALWatcher: Sendable {
     }
 
     #if os(Linux)
-    private static let listeningMask = UInt32(IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_CLOSE_WRITE)
+    /// No IN_CLOSE_WRITE: closing a WAL changes nothing in it (SQLite's writes are `pwrite`s, which IN_MODIFY
+    /// reports), yet every connection that closes would wake the engine, and one closed by the engine itself
+    /// (`DatabaseEngine.suspend`) would open it again at once.
+    private static let listeningMask = UInt32(IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_DELETE)
     /// Without IN_MODIFY: every write to a file in a watched directory costs the writing process a notification
     /// (about 5% of a fast writer's time, in its `pwrite`s), so writes are not watched while nobody would wait.
     /// (A directory shared by several databases keeps IN_MODIFY while any of them listens.)
@@ -112,30 +115,36 @@ final class WALWatcher: Sendable {
     /// Marks a change (also used by tests and by explicit sync requests).
     func signal() { wake.signal() }
 
-    /// Waits until the WAL changes, a signal, `timeout` (nil: none) passes, or the task is cancelled.
-    func wait(timeout: Duration?) async {
+    /// Waits until the WAL changes, a signal, `timeout` (nil: none) passes, or the task is cancelled. Returns
+    /// true for a change or a signal, false for the timeout.
+    @discardableResult
+    func wait(timeout: Duration?) async -> Bool {
         guard isEventDriven else { return await poll(timeout: timeout) }
         // Events of writes already made are delivered now, so they all end this wait rather than one ending it
         // and a straggler, read by the hub's thread a moment later, ending the next wait for nothing.
         hub?.drain()
-        await wake.wait(timeout: timeout)
+        return await wake.wait(timeout: timeout)
     }
 
     /// Polling: looks at the WAL's size and mtime, first after `pollInterval`, then twice as long after each look
     /// that saw no change, up to `maxPollInterval`. A change or a signal starts over from `pollInterval`.
-    private func poll(timeout: Duration?) async {
+    private func poll(timeout: Duration?) async -> Bool {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while !Task.isCancelled {
             if wake.consume() || statChanged() { return resetPollDelay() }
             let now = ContinuousClock.now
-            if let deadline, now >= deadline { return }
+            if let deadline, now >= deadline { return false }
             let delay = state.withLock { $0.pollDelay }
             if await wake.wait(timeout: deadline.map { min(delay, $0 - now) } ?? delay) { return resetPollDelay() }
             state.withLock { $0.pollDelay = min($0.pollDelay * 2, maxPollInterval) }
         }
+        return false
     }
 
-    private func resetPollDelay() { state.withLock { $0.pollDelay = pollInterval } }
+    private func resetPollDelay() -> Bool {
+        state.withLock { $0.pollDelay = pollInterval }
+        return true
+    }
 
     private func statChanged() -> Bool {
         counters?.walPolled()

@@ -2,9 +2,11 @@ import Synchronization
 
 /// The process's limit on open files (`RLIMIT_NOFILE`), which thousands of replicated databases reach.
 ///
-/// Each database holds about ``perDatabase`` descriptors while it replicates: the database file and the WAL for
-/// each of its three SQLite connections (two for the read-mark handoff, one for the checkpoint barrier), the shared
-/// `-shm`, and the lock on its local state directory; a few more for a moment while it syncs or uploads.
+/// Each database holds about ``perDatabase`` descriptors while it is open: the database file and the WAL for each
+/// of its three SQLite connections (two for the read-mark handoff, one for the checkpoint barrier), the shared
+/// `-shm`, and the lock on its local state directory; a few more for a moment while it syncs or uploads. A database
+/// whose connections are closed while idle (`Replicator.Configuration.closeIdleAfter`, directory mode) holds none,
+/// and counts here only while open.
 ///
 /// A database is opened only while the soft limit leaves room for it and a reserve for the open ones' syncs and
 /// uploads (``reserveDatabase()``); past that it is refused with an error that says so, and the databases already
@@ -33,6 +35,9 @@ public enum FileDescriptorLimit {
     static func releaseDatabase() {
         openDatabases.subtract(1, ordering: .relaxed)
     }
+
+    /// Databases open now (their connections not closed while idle).
+    package static var openDatabaseCount: Int { openDatabases.load(ordering: .relaxed) }
 
     private static func message(path: String, limit: String, open: Int?) -> String {
         "cannot replicate \(path): not enough file descriptors (limit \(limit)\(open.map { ", \($0) databases open" } ?? ""), "

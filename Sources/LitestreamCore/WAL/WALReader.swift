@@ -58,6 +58,12 @@ final class WALReader {
         }
     }
 
+    /// Frees the buffer kept for the next scan (for a database that goes idle: up to `keptScanBufferBytes` each).
+    func releaseBuffers() {
+        keptScanBuffer?.deallocate()
+        keptScanBuffer = nil
+    }
+
     /// The size of the `-wal` file in bytes; 0 if it does not exist.
     func fileSize() throws -> Int64 {
         guard let st = try statPath() else {

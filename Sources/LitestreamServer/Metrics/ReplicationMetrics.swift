@@ -106,15 +106,98 @@ public final class ReplicationMetrics: Service {
 }
 
 /// The Prometheus text exposition (format 0.0.4) of a server's statuses.
+///
+/// Up to ``perDatabaseLimit`` databases, every database has its series (about fifteen, and five more per replica
+/// that counts requests). Past it, a process of thousands of tenant databases would serve megabytes at each scrape
+/// and a Prometheus would store series by the hundred thousand, so the families lose their `db` label and are
+/// summed (counters, bytes, files) or maximised (lag) over the databases, per replica name; `litestream_databases`
+/// counts the databases by state; and only the databases that need attention keep a series of their own, at most
+/// ``attentionLimit`` of them: `litestream_db_error` (failing, by path) and `litestream_db_replica_lag_seconds`
+/// (the most behind).
 public enum PrometheusText {
-    public static func render(_ statuses: [ReplicationStatus]) -> String {
+    /// Above this many databases, `/metrics` aggregates (see the type's documentation).
+    public static let perDatabaseLimit = 1_000
+    /// In aggregated form, at most this many databases get series of their own in each attention family.
+    public static let attentionLimit = 100
+
+    /// - Parameters:
+    ///   - statuses: the databases.
+    ///   - perDatabaseLimit: above this many databases, aggregate.
+    public static func render(_ statuses: [ReplicationStatus], perDatabaseLimit: Int = perDatabaseLimit) -> String {
+        statuses.count > perDatabaseLimit ? renderAggregated(statuses) : renderPerDatabase(statuses)
+    }
+
+    /// One family in the text format.
+    private static func family(_ out: inout String, _ name: String, _ type: String, _ help: String,
+                               _ samples: [(labels: [(String, String)], value: Double)]) {
+        out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        for s in samples {
+            let labels = s.labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
+            out += labels.isEmpty ? "\(name) \(format(s.value))\n" : "\(name){\(labels)} \(format(s.value))\n"
+        }
+    }
+
+    /// A bounded rendering, whatever the number of databases.
+    static func renderAggregated(_ statuses: [ReplicationStatus]) -> String {
+        var out = ""
+        let failing = statuses.filter { $0.lastError != nil }
+        let closed = statuses.filter { $0.connectionsClosed == true }.count
+        family(&out, "litestream_databases", "gauge", "Databases replicated, by state (open, closed while idle, failing).", [
+            ([("state", "open")], Double(statuses.count - closed)), ([("state", "closed")], Double(closed)),
+            ([("state", "failing")], Double(failing.count)),
+        ])
+        func total(_ f: (ReplicationStatus) -> Int64) -> Double { Double(statuses.reduce(0) { $0 + f($1) }) }
+        family(&out, "litestream_sync_count", "counter", "Local syncs since replication started, all databases.",
+            [([], total(\.syncCount))])
+        family(&out, "litestream_sync_error_count", "counter", "Failed local syncs since replication started, all databases.",
+            [([], total(\.syncErrorCount))])
+        family(&out, "litestream_checkpoint_count", "counter", "Checkpoints run by the replicator, all databases.",
+            [([], total(\.checkpointCount))])
+        family(&out, "litestream_checkpoint_seconds_total", "counter", "Time spent in those checkpoints.",
+            [([], statuses.reduce(0) { $0 + $1.checkpointSeconds })])
+        // Per replica name and type: a directory's databases share their replicas' names.
+        var groups: [String: (labels: [(String, String)], replicas: [ReplicaStatus])] = [:]
+        for s in statuses {
+            for r in s.replicas { groups["\(r.name)\u{0}\(r.type)", default: ([("replica", r.name), ("type", r.type)], [])].replicas.append(r) }
+        }
+        let replicaGroups = groups.sorted { $0.key < $1.key }.map(\.value)
+        func perReplica(_ f: ([ReplicaStatus]) -> Double) -> [(labels: [(String, String)], value: Double)] {
+            replicaGroups.map { ($0.labels, f($0.replicas)) }
+        }
+        family(&out, "litestream_replica_lag_seconds", "gauge", "The largest lag of any database's replica.",
+            perReplica { $0.map(\.lagSeconds).max() ?? 0 })
+        family(&out, "litestream_replica_lag_bytes", "gauge", "Bytes of local LTX files the replicas lack, all databases.",
+            perReplica { Double($0.reduce(0) { $0 + $1.lagBytes }) })
+        family(&out, "litestream_replica_pending_files", "gauge", "Local LTX files the replicas lack, all databases.",
+            perReplica { Double($0.reduce(0) { $0 + $1.pendingFiles }) })
+        family(&out, "litestream_upload_bytes", "counter", "Bytes uploaded since replication started, all databases.",
+            perReplica { Double($0.reduce(0) { $0 + $1.uploadBytes }) })
+        family(&out, "litestream_replica_error_count", "counter", "Failed replica calls since replication started, all databases.",
+            perReplica { Double($0.reduce(0) { $0 + $1.errorCount }) })
+        family(&out, "litestream_replica_operation_total", "counter", "Requests sent since replication started, by kind, all databases.",
+            replicaGroups.flatMap { g -> [(labels: [(String, String)], value: Double)] in
+                let counted = g.replicas.compactMap(\.requests)
+                guard !counted.isEmpty else { return [] }
+                return RequestCounts.Kind.allCases.map { kind in
+                    (g.labels + [("operation", kind.rawValue)], Double(counted.reduce(0) { $0 + $1[kind] }))
+                }
+            })
+        // The databases that need attention, by name, a bounded number of them.
+        family(&out, "litestream_db_error", "gauge", "1 for a database whose last sync (or start) failed (at most \(attentionLimit)).",
+            failing.prefix(attentionLimit).map { ([("db", $0.path)], 1) })
+        let lagging = statuses.flatMap { s in
+            s.replicas.filter { $0.lagSeconds > 0 }.map { (s.path, $0) }
+        }.sorted { $0.1.lagSeconds > $1.1.lagSeconds }.prefix(attentionLimit)
+        family(&out, "litestream_db_replica_lag_seconds", "gauge", "The replicas most behind (at most \(attentionLimit)).",
+            lagging.map { ([("db", $0.0), ("replica", $0.1.name), ("type", $0.1.type)], $0.1.lagSeconds) })
+        return out
+    }
+
+    /// Every database's own series.
+    static func renderPerDatabase(_ statuses: [ReplicationStatus]) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: Double)]) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for s in samples {
-                let labels = s.labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
-                out += "\(name){\(labels)} \(format(s.value))\n"
-            }
+            Self.family(&out, name, type, help, samples)
         }
         let dbs = statuses.map { (labels: [("db", $0.path)], status: $0) }
         let replicas = statuses.flatMap { s in
