@@ -71,7 +71,7 @@ struct LiveReplicate {
     }
 
     /// `sync -wait DB`: exit status and output.
-    func syncWait(timeout: String = "10s") throws -> (status: Int32, stdout: String, stderr: String) {
+    func syncWait(timeout: String = "30s") throws -> (status: Int32, stdout: String, stderr: String) {
         try s.run(["sync", "-wait", "-timeout", timeout, "-socket", socketOverride, db], timeout: .seconds(60))
     }
 
