@@ -204,7 +204,7 @@ struct S3RequestCostTests {
         _ = await writer.stop()
         // Waiting out the interval would take about 1 s each time; a loaded machine may slow one of them.
         #expect(waits.sorted()[waits.count / 2] < .milliseconds(400), "sync -wait took \(waits) with a 1 s interval")
-        #expect(waits.allSatisfy { $0 < .milliseconds(900) }, "sync -wait took \(waits) with a 1 s interval")
+        #expect(waits.filter { $0 >= .milliseconds(900) }.count <= 1, "sync -wait took \(waits) with a 1 s interval")
     }
 
     /// Issue 17, test 3: the request counters in the status, the Prometheus text and swift-metrics match what a
