@@ -157,15 +157,7 @@ struct SFTPReplicationTests {
         // Idle: once maintenance has caught up (the scheduled L1 compaction, every 30 s, has taken the last L0 file:
         // waiting for a quiet spell alone let it fall into the window on a loaded machine; then no request for 6 s),
         // nothing at all is sent for 10 s more.
-        var compacted = false
-        let compactedBy = ContinuousClock.now + .seconds(120)
-        while !compacted && ContinuousClock.now < compactedBy {
-            let l0 = try await observer.ltxFiles(level: 0).last?.maxTXID
-            let l1 = try await observer.ltxFiles(level: 1).last?.maxTXID
-            compacted = l0 != nil && l1 == l0
-            if !compacted { try await Task.sleep(for: .milliseconds(500)) }
-        }
-        #expect(compacted, "L1 compaction never caught up with L0")
+        #expect(try await Integration.waitForL1CatchUp(observer), "L1 compaction never caught up with L0")
         var settled = false
         var seen = await replica.requestsSent
         var quietSince = ContinuousClock.now

@@ -232,15 +232,7 @@ struct WebDAVEndToEndTests {
             // Maintenance catches up first: the scheduled L1 compaction (every 30 s) takes the last L0 file (a quiet
             // spell alone let it fall into the window on a loaded machine), then no request for 6 s.
             let observer = try Self.client(server, path: "idle")
-            var compacted = false
-            let compactedBy = ContinuousClock.now + .seconds(120)
-            while !compacted && ContinuousClock.now < compactedBy {
-                let l0 = try await observer.ltxFiles(level: 0).last?.maxTXID
-                let l1 = try await observer.ltxFiles(level: 1).last?.maxTXID
-                compacted = l0 != nil && l1 == l0
-                if !compacted { try await Task.sleep(for: .milliseconds(500)) }
-            }
-            #expect(compacted, "L1 compaction never caught up with L0")
+            #expect(try await Integration.waitForL1CatchUp(observer), "L1 compaction never caught up with L0")
             var seen = replica.requestCounts
             var quietSince = ContinuousClock.now
             let settleBy = ContinuousClock.now + .seconds(120)
