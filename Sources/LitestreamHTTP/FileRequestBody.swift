@@ -22,14 +22,18 @@ package enum FileRequestBody {
     /// The `count` bytes of the file open at `descriptor` from `offset`, with a known length (sent as
     /// `Content-Length`, never chunked: some WebDAV servers drop or refuse a chunked body). The descriptor is
     /// duplicated, so the body stays readable even if async-http-client reads it after the caller has closed its
-    /// own (a server that answers before reading the whole body).
+    /// own (a server that answers before reading the whole body). `prefix` and `suffix` are sent before and after
+    /// the file's bytes (the framing of a multipart body around a file).
     package static func make(
-        descriptor: Int32, path: String, offset: Int64 = 0, count: Int64, chunkSize: Int = 256 << 10
+        descriptor: Int32, path: String, offset: Int64 = 0, count: Int64, chunkSize: Int = 256 << 10,
+        prefix: [UInt8] = [], suffix: [UInt8] = []
     ) throws -> HTTPClientRequest.Body {
         let fd = dup(descriptor)
         guard fd >= 0 else { throw ReadFailed(path: path, errno: errno) }
-        let chunks = Chunks(file: Descriptor(fd), path: path, offset: offset, end: offset + count, chunkSize: chunkSize)
-        return .stream(chunks, length: .known(count))
+        let chunks = Chunks(
+            file: Descriptor(fd), path: path, offset: offset, end: offset + count, chunkSize: chunkSize,
+            prefix: prefix, suffix: suffix)
+        return .stream(chunks, length: .known(Int64(prefix.count) + count + Int64(suffix.count)))
     }
 
     private final class Descriptor: Sendable {
@@ -45,15 +49,27 @@ package enum FileRequestBody {
         let offset: Int64
         let end: Int64
         let chunkSize: Int
+        let prefix: [UInt8]
+        let suffix: [UInt8]
 
         func makeAsyncIterator() -> Iterator { Iterator(chunks: self, position: offset) }
 
         struct Iterator: AsyncIteratorProtocol {
             let chunks: Chunks
             var position: Int64
+            var prefixSent = false
+            var suffixSent = false
 
             mutating func next() async throws -> ByteBuffer? {
-                guard position < chunks.end else { return nil }
+                if !prefixSent {
+                    prefixSent = true
+                    if !chunks.prefix.isEmpty { return ByteBuffer(bytes: chunks.prefix) }
+                }
+                guard position < chunks.end else {
+                    guard !suffixSent else { return nil }
+                    suffixSent = true
+                    return chunks.suffix.isEmpty ? nil : ByteBuffer(bytes: chunks.suffix)
+                }
                 let want = Int(Swift.min(Int64(chunks.chunkSize), chunks.end - position))
                 var buffer = ByteBufferAllocator().buffer(capacity: want)
                 let (fd, at, path) = (chunks.file.fd, position, chunks.path)

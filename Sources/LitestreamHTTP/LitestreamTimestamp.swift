@@ -1,10 +1,9 @@
 import Foundation
 
-
-/// Litestream's `litestream-timestamp` metadata: Go's RFC3339Nano in UTC (`2026-11-27T04:12:53.217Z`,
-/// trailing zeros of the fraction dropped).
-enum S3Timestamp {
-    static func format(milliseconds ms: Int64) -> String {
+/// Litestream's `litestream-timestamp` metadata (S3 and GCS objects): Go's RFC3339Nano in UTC
+/// (`2026-11-27T04:12:53.217Z`, trailing zeros of the fraction dropped).
+package enum LitestreamTimestamp {
+    package static func format(milliseconds ms: Int64) -> String {
         var seconds = time_t(ms / 1000)
         var fraction = Int(ms % 1000)
         if fraction < 0 {
@@ -25,7 +24,7 @@ enum S3Timestamp {
     }
 
     /// RFC 3339 with any number of fraction digits and a `Z` or `±hh:mm` offset, to Unix milliseconds.
-    static func parse(_ s: String) -> Int64? {
+    package static func parse(_ s: String) -> Int64? {
         let b = Array(s.utf8)
         func num(_ i: Int, _ n: Int) -> Int? {
             guard i + n <= b.count else { return nil }
