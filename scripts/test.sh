@@ -77,6 +77,8 @@ export AWS_DEFAULT_REGION=us-east-1
 # the tests only talk plain HTTP to moto on loopback.
 export AWS_EC2_METADATA_DISABLED=true
 unset AWS_CA_BUNDLE AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3
+# The GCS tests point every client at their own emulator: no credentials or emulator from the machine.
+unset GOOGLE_APPLICATION_CREDENTIALS STORAGE_EMULATOR_HOST
 
 section "Test environment"
 info "LITESTREAM_BIN=$LITESTREAM_BIN"

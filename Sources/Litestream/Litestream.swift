@@ -4,6 +4,7 @@
 @_exported import LitestreamClient
 @_exported import LitestreamConfig
 @_exported import LitestreamCore
+@_exported import LitestreamGCS
 @_exported import LitestreamS3
 @_exported import LitestreamSFTP
 @_exported import LitestreamServer

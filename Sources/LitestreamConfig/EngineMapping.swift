@@ -1,3 +1,4 @@
+import LitestreamGCS
 import LitestreamS3
 import LitestreamSFTP
 import LitestreamWebDAV
@@ -55,6 +56,9 @@ extension DatabaseConfiguration {
                 r.url = nil
             case .s3:
                 let base = try r.path ?? r.url.map { try S3Configuration.parse(url: $0).path } ?? ""
+                r.path = base.isEmpty || base == "." ? relative : base + "/" + relative
+            case .gs:
+                let base = try r.path ?? r.url.map { try GCSConfiguration.parse(url: $0).path } ?? ""
                 r.path = base.isEmpty || base == "." ? relative : base + "/" + relative
             case .sftp:
                 let base = try r.path ?? r.url.map { try SFTPConfiguration.parse(url: $0, requireUser: false).path } ?? ""

@@ -104,6 +104,7 @@ extension ReplicaConfiguration: CustomStringConvertible, CustomDebugStringConver
         let location: String = switch type {
         case .file: path ?? "?"
         case .s3: url.map(Redaction.url) ?? "s3://\(settings.bucket ?? "?")/\(path ?? "")"
+        case .gs: url.map(Redaction.url) ?? "gs://\(settings.bucket ?? "?")/\(path ?? "")"
         case .sftp: url.map(Redaction.url) ?? "sftp://\(settings.user ?? "?")@\(settings.host ?? "?")/\(path ?? "")"
         case .webdav: url.map(Redaction.url) ?? "\(settings.webdavURL.map(Redaction.url) ?? "?")/\(path ?? "")"
         }

@@ -1,4 +1,5 @@
 public import LitestreamCore
+public import LitestreamGCS
 public import LitestreamS3
 public import LitestreamSFTP
 public import LitestreamWebDAV
@@ -89,6 +90,28 @@ extension ReplicaConfiguration {
         return c
     }
 
+    /// The Google Cloud Storage settings of a `gs` replica, as Litestream reads them: the `url`
+    /// (`gs://bucket/path`), or `bucket` and `path`. Credentials are not settings: the client reads
+    /// `GOOGLE_APPLICATION_CREDENTIALS` and `STORAGE_EMULATOR_HOST` from the environment, as Litestream's does.
+    public func gcsConfiguration() throws -> GCSConfiguration {
+        guard type == .gs else {
+            throw ConfigurationError(.invalidValue, "replica '\(name)' is a \(type.rawValue) replica, not gs", line: line, source: source)
+        }
+        do {
+            if let url {
+                var c = try GCSConfiguration.parse(url: url)
+                if let path { c.path = path }  // directory mode: the url's path with the database's own appended
+                return c
+            }
+            guard let bucket = settings.bucket, !bucket.isEmpty else {
+                throw GCSConfiguration.Invalid(description: "bucket required for gs replica")
+            }
+            return GCSConfiguration(bucket: bucket, path: path ?? "")
+        } catch {
+            throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line, source: source, cause: error)
+        }
+    }
+
     /// A client for this replica: a ``FileReplicaClient`` on ``path``, an ``S3ReplicaClient`` on
     /// ``s3Configuration()`` (credentials and region missing from the file are read from `environment`, as the S3
     /// client does), or a ``WebDAVReplicaClient`` on ``webdavConfiguration()``.
@@ -103,6 +126,13 @@ extension ReplicaConfiguration {
             return FileReplicaClient(path: path)
         case .s3:
             return try S3ReplicaClient(configuration: s3Configuration(), environment: environment)
+        case .gs:
+            let c = try gcsConfiguration()
+            do {
+                return try GCSReplicaClient(configuration: c, environment: environment)
+            } catch {
+                throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line, source: source, cause: error)
+            }
         case .sftp:
             return try SFTPReplicaClient(configuration: sftpConfiguration(), environment: environment)
         case .webdav:
@@ -156,6 +186,9 @@ extension ReplicaConfiguration {
             guard let c = try? s3Configuration() else { return nil }
             let prefix = c.path.split(separator: "/").joined(separator: "/")
             return "s3:\(c.endpoint ?? "aws")/\(c.bucket)/\(prefix)"
+        case .gs:
+            guard let c = try? gcsConfiguration() else { return nil }
+            return "gs:\(c.bucket)/\(c.path.split(separator: "/").filter { $0 != "." }.joined(separator: "/"))"
         case .sftp:
             guard let c = try? sftpConfigurationUnchecked() else { return nil }
             return "sftp:\(c.user)@\(c.host):\(c.port)/\(c.path.split(separator: "/").joined(separator: "/"))"

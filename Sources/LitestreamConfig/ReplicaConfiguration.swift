@@ -1,4 +1,5 @@
 import LitestreamClient
+import LitestreamGCS
 import LitestreamS3
 import LitestreamSFTP
 import LitestreamWebDAV
@@ -10,10 +11,10 @@ import Yams
 /// Written as `replica:` (one) or `replicas:` (a list) under a database. Unlike Litestream 0.5, which allows one
 /// replica per database, a database may have several; each then has a ``name`` for status output.
 public struct ReplicaConfiguration: Sendable, Equatable {
-    /// The replica backends implemented here. Litestream also has gs, abs, webdav, nats and oss; those are
+    /// The replica backends implemented here. Litestream also has abs, nats and oss; those are
     /// rejected with ``ConfigurationError/Code-swift.struct/unsupported``.
     public enum Kind: String, Sendable, Equatable, CaseIterable {
-        case file, s3, sftp, webdav
+        case file, s3, gs, sftp, webdav
 
         /// The kind a url scheme names: `webdavs` (WebDAV over HTTPS) is a `webdav` replica, as in Litestream.
         init?(scheme: String) {
@@ -31,8 +32,8 @@ public struct ReplicaConfiguration: Sendable, Equatable {
     /// `url` as written (`s3://bucket/path?endpoint=…`, `file:///var/backups/db`).
     public var url: String?
     /// `path`: for `file`, the absolute replica directory (from `path` or the `url`); for `s3`, the key prefix as
-    /// written (Litestream uses it verbatim) or nil when the `url` gives it; for `webdav`, the directory under
-    /// `webdav-url`.
+    /// written (Litestream uses it verbatim) or nil when the `url` gives it; for `gs`, the object prefix likewise;
+    /// for `webdav`, the directory under `webdav-url`.
     public var path: String?
     /// Everything else, the replica's own settings over the top-level defaults.
     public var settings: ReplicaSettings
@@ -81,7 +82,7 @@ public struct ReplicaConfiguration: Sendable, Equatable {
     ]
 
     /// Litestream's other backends, recognised so the error is "not supported yet" rather than "unknown".
-    static let unsupportedTypes: Set<String> = ["gs", "gcs", "abs", "nats", "oss"]
+    static let unsupportedTypes: Set<String> = ["abs", "nats", "oss"]
 }
 
 extension ReplicaConfiguration {
@@ -171,6 +172,22 @@ extension ReplicaConfiguration {
             } else if settings.bucket == nil {
                 throw m.error(.missingValue,
                     "an s3 replica needs a 'bucket' (or an s3://bucket/path url) \(m.place)\(ConfigMapping.atLine(m.node))")
+            }
+        case .gs:
+            // Litestream's rules (newGSReplicaClientFromConfig): the url, or bucket and path, not both.
+            if let url {
+                for key in ["path", "bucket"] where m.has(key) {
+                    throw m.error(.invalidValue, "cannot specify url & \(key) for gs replica \(m.place)\(ConfigMapping.atLine(m.location(key)))",
+                        at: m.location(key))
+                }
+                do {
+                    _ = try GCSConfiguration.parse(url: url)
+                } catch {
+                    throw m.error(.invalidValue, "\(error) \(m.place)\(ConfigMapping.atLine(m.location("url")))", at: m.location("url"))
+                }
+            } else if (settings.bucket ?? "").isEmpty {
+                throw m.error(.missingValue,
+                    "bucket required for gs replica (or a gs://bucket/path url) \(m.place)\(ConfigMapping.atLine(m.node))")
             }
         case .sftp:
             // As Litestream: the url, or host and path, not both.

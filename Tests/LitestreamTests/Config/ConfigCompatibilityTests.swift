@@ -221,7 +221,12 @@ struct ConfigCompatibilityTests {
             dbs:
               - path: /tmp/cfgcompat/a.db
                 replica: {url: "gs://mybkt/db"}
-            """, verdict: .onlyLitestreamAccepts(why: "only file and s3 replicas are implemented")),
+            """, verdict: .bothAccept),
+        Case(name: "abs replica", yaml: """
+            dbs:
+              - path: /tmp/cfgcompat/a.db
+                replica: {url: "abs://acct@mycontainer/db"}
+            """, verdict: .onlyLitestreamAccepts(why: "abs replicas are not implemented")),
         Case(name: "two replicas", yaml: """
             dbs:
               - path: /tmp/cfgcompat/a.db
