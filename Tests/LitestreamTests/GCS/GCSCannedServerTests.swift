@@ -166,4 +166,64 @@ import _CryptoExtras
         #expect(body.contains(#""name":"db/ltx/0/0000000000000001-0000000000000001.ltx""#), "\(body)")
         #expect(server.requests[0].headers["content-type"]?.hasPrefix("multipart/related; boundary=") == true)
     }
+
+    /// A resumable upload (the emulator's session URLs bypass a proxy, so its faults are scripted here): a chunk
+    /// answered 503 is followed by a status query, the upload goes on from what the server holds, and a session the
+    /// server no longer knows (404) starts over.
+    @Test func resumableUploadResumesAfterALostChunk() async throws {
+        let chunk = 256 << 10
+        let size = 2 * chunk + 100
+        let sessions = Mutex(0)
+        let secondChunkTries = Mutex(0)
+        let server = try CannedHTTPServer { r, _ in
+            if r.method == "POST" {
+                guard r.target.contains("uploadType=resumable"), r.headers["x-upload-content-length"] == "\(size)" else {
+                    return .init(status: 400)
+                }
+                let n = sessions.withLock { $0 += 1; return $0 }
+                return .init(status: 200, headers: [("Location", "http://127.0.0.1:\(r.headers["host"]!.split(separator: ":").last!)/session/\(n)")])
+            }
+            guard r.method == "PUT", let range = r.headers["content-range"] else { return .init(status: 400) }
+            if r.target == "/session/1" {
+                // The first session: chunk 0 is taken, chunk 1 fails (503), and when it is sent again after the status
+                // query the session has expired (404).
+                switch range {
+                case "bytes 0-\(chunk - 1)/\(size)": return .init(status: 308, headers: [("Range", "bytes=0-\(chunk - 1)")])
+                case "bytes \(chunk)-\(2 * chunk - 1)/\(size)":
+                    let n = secondChunkTries.withLock { $0 += 1; return $0 }
+                    return n == 1 ? Self.json(503, #"{"error": {"message": "backend"}}"#) : .init(status: 404)
+                case "bytes */\(size)": return .init(status: 308, headers: [("Range", "bytes=0-\(chunk - 1)")])
+                default: return .init(status: 400)
+                }
+            }
+            // The second session: everything goes in.
+            switch range {
+            case "bytes 0-\(chunk - 1)/\(size)": return .init(status: 308, headers: [("Range", "bytes=0-\(chunk - 1)")])
+            case "bytes \(chunk)-\(2 * chunk - 1)/\(size)": return .init(status: 308, headers: [("Range", "bytes=0-\(2 * chunk - 1)")])
+            case "bytes \(2 * chunk)-\(size - 1)/\(size)": return Self.json(200, #"{"name": "x", "size": "\#(size)"}"#)
+            default: return .init(status: 400)
+            }
+        }
+        defer { server.stop() }
+        var c = GCSConfiguration(bucket: "bkt", path: "db")
+        c.chunkSize = chunk
+        c.maxAttempts = 3
+        var replica = try GCSReplicaClient(configuration: c, environment: ["STORAGE_EMULATOR_HOST": "127.0.0.1:\(server.port)"])
+        replica.client.backoff = .init(baseDelay: .milliseconds(1), maxDelay: .milliseconds(5))
+        try await replica.writeLTXFile(level: 9, minTXID: TXID(1), maxTXID: TXID(2), timestamp: 1) { sink in
+            try [UInt8](repeating: 7, count: size).withUnsafeBytes { try sink($0) }
+        }
+        let trail = server.requests.map { r in r.method + " " + r.target + " " + (r.headers["content-range"] ?? "") }
+        // Session 1: chunk 0, chunk 1 (503), status query (holds chunk 0), chunk 1 again (404: expired); session 2:
+        // three chunks.
+        #expect(sessions.withLock { $0 } == 2, "\(trail)")
+        #expect(trail.map { $0.split(separator: " ").prefix(2).joined(separator: " ") } == [
+            "POST /upload/storage/v1/b/bkt/o?uploadType=resumable", "PUT /session/1", "PUT /session/1", "PUT /session/1",
+            "PUT /session/1", "POST /upload/storage/v1/b/bkt/o?uploadType=resumable", "PUT /session/2", "PUT /session/2",
+            "PUT /session/2",
+        ], "\(trail)")
+        #expect(trail[3].hasSuffix("bytes */\(size)") && trail[4].hasSuffix("bytes \(chunk)-\(2 * chunk - 1)/\(size)"), "\(trail)")
+        #expect(server.requests.last?.headers["content-range"] == "bytes \(2 * chunk)-\(size - 1)/\(size)", "\(trail)")
+        #expect(server.requests.filter { $0.method == "PUT" }.allSatisfy { $0.body.count <= chunk })
+    }
 }
