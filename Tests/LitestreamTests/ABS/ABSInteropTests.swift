@@ -16,7 +16,7 @@ import Testing
         try TestEnvironment.run(exe, args, timeout: .seconds(120))
     }
 
-    static func config(_ dir: URL, db: String, fake: FakeBlobService, path: String) throws -> String {
+    static func config(_ dir: URL, db: String, fake: FakeBlobService, path: String, key: String = ABSConfigTests.key) throws -> String {
         let file = dir.appendingPathComponent("litestream.yml")
         try """
             dbs:
@@ -24,7 +24,7 @@ import Testing
                 replica:
                   type: abs
                   account-name: \(fake.account)
-                  account-key: \(ABSConfigTests.key)
+                  account-key: \(key)
                   bucket: replicas
                   path: \(path)
                   endpoint: \(fake.endpoint)
@@ -76,5 +76,24 @@ import Testing
         #expect(res.status == 0, "our restore: \(res.stderr)")
         #expect(try TestDatabase.contentDigest(path: out) == TestDatabase.contentDigest(path: db))
         #expect(try TestDatabase(path: out).scalar("SELECT v FROM t ORDER BY id DESC LIMIT 1") == "one more")
+    }
+
+    /// `litestream config` prints no key, and a refused key stops `replicate` at start with one line naming the
+    /// container URL and the cause, without the key.
+    @Test func configOutputAndStartupErrorHideTheKey() async throws {
+        let ours = try #require(TestEnvironment.ourBinary(), "build the litestream executable first").path
+        let fake = try FakeBlobService(key: ABSConfigTests.key)
+        defer { fake.stop() }
+        let dir = try TestEnvironment.temporaryDirectory("abs-secrets")
+        let db = try S3EndToEndTests.makeSource(dir)
+        let wrong = Data(repeating: 0x78, count: 64).base64EncodedString()
+        let config = try Self.config(dir, db: db, fake: fake, path: "app", key: wrong)
+        let printed = try Self.run(ours, ["config", "-config", config])
+        #expect(printed.status == 0, "\(printed.stderr)")
+        #expect(printed.stdout.contains("account-key: \"<redacted>\"") && !printed.stdout.contains(wrong), "\(printed.stdout)")
+        let rep = try Self.run(ours, ["replicate", "-once", "-config", config])
+        #expect(rep.status != 0)
+        #expect(rep.stderr.contains("HTTP 403 AuthenticationFailed") && rep.stderr.contains("\(fake.endpoint)/replicas"), "\(rep.stderr)")
+        #expect(!rep.stderr.contains(wrong) && !rep.stdout.contains(wrong))
     }
 }

@@ -16,7 +16,7 @@ import Testing
         try TestEnvironment.run(exe, args, timeout: .seconds(120))
     }
 
-    static func config(_ dir: URL, db: String, fake: FakeOSSService, path: String) throws -> String {
+    static func config(_ dir: URL, db: String, fake: FakeOSSService, path: String, secret: String = OSSConfigTests.secret) throws -> String {
         let file = dir.appendingPathComponent("litestream.yml")
         try """
             dbs:
@@ -27,7 +27,7 @@ import Testing
                   path: \(path)
                   endpoint: \(fake.endpoint)
                   access-key-id: LTAIexample
-                  secret-access-key: \(OSSConfigTests.secret)
+                  secret-access-key: \(secret)
             """.write(to: file, atomically: true, encoding: .utf8)
         return file.path
     }
@@ -75,5 +75,24 @@ import Testing
         #expect(res.status == 0, "our restore: \(res.stderr)")
         #expect(try TestDatabase.contentDigest(path: out) == TestDatabase.contentDigest(path: db))
         #expect(try TestDatabase(path: out).scalar("SELECT v FROM t ORDER BY id DESC LIMIT 1") == "one more")
+    }
+
+    /// `litestream config` prints no secret, and a refused secret stops `replicate` at start with one line naming
+    /// the bucket, the endpoint and the cause, without the secret.
+    @Test func configOutputAndStartupErrorHideTheSecret() async throws {
+        let ours = try #require(TestEnvironment.ourBinary(), "build the litestream executable first").path
+        let fake = try FakeOSSService(id: "LTAIexample", secret: OSSConfigTests.secret)
+        defer { fake.stop() }
+        let dir = try TestEnvironment.temporaryDirectory("oss-secrets")
+        let db = try S3EndToEndTests.makeSource(dir)
+        let wrong = "WRONGsecretWRONGsecretWRONG"
+        let config = try Self.config(dir, db: db, fake: fake, path: "app", secret: wrong)
+        let printed = try Self.run(ours, ["config", "-config", config])
+        #expect(printed.status == 0, "\(printed.stderr)")
+        #expect(printed.stdout.contains("secret-access-key: \"<redacted>\"") && !printed.stdout.contains(wrong), "\(printed.stdout)")
+        let rep = try Self.run(ours, ["replicate", "-once", "-config", config])
+        #expect(rep.status != 0)
+        #expect(rep.stderr.contains("SignatureDoesNotMatch") && rep.stderr.contains("bucket bkt") && rep.stderr.contains(fake.endpoint), "\(rep.stderr)")
+        #expect(!rep.stderr.contains(wrong) && !rep.stdout.contains(wrong))
     }
 }
