@@ -19,6 +19,8 @@ let package = Package(
         .library(name: "LitestreamS3", targets: ["LitestreamS3"]),
         .library(name: "LitestreamSFTP", targets: ["LitestreamSFTP"]),
         .library(name: "LitestreamWebDAV", targets: ["LitestreamWebDAV"]),
+        .library(name: "LitestreamABS", targets: ["LitestreamABS"]),
+        .library(name: "LitestreamOSS", targets: ["LitestreamOSS"]),
         .library(name: "LitestreamGCS", targets: ["LitestreamGCS"]),
         .library(name: "LitestreamConfig", targets: ["LitestreamConfig"]),
         .library(name: "LitestreamServer", targets: ["LitestreamServer"]),
@@ -113,6 +115,7 @@ let package = Package(
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
@@ -166,6 +169,38 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Azure Blob Storage replica client (abs://): Shared Key signing or a SAS token, Put Blob / Put Block.
+        .target(
+            name: "LitestreamABS",
+            dependencies: [
+                "LTX",
+                "LitestreamClient",
+                "LitestreamCore",
+                "LitestreamHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Alibaba Cloud OSS replica client (oss://): signature V4, PutObject / multipart, ListObjectsV2.
+        .target(
+            name: "LitestreamOSS",
+            dependencies: [
+                "LTX",
+                "LitestreamClient",
+                "LitestreamCore",
+                "LitestreamHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Google Cloud Storage replica client (gs://): the JSON API, service account tokens (RS256 assertions
         // signed with _CryptoExtras' RSA), multipart and resumable uploads.
         .target(
@@ -191,6 +226,8 @@ let package = Package(
                 "LitestreamS3",
                 "LitestreamSFTP",
                 "LitestreamWebDAV",
+                "LitestreamABS",
+                "LitestreamOSS",
                 "LitestreamGCS",
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -220,7 +257,7 @@ let package = Package(
             name: "Litestream",
             dependencies: [
                 "LTX", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamSFTP", "LitestreamWebDAV",
-                "LitestreamGCS", "LitestreamConfig",
+                "LitestreamABS", "LitestreamOSS", "LitestreamGCS", "LitestreamConfig",
                 "LitestreamServer",
             ],
             swiftSettings: swiftSettings
@@ -324,8 +361,8 @@ let package = Package(
             name: "LitestreamTests",
             dependencies: [
                 "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamHTTP", "LitestreamS3", "LitestreamSFTP",
-                "LitestreamWebDAV", "LitestreamGCS", "LitestreamConfig", "LitestreamServer", "LitestreamSupervisor",
-                "LitestreamSpawn", "LTX",
+                "LitestreamWebDAV", "LitestreamABS", "LitestreamOSS", "LitestreamGCS", "LitestreamConfig", "LitestreamServer",
+                "LitestreamSupervisor", "LitestreamSpawn", "LTX",
                 "CLitestreamSQLite",
                 // The supervisor's metrics, read back (Supervisor/SupervisorLifecycleTests.swift).
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
@@ -341,7 +378,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            exclude: ["S3/Fixtures", "GCS/Fixtures"],
+            exclude: ["S3/Fixtures", "ABS/Fixtures", "OSS/Fixtures", "GCS/Fixtures"],
             swiftSettings: swiftSettings
         ),
     ]

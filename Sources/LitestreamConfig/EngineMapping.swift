@@ -1,4 +1,6 @@
+import LitestreamABS
 import LitestreamGCS
+import LitestreamOSS
 import LitestreamS3
 import LitestreamSFTP
 import LitestreamWebDAV
@@ -66,6 +68,12 @@ extension DatabaseConfiguration {
             case .webdav:
                 let base = try r.path ?? r.url.map { try WebDAVConfiguration.parse(url: $0).path } ?? ""
                 r.path = base.isEmpty ? relative : base + "/" + relative
+            case .abs:
+                let base = try r.path ?? r.url.map { try ABSConfiguration.parse(url: $0).path } ?? ""
+                r.path = base.isEmpty || base == "." ? relative : base + "/" + relative
+            case .oss:
+                let base = try r.path ?? r.url.map { try OSSConfiguration.parse(url: $0).path } ?? ""
+                r.path = base.isEmpty || base == "." ? relative : base + "/" + relative
             }
             return r
         }

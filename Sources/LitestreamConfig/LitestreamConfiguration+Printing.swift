@@ -107,6 +107,8 @@ extension ReplicaConfiguration: CustomStringConvertible, CustomDebugStringConver
         case .gs: url.map(Redaction.url) ?? "gs://\(settings.bucket ?? "?")/\(path ?? "")"
         case .sftp: url.map(Redaction.url) ?? "sftp://\(settings.user ?? "?")@\(settings.host ?? "?")/\(path ?? "")"
         case .webdav: url.map(Redaction.url) ?? "\(settings.webdavURL.map(Redaction.url) ?? "?")/\(path ?? "")"
+        case .abs: url.map(Redaction.url) ?? "abs://\(settings.accountName.map { $0 + "@" } ?? "")\(settings.bucket ?? "?")/\(path ?? "")"
+        case .oss: url.map(Redaction.url) ?? "oss://\(settings.bucket ?? "?")/\(path ?? "")"
         }
         return "\(name) (\(location))"
     }
@@ -170,6 +172,9 @@ extension ReplicaSettings: CustomStringConvertible, CustomDebugStringConvertible
         put("webdav-url", webdavURL.map { YAMLLines.quote(Redaction.url($0)) })
         put("webdav-username", webdavUsername.map(YAMLLines.quote))
         put("webdav-password", webdavPassword.map { _ in YAMLLines.quote(Redaction.mask) })
+        put("account-name", accountName.map(YAMLLines.quote))
+        put("account-key", accountKey.map { _ in YAMLLines.quote(Redaction.mask) })
+        put("sas-token", sasToken.map { _ in YAMLLines.quote(Redaction.mask) })
     }
 }
 

@@ -1,5 +1,7 @@
+public import LitestreamABS
 public import LitestreamCore
 public import LitestreamGCS
+public import LitestreamOSS
 public import LitestreamS3
 public import LitestreamSFTP
 public import LitestreamWebDAV
@@ -137,7 +139,80 @@ extension ReplicaConfiguration {
             return try SFTPReplicaClient(configuration: sftpConfiguration(), environment: environment)
         case .webdav:
             return try WebDAVReplicaClient(configuration: webdavConfiguration())
+        case .abs:
+            do {
+                return try ABSReplicaClient(configuration: absConfiguration(), environment: environment)
+            } catch let e as ABSConfiguration.Invalid {
+                throw ConfigurationError(.invalidValue, "replica '\(name)': \(e)", line: line, source: source, cause: e)
+            }
+        case .oss:
+            do {
+                return try OSSReplicaClient(configuration: ossConfiguration(), environment: environment)
+            } catch let e as OSSConfiguration.Invalid {
+                throw ConfigurationError(.invalidValue, "replica '\(name)': \(e)", line: line, source: source, cause: e)
+            }
         }
+    }
+
+    /// The Azure Blob settings of an `abs` replica, as Litestream builds them: the keys written in the file (or
+    /// inherited) — `account-name`, `account-key`, `sas-token`, `bucket` (the container), `path`, `endpoint` — and
+    /// the `url`'s account and container for those not written (`abs://account@container/path`).
+    public func absConfiguration() throws -> ABSConfiguration {
+        guard type == .abs else {
+            throw ConfigurationError(.invalidValue, "replica '\(name)' is a \(type.rawValue) replica, not abs", line: line, source: source)
+        }
+        do {
+            return try absConfigurationUnchecked()
+        } catch {
+            throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line, source: source, cause: error)
+        }
+    }
+
+    func absConfigurationUnchecked() throws -> ABSConfiguration {
+        let s = settings
+        var c = ABSConfiguration(accountName: s.accountName ?? "", container: s.bucket ?? "", path: path ?? "")
+        if let url {
+            let u = try ABSConfiguration.parse(url: url)
+            if c.accountName.isEmpty { c.accountName = u.accountName }
+            if c.container.isEmpty { c.container = u.container }
+            if path == nil { c.path = u.path }  // a path here is directory mode's: the url's with the file's appended
+        }
+        c.accountKey = s.accountKey?.value
+        c.sasToken = s.sasToken?.value
+        c.endpoint = s.endpoint.flatMap { $0.isEmpty ? nil : $0 }
+        guard !c.container.isEmpty else { throw ABSConfiguration.Invalid(description: "bucket required for abs replica") }
+        return c
+    }
+
+    /// The OSS settings of an `oss` replica, as Litestream builds them: `access-key-id`, `secret-access-key`,
+    /// `region`, `bucket`, `endpoint`, `path`, and the `url`'s bucket, region (from an OSS host name) and path for
+    /// those not written.
+    public func ossConfiguration() throws -> OSSConfiguration {
+        guard type == .oss else {
+            throw ConfigurationError(.invalidValue, "replica '\(name)' is a \(type.rawValue) replica, not oss", line: line, source: source)
+        }
+        do {
+            return try ossConfigurationUnchecked()
+        } catch {
+            throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line, source: source, cause: error)
+        }
+    }
+
+    func ossConfigurationUnchecked() throws -> OSSConfiguration {
+        let s = settings
+        var c = OSSConfiguration(bucket: s.bucket ?? "", path: path ?? "", region: s.region)
+        if let url {
+            let u = try OSSConfiguration.parse(url: url)
+            if c.bucket.isEmpty { c.bucket = u.bucket }
+            if path == nil { c.path = u.path }
+            if c.region == nil { c.region = u.region }
+        }
+        c.endpoint = s.endpoint.flatMap { $0.isEmpty ? nil : $0 }
+        c.accessKeyID = s.accessKeyID
+        c.accessKeySecret = s.secretAccessKey?.value
+        if let v = s.partSize { c.partSize = Int(v) }
+        guard !c.bucket.isEmpty else { throw OSSConfiguration.Invalid(description: "bucket required for oss replica") }
+        return c
     }
 
     /// The SFTP settings of an `sftp` replica, as Litestream builds them: the keys written in the file (or
@@ -197,6 +272,12 @@ extension ReplicaConfiguration {
                 return nil
             }
             return client.location
+        case .abs:
+            guard let c = try? absConfigurationUnchecked() else { return nil }
+            return "abs:\(c.endpoint ?? c.accountName)/\(c.container)/\(ABSConfiguration.clean(c.path))"
+        case .oss:
+            guard let c = try? ossConfigurationUnchecked() else { return nil }
+            return "oss:\(c.endpoint ?? c.region ?? OSSConfiguration.defaultRegion)/\(c.bucket)/\(c.path.split(separator: "/").joined(separator: "/"))"
         }
     }
 }

@@ -60,6 +60,13 @@ public struct ReplicaSettings: Sendable, Equatable {
     public var webdavUsername: String?
     /// `webdav-password`: the basic-auth password.
     public var webdavPassword: Secret?
+    // Azure Blob Storage (abs)
+    /// `account-name`: the storage account.
+    public var accountName: String?
+    /// `account-key`: the storage account's key (base64).
+    public var accountKey: Secret?
+    /// `sas-token`: a shared access signature, used instead of the key when set.
+    public var sasToken: Secret?
 
     public init() {}
 
@@ -100,6 +107,9 @@ public struct ReplicaSettings: Sendable, Equatable {
         r.webdavURL = webdavURL ?? defaults.webdavURL
         r.webdavUsername = webdavUsername ?? defaults.webdavUsername
         r.webdavPassword = webdavPassword ?? defaults.webdavPassword
+        r.accountName = accountName ?? defaults.accountName
+        r.accountKey = accountKey ?? defaults.accountKey
+        r.sasToken = sasToken ?? defaults.sasToken
         return r
     }
 
@@ -112,11 +122,11 @@ public struct ReplicaSettings: Sendable, Equatable {
         "host", "user", "password", "key-path", "host-key", "concurrent-writes", "known-hosts-path",
         "insecure-ignore-host-key",  // sftp
         "webdav-url", "webdav-username", "webdav-password",
+        "account-name", "account-key", "sas-token",  // abs
     ]
 
     /// Keys of replica types we do not implement: recognised, so the error can say so instead of "unknown key".
     static let unsupportedKeys: Set<String> = [
-        "account-name", "account-key", "sas-token",  // abs
         "jwt", "seed", "creds", "nkey", "username", "token", "tls", "root-cas", "client-cert", "client-key",
         "max-reconnects", "reconnect-wait", "timeout",  // nats
     ]
@@ -166,6 +176,9 @@ public struct ReplicaSettings: Sendable, Equatable {
         webdavURL = try m.string("webdav-url")
         webdavUsername = try m.string("webdav-username")
         webdavPassword = try m.string("webdav-password").map(Secret.init)
+        accountName = try m.string("account-name")
+        accountKey = try m.string("account-key").map(Secret.init)
+        sasToken = try m.string("sas-token").map(Secret.init)
         if sseCustomerKey != nil && sseCustomerKeyPath != nil {
             throw m.error(.invalidValue,
                 "set only one of 'sse-customer-key' and 'sse-customer-key-path' \(m.place)\(ConfigMapping.atLine(m.location("sse-customer-key-path")))",

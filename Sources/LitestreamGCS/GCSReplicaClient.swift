@@ -79,8 +79,8 @@ public struct GCSReplicaClient: ReplicaClient {
             // Only the level's own objects (not deeper names under it), with LTX names.
             let name = item.name.dropFirst(dir.count + 1)
             guard !name.contains("/"), let (min, max) = LTXFileName.parse(String(name)) else { continue }
-            let createdAt = item.metadata?["litestream-timestamp"].flatMap(LitestreamTimestamp.parse)
-                ?? item.timeCreated.flatMap(LitestreamTimestamp.parse) ?? 0
+            let createdAt = item.metadata?["litestream-timestamp"].flatMap(RFC3339Timestamp.parse)
+                ?? item.timeCreated.flatMap(RFC3339Timestamp.parse) ?? 0
             files.append(LTXFileInfo(level: level, minTXID: min, maxTXID: max, size: item.size, createdAt: createdAt))
         }
         return files.sorted { ($0.minTXID, $0.maxTXID) < ($1.minTXID, $1.maxTXID) }
@@ -171,7 +171,7 @@ public struct GCSReplicaClient: ReplicaClient {
     ) async throws {
         let name = objectName(level, minTXID, maxTXID)
         let upload = GCSClient.Upload(
-            name: name, metadata: ["litestream-timestamp": LitestreamTimestamp.format(milliseconds: timestamp)],
+            name: name, metadata: ["litestream-timestamp": RFC3339Timestamp.format(milliseconds: timestamp)],
             exclusive: level == 0)
         do {
             try await client.upload(upload, descriptor: file.descriptor.rawValue, path: file.path, size: size)

@@ -100,7 +100,7 @@ public struct S3ReplicaClient: ReplicaClient {
                 let k = key(level: f.level, minTXID: f.minTXID, maxTXID: f.maxTXID)
                 group.addTask { [client] in
                     let headers = try await client.headObject(key: k)
-                    return (i, headers?["x-amz-meta-litestream-timestamp"].flatMap(LitestreamTimestamp.parse))
+                    return (i, headers?["x-amz-meta-litestream-timestamp"].flatMap(S3Timestamp.parse))
                 }
                 next += 1
             }
@@ -134,7 +134,7 @@ public struct S3ReplicaClient: ReplicaClient {
         var size: Int64 = 0
         try await exclusively(level: level, key: k, size: { size }) {
             size = try await client.upload(
-                key: k, metadata: ["litestream-timestamp": LitestreamTimestamp.format(milliseconds: timestamp)],
+                key: k, metadata: ["litestream-timestamp": S3Timestamp.format(milliseconds: timestamp)],
                 exclusive: level == 0, write: write)
         }
         return LTXFileInfo(level: level, minTXID: minTXID, maxTXID: maxTXID, size: size, createdAt: timestamp)
@@ -149,7 +149,7 @@ public struct S3ReplicaClient: ReplicaClient {
         try await exclusively(level: level, key: k, size: { size }) {
             try await client.upload(
                 file: local, size: size, key: k,
-                metadata: ["litestream-timestamp": LitestreamTimestamp.format(milliseconds: header.timestamp)],
+                metadata: ["litestream-timestamp": S3Timestamp.format(milliseconds: header.timestamp)],
                 exclusive: level == 0)
         }
         return LTXFileInfo(

@@ -222,11 +222,6 @@ struct ConfigCompatibilityTests {
               - path: /tmp/cfgcompat/a.db
                 replica: {url: "gs://mybkt/db"}
             """, verdict: .bothAccept),
-        Case(name: "abs replica", yaml: """
-            dbs:
-              - path: /tmp/cfgcompat/a.db
-                replica: {url: "abs://acct@mycontainer/db"}
-            """, verdict: .onlyLitestreamAccepts(why: "abs replicas are not implemented")),
         Case(name: "two replicas", yaml: """
             dbs:
               - path: /tmp/cfgcompat/a.db

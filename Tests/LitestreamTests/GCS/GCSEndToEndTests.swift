@@ -60,7 +60,7 @@ struct GCSEndToEndTests {
         #expect(l0.map(\.maxTXID) == (1...12).map { TXID(UInt64($0)) })
         let item = try #require(try await replica.list(prefix: "backups/app/ltx/0/").first)
         let stamp = try #require(item.metadata?["litestream-timestamp"])
-        #expect(LitestreamTimestamp.parse(stamp) == l0[0].createdAt && stamp.hasSuffix("Z"), "\(stamp)")
+        #expect(RFC3339Timestamp.parse(stamp) == l0[0].createdAt && stamp.hasSuffix("Z"), "\(stamp)")
         // The listing's createdAt is the LTX header's timestamp (milliseconds), not the upload time.
         let first = try await replica.openLTXFile(l0[0])
         var decoder = first.decoder()

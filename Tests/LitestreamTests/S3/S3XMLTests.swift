@@ -83,14 +83,14 @@ import LitestreamHTTP
     }
 
     @Test func timestamps() {
-        #expect(LitestreamTimestamp.format(milliseconds: 1_795_752_773_217) == "2026-11-27T04:12:53.217Z")
-        #expect(LitestreamTimestamp.format(milliseconds: 1_795_752_773_200) == "2026-11-27T04:12:53.2Z")
-        #expect(LitestreamTimestamp.format(milliseconds: 1_795_752_773_000) == "2026-11-27T04:12:53Z")
-        #expect(LitestreamTimestamp.parse("2026-11-27T04:12:53.217Z") == 1_795_752_773_217)
-        #expect(LitestreamTimestamp.parse("2026-11-27T04:12:53.217123456Z") == 1_795_752_773_217)
-        #expect(LitestreamTimestamp.parse("2026-11-27T04:12:53.2Z") == 1_795_752_773_200)
-        #expect(LitestreamTimestamp.parse("2026-11-27T05:12:53+01:00") == 1_795_752_773_000)
-        #expect(LitestreamTimestamp.parse("2026-11-27 04:12") == nil)
+        #expect(S3Timestamp.format(milliseconds: 1_795_752_773_217) == "2026-11-27T04:12:53.217Z")
+        #expect(S3Timestamp.format(milliseconds: 1_795_752_773_200) == "2026-11-27T04:12:53.2Z")
+        #expect(S3Timestamp.format(milliseconds: 1_795_752_773_000) == "2026-11-27T04:12:53Z")
+        #expect(S3Timestamp.parse("2026-11-27T04:12:53.217Z") == 1_795_752_773_217)
+        #expect(S3Timestamp.parse("2026-11-27T04:12:53.217123456Z") == 1_795_752_773_217)
+        #expect(S3Timestamp.parse("2026-11-27T04:12:53.2Z") == 1_795_752_773_200)
+        #expect(S3Timestamp.parse("2026-11-27T05:12:53+01:00") == 1_795_752_773_000)
+        #expect(S3Timestamp.parse("2026-11-27 04:12") == nil)
     }
 
     @Test func configurationFromURL() throws {

@@ -1,8 +1,9 @@
 import Foundation
 
-/// Litestream's `litestream-timestamp` metadata (S3 and GCS objects): Go's RFC3339Nano in UTC
-/// (`2026-11-27T04:12:53.217Z`, trailing zeros of the fraction dropped).
-package enum LitestreamTimestamp {
+
+/// Litestream's timestamp metadata (`litestream-timestamp` on S3 and OSS, `litestreamtimestamp` on Azure): Go's
+/// RFC3339Nano in UTC (`2026-11-27T04:12:53.217Z`, trailing zeros of the fraction dropped).
+package enum RFC3339Timestamp {
     package static func format(milliseconds ms: Int64) -> String {
         var seconds = time_t(ms / 1000)
         var fraction = Int(ms % 1000)
