@@ -31,3 +31,11 @@ func serveConnections(
         group.cancelAll()
     }
 }
+
+/// Waits until every response part written to `connection` has gone to the kernel, and shuts its output (the
+/// client then reads the end of the response). `executeThenClose` closes the channel at once, and a close drops
+/// writes still pending: a response larger than the socket's buffer (`list` of 10,000 databases, 2 MB) arrived cut
+/// short, and the client saw invalid JSON.
+func finishResponses(_ connection: HTTPConnection) async {
+    try? await connection.channel.close(mode: .output).get()
+}

@@ -161,6 +161,7 @@ public struct ControlServer: Service {
                         try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
                         try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: json))))
                         try await outbound.write(.end(nil))
+                        await finishResponses(connection)
                         return
                     }
                 }

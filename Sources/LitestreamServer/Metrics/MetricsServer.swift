@@ -92,7 +92,10 @@ public struct MetricsServer: Service {
                         try await outbound.write(.head(HTTPResponseHead(version: head.version, status: status, headers: headers)))
                         try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes))))
                         try await outbound.write(.end(nil))
-                        if !keepAlive { return }
+                        if !keepAlive {
+                            await finishResponses(connection)
+                            return
+                        }
                     }
                 }
             }

@@ -138,6 +138,26 @@ import Testing
         }
     }
 
+    /// A `list` answer far larger than the socket's buffer arrives whole: the server closed the connection as soon
+    /// as the answer was handed to the channel, which dropped what the kernel had not taken yet (at 10,000
+    /// databases `list` failed with invalid JSON).
+    @Test(.timeLimit(.minutes(3))) func aLargeAnswerArrivesWhole() async throws {
+        let f = try Fixture("large")
+        // Databases not created yet (their replicators wait for the file): cheap, with long paths, ~3 MB of JSON.
+        let long = (0..<8).map { "\($0)" + String(repeating: "d", count: 200) }.joined(separator: "/")
+        let databases = (0..<600).map { i -> Replicator.Configuration in
+            var c = Fixture.configuration(path: f.dir.path + "/" + long + "/db-\(i).db", replica: f.replicaPath("r\(i)"))
+            c.monitorInterval = .seconds(30)
+            return c
+        }
+        try await f.withServers(databases) { _, client in
+            for _ in 0..<3 {
+                let list = try await client.list()
+                #expect(list.count == databases.count)
+            }
+        }
+    }
+
     @Test(.timeLimit(.minutes(3))) func stopStartRegisterUnregister() async throws {
         let f = try Fixture("lifecycle")
         let a = try f.makeDatabase("a")
