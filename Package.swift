@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "LitestreamS3", targets: ["LitestreamS3"]),
         .library(name: "LitestreamSFTP", targets: ["LitestreamSFTP"]),
         .library(name: "LitestreamWebDAV", targets: ["LitestreamWebDAV"]),
+        .library(name: "LitestreamNATS", targets: ["LitestreamNATS"]),
         .library(name: "LitestreamConfig", targets: ["LitestreamConfig"]),
         .library(name: "LitestreamServer", targets: ["LitestreamServer"]),
         // For supervisors and health checks: the control-socket client and the status types, nothing of the engine.
@@ -165,6 +166,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The NATS replica client (nats://): the NATS client protocol over NIO (TLS with NIOSSL, nkey signatures
+        // with swift-crypto) and JetStream's object store, as nats.go writes it.
+        .target(
+            name: "LitestreamNATS",
+            dependencies: [
+                "LTX",
+                "LitestreamClient",
+                "LitestreamCore",
+                "LitestreamHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // litestream.yml: the typed, strictly checked model, and the replica clients it describes.
         .target(
             name: "LitestreamConfig",
@@ -173,6 +192,7 @@ let package = Package(
                 "LitestreamS3",
                 "LitestreamSFTP",
                 "LitestreamWebDAV",
+                "LitestreamNATS",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
@@ -201,7 +221,7 @@ let package = Package(
             name: "Litestream",
             dependencies: [
                 "LTX", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamSFTP", "LitestreamWebDAV",
-                "LitestreamConfig",
+                "LitestreamNATS", "LitestreamConfig",
                 "LitestreamServer",
             ],
             swiftSettings: swiftSettings
@@ -305,7 +325,8 @@ let package = Package(
             name: "LitestreamTests",
             dependencies: [
                 "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamHTTP", "LitestreamS3", "LitestreamSFTP",
-                "LitestreamWebDAV", "LitestreamConfig", "LitestreamServer", "LitestreamSupervisor", "LitestreamSpawn", "LTX",
+                "LitestreamWebDAV", "LitestreamNATS", "LitestreamConfig", "LitestreamServer", "LitestreamSupervisor",
+                "LitestreamSpawn", "LTX",
                 "CLitestreamSQLite",
                 // The supervisor's metrics, read back (Supervisor/SupervisorLifecycleTests.swift).
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

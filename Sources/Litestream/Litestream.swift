@@ -8,3 +8,4 @@
 @_exported import LitestreamSFTP
 @_exported import LitestreamServer
 @_exported import LitestreamWebDAV
+@_exported import LitestreamNATS

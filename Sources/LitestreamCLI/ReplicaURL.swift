@@ -47,8 +47,14 @@ enum ReplicaURL {
             } catch let e as WebDAVConfiguration.Invalid {
                 throw Invalid(description: e.description)
             }
-        case "gs", "abs", "nats", "oss":
-            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file://, s3://, sftp:// or webdav:// replica")
+        case "nats":
+            do {
+                return try NATSReplicaClient(url: url)
+            } catch let e as NATSConfiguration.Invalid {
+                throw Invalid(description: e.description)
+            }
+        case "gs", "abs", "oss":
+            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file://, s3://, sftp://, webdav:// or nats:// replica")
         default:
             throw Invalid(description: "unknown replica URL scheme \"\(scheme)\" in \(redacted(url))")
         }

@@ -2,6 +2,7 @@ import LitestreamClient
 import LitestreamS3
 import LitestreamSFTP
 import LitestreamWebDAV
+import LitestreamNATS
 import Foundation
 import Yams
 
@@ -10,10 +11,10 @@ import Yams
 /// Written as `replica:` (one) or `replicas:` (a list) under a database. Unlike Litestream 0.5, which allows one
 /// replica per database, a database may have several; each then has a ``name`` for status output.
 public struct ReplicaConfiguration: Sendable, Equatable {
-    /// The replica backends implemented here. Litestream also has gs, abs, webdav, nats and oss; those are
+    /// The replica backends implemented here. Litestream also has gs, abs and oss; those are
     /// rejected with ``ConfigurationError/Code-swift.struct/unsupported``.
     public enum Kind: String, Sendable, Equatable, CaseIterable {
-        case file, s3, sftp, webdav
+        case file, s3, sftp, webdav, nats
 
         /// The kind a url scheme names: `webdavs` (WebDAV over HTTPS) is a `webdav` replica, as in Litestream.
         init?(scheme: String) {
@@ -81,7 +82,7 @@ public struct ReplicaConfiguration: Sendable, Equatable {
     ]
 
     /// Litestream's other backends, recognised so the error is "not supported yet" rather than "unknown".
-    static let unsupportedTypes: Set<String> = ["gs", "gcs", "abs", "nats", "oss"]
+    static let unsupportedTypes: Set<String> = ["gs", "gcs", "abs", "oss"]
 }
 
 extension ReplicaConfiguration {
@@ -215,6 +216,15 @@ extension ReplicaConfiguration {
             } else {
                 throw m.error(.missingValue,
                     "webdav-url required for webdav replica (or a webdav://host/path url) \(m.place)\(ConfigMapping.atLine(m.node))")
+            }
+        case .nats:
+            // Litestream's rules (newNATSReplicaClientFromConfig): the url's path is the bucket, else `bucket`.
+            let probe = ReplicaConfiguration(type: .nats, url: url, path: path, settings: settings)
+            do {
+                try probe.natsConfigurationUnchecked().validate()
+            } catch {
+                let key = url != nil ? "url" : m.has("bucket") ? "bucket" : "type"
+                throw m.error(.invalidValue, "\(error) \(m.place)\(ConfigMapping.atLine(m.location(key)))", at: m.location(key))
             }
         }
         self.init(type: type, name: name ?? type.rawValue, url: url, path: path, settings: settings)
