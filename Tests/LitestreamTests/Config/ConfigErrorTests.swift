@@ -122,7 +122,7 @@ struct ConfigErrorTests {
         #expect(badURL.message.contains("bucket required"))
     }
 
-    @Test(arguments: ["gs://b/p", "abs://acct@c/p", "nats://h/b", "oss://b/p"])
+    @Test(arguments: ["gs://b/p", "abs://acct@c/p", "oss://b/p"])
     func unsupportedReplicaTypes(url: String) throws {
         let e = try #require(error("dbs:\n  - path: /a\n    replica:\n      url: \(url)\n"))
         #expect(e.code == .unsupported && e.message.contains("not supported yet") && e.line == 4)

@@ -129,4 +129,27 @@ struct NATSReplicaClientTests {
             }
         }
     }
+
+    /// Mutual TLS: the server (nats-server's `tls` with `verify: true`) is checked against `root-cas`, and it checks
+    /// our `client-cert`. Without the CA the handshake fails, and the error says TLS.
+    @Test func mutualTLS() async throws {
+        let server = try NATSTestServer.start("nats-tls", tls: true)
+        defer { server.stop() }
+        try await server.createBucket("secure")
+        let replica = try server.replica(bucket: "secure")
+        try await replica.checkAccess()
+        try await Self.write(replica, level: 0, 1, 1, bytes: Array("over TLS".utf8), timestamp: 5000)
+        let file = try #require(try await replica.ltxFiles(level: 0).first)
+        #expect(try await Self.read(replica, file) == Array("over TLS".utf8))
+        await replica.close()
+
+        var untrusted = server.configuration(bucket: "secure")
+        untrusted.rootCAs = []
+        untrusted.maxReconnects = 0
+        await #expect {
+            try await NATSReplicaClient(configuration: untrusted).checkAccess()
+        } throws: { error in
+            (error as? NATSError)?.code == .unreachable && "\(error)".contains("127.0.0.1:\(server.port)")
+        }
+    }
 }

@@ -36,6 +36,11 @@ final class NATSTestServer: @unchecked Sendable {
     let dir: URL
     let port: Int
     let auth: Auth
+    /// With TLS: the CA that signed the server's certificate, and a client certificate the server requires.
+    let tls: Bool
+    var caPath: String { dir.appendingPathComponent("ca.pem").path }
+    var clientCertPath: String { dir.appendingPathComponent("client.pem").path }
+    var clientKeyPath: String { dir.appendingPathComponent("client-key.pem").path }
     private var process: TestEnvironment.BackgroundProcess?
     private(set) var pid: Int32?
 
@@ -43,10 +48,17 @@ final class NATSTestServer: @unchecked Sendable {
     static let nkeySeed = "SUAAAAICAMCAKBQHBAEQUCYMBUHA6EARCIJRIFIWC4MBSGQ3DQOR4H776Y"
     static let nkeyPublic = "UAB2CB576PHBBPQ5ODORRZ2LYCMWPZGWGCN2KDK7DXOIMZASKUY3RLKK"
 
-    private init(dir: URL, port: Int, auth: Auth) throws {
+    private init(dir: URL, port: Int, auth: Auth, tls: Bool) throws {
         self.dir = dir
         self.port = port
         self.auth = auth
+        self.tls = tls
+        var tlsBlock = ""
+        if tls {
+            try Self.makeCertificates(in: dir)
+            let d = dir.path
+            tlsBlock = "tls { cert_file: \"\(d)/server.pem\", key_file: \"\(d)/server-key.pem\", ca_file: \"\(d)/ca.pem\", verify: true }"
+        }
         var authBlock = ""
         switch auth {
         case .none: break
@@ -58,17 +70,18 @@ final class NATSTestServer: @unchecked Sendable {
             listen: 127.0.0.1:\(port)
             jetstream { store_dir: "\(dir.appendingPathComponent("store").path)" }
             \(authBlock)
+            \(tlsBlock)
             """
         try config.write(to: dir.appendingPathComponent("nats.conf"), atomically: true, encoding: .utf8)
     }
 
     /// Starts a server; throws when nats-server is missing (on CI too: scripts/test.sh installs it) or does not
     /// come up.
-    static func start(_ name: String = "nats", auth: Auth = .none) throws -> NATSTestServer {
+    static func start(_ name: String = "nats", auth: Auth = .none, tls: Bool = false) throws -> NATSTestServer {
         guard binary != nil else {
             throw TestEnvironment.Failure.missingTool("nats-server not found: install nats-server (scripts/test.sh does)")
         }
-        let server = try NATSTestServer(dir: try TestEnvironment.temporaryDirectory(name), port: try TestEnvironment.freeLoopbackPort(), auth: auth)
+        let server = try NATSTestServer(dir: try TestEnvironment.temporaryDirectory(name), port: try TestEnvironment.freeLoopbackPort(), auth: auth, tls: tls)
         try server.up()
         return server
     }
@@ -126,6 +139,23 @@ final class NATSTestServer: @unchecked Sendable {
 
     deinit { stop() }
 
+    /// A CA, a server certificate for 127.0.0.1 and a client certificate, ECDSA P-256, with openssl.
+    static func makeCertificates(in dir: URL) throws {
+        let d = dir.path
+        func openssl(_ args: [String]) throws {
+            let r = try TestEnvironment.run("openssl", args)
+            guard r.status == 0 else { throw TestEnvironment.Failure.commandFailed(command: "openssl \(args.first ?? "")", status: r.status, stderr: r.stderr) }
+        }
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try openssl(["req", "-x509"] + ec + ["-keyout", "\(d)/ca-key.pem", "-out", "\(d)/ca.pem", "-days", "2", "-subj", "/CN=litestream-test-ca"])
+        for (name, ext) in [("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"), ("client", "extendedKeyUsage=clientAuth\n")] {
+            try ext.write(toFile: "\(d)/\(name).ext", atomically: true, encoding: .utf8)
+            try openssl(["req"] + ec + ["-keyout", "\(d)/\(name)-key.pem", "-out", "\(d)/\(name).csr", "-subj", "/CN=\(name)"])
+            try openssl(["x509", "-req", "-in", "\(d)/\(name).csr", "-CA", "\(d)/ca.pem", "-CAkey", "\(d)/ca-key.pem",
+                "-CAcreateserial", "-out", "\(d)/\(name).pem", "-days", "2", "-extfile", "\(d)/\(name).ext"])
+        }
+    }
+
     // MARK: Replica settings
 
     /// `nats://[user:password@]127.0.0.1:port/bucket` (with the server's user and password, or token).
@@ -144,6 +174,10 @@ final class NATSTestServer: @unchecked Sendable {
         case .userPassword(let u, let p): (c.username, c.password) = (u, p)
         case .token(let t): c.token = t
         case .nkey: c.nkey = Self.nkeySeed
+        }
+        if tls {
+            c.rootCAs = [caPath]
+            (c.clientCert, c.clientKey) = (clientCertPath, clientKeyPath)
         }
         c.timeout = .seconds(30)  // a loaded CI machine
         c.reconnectWait = .milliseconds(500)
