@@ -336,6 +336,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 // Public keys in the SFTP tests (SFTP/SSHKeyTests.swift).
                 .product(name: "NIOSSH", package: "swift-nio-ssh"),
+                // The operator, account and user JWTs the NATS tests sign (NATS/NATSOperatorSetup.swift).
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),

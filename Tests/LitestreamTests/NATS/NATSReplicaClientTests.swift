@@ -152,4 +152,32 @@ struct NATSReplicaClientTests {
             (error as? NATSError)?.code == .unreachable && "\(error)".contains("127.0.0.1:\(server.port)")
         }
     }
+
+    /// JWT logins against a server in operator mode: the user's `creds` file, and the same JWT and seed given as
+    /// `jwt` and `seed`; a JWT whose seed does not match is refused.
+    @Test func operatorModeJWTLogins() async throws {
+        let setup = try NATSOperatorSetup()
+        let server = try NATSTestServer.start("nats-jwt", auth: .operatorJWT(setup))
+        defer { server.stop() }
+        try await server.createBucket("jwt")
+        let creds = try server.replica(bucket: "jwt")
+        try await creds.checkAccess()
+        try await Self.write(creds, level: 0, 1, 1, bytes: [9, 9], timestamp: 1000)
+        await creds.close()
+
+        var keys = NATSConfiguration(bucket: "jwt", host: "127.0.0.1", port: server.port)
+        (keys.jwt, keys.seed) = (setup.userJWT, setup.userSeed)
+        let direct = try NATSReplicaClient(configuration: keys)
+        #expect(try await direct.ltxFiles(level: 0).count == 1)
+        await direct.close()
+
+        keys.seed = NKeyTests.goldens[0].seed  // another key than the JWT's
+        keys.maxReconnects = 0
+        await #expect {
+            try await NATSReplicaClient(configuration: keys).checkAccess()
+        } throws: { error in
+            (error as? NATSError)?.code == .authenticationFailed && "\(error)".contains("the jwt and seed")
+                && !"\(error)".contains(NKeyTests.goldens[0].seed) && !"\(error)".contains(setup.userJWT)
+        }
+    }
 }

@@ -31,7 +31,12 @@ final class NATSTestServer: @unchecked Sendable {
         case token(String)
         /// A user nkey (its public key `U…` in the server's configuration).
         case nkey(publicKey: String)
+        /// Operator mode: JWT logins, the user's credentials in ``credsPath``.
+        case operatorJWT(NATSOperatorSetup)
     }
+
+    /// The user's credentials file, for ``Auth/operatorJWT(_:)``.
+    var credsPath: String { dir.appendingPathComponent("user.creds").path }
 
     let dir: URL
     let port: Int
@@ -65,6 +70,9 @@ final class NATSTestServer: @unchecked Sendable {
         case .userPassword(let u, let p): authBlock = "authorization { user: \"\(u)\", password: \"\(p)\" }"
         case .token(let t): authBlock = "authorization { token: \"\(t)\" }"
         case .nkey(let key): authBlock = "authorization { users: [ { nkey: \(key) } ] }"
+        case .operatorJWT(let setup):
+            authBlock = setup.serverConfiguration
+            try setup.credsFile.write(toFile: dir.appendingPathComponent("user.creds").path, atomically: true, encoding: .utf8)
         }
         let config = """
             listen: 127.0.0.1:\(port)
@@ -163,7 +171,7 @@ final class NATSTestServer: @unchecked Sendable {
         switch auth {
         case .userPassword(let u, let p): "nats://\(u):\(p)@127.0.0.1:\(port)/\(bucket)"
         case .token(let t): "nats://\(t)@127.0.0.1:\(port)/\(bucket)"
-        case .none, .nkey: "nats://127.0.0.1:\(port)/\(bucket)"
+        case .none, .nkey, .operatorJWT: "nats://127.0.0.1:\(port)/\(bucket)"
         }
     }
 
@@ -174,6 +182,7 @@ final class NATSTestServer: @unchecked Sendable {
         case .userPassword(let u, let p): (c.username, c.password) = (u, p)
         case .token(let t): c.token = t
         case .nkey: c.nkey = Self.nkeySeed
+        case .operatorJWT: c.creds = credsPath
         }
         if tls {
             c.rootCAs = [caPath]
@@ -200,6 +209,7 @@ final class NATSTestServer: @unchecked Sendable {
         var lines = ["    replica:", "      type: nats", "      url: nats://127.0.0.1:\(port)/\(bucket)"]
         switch auth {
         case .none, .nkey: break
+        case .operatorJWT: lines += ["      creds: \(credsPath)"]
         case .userPassword(let u, let p): lines += ["      username: \(u)", "      password: \(p)"]
         case .token(let t): lines += ["      token: \(t)"]
         }
