@@ -105,7 +105,7 @@ struct NATSObjectStore: Sendable {
     /// `exclusive`: an object already there under the name is another writer's (``ReplicaError`` `.fileExists`),
     /// unless this is a `retry` and it has our size: our own earlier write, stored but its answer lost.
     func put(
-        name: String, headers: [String: [String]], from fd: FileDescriptor, size: Int64, exclusive: Bool = false,
+        name: String, headers: [String: [String]], from fd: SystemPackage.FileDescriptor, size: Int64, exclusive: Bool = false,
         retry: Bool = false
     ) async throws -> NATSObjectInfo {
         let existing = try await self.info(name, showDeleted: true)
@@ -185,7 +185,7 @@ struct NATSObjectStore: Sendable {
 
     /// Reads object `name` into `fd` at offset 0, one chunk per request, going on from `progress` (a read cut by a
     /// lost connection is resumed by calling again with the same progress). Checks size and SHA-256 at the end.
-    func get(name: String, into fd: FileDescriptor, progress: inout ReadProgress) async throws {
+    func get(name: String, into fd: SystemPackage.FileDescriptor, progress: inout ReadProgress) async throws {
         if progress.info == nil {
             guard let found = try await self.info(name) else {
                 throw NATSError(.objectNotFound, "object \(name) not found in bucket \(bucket) on \(endpoint)")

@@ -162,7 +162,7 @@ public struct NATSReplicaClient: ReplicaClient {
             createdAt: header.timestamp)
     }
 
-    private func put(from fd: FileDescriptor, size: Int64, level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64) async throws {
+    private func put(from fd: SystemPackage.FileDescriptor, size: Int64, level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64) async throws {
         let name = objectName(level: level, minTXID: minTXID, maxTXID: maxTXID)
         let headers = ["Litestream-Timestamp": [RFC3339Timestamp.format(milliseconds: timestamp)]]
         requests.count(.put)

@@ -1,4 +1,5 @@
 import Foundation
+import LTX
 import Testing
 
 @testable import LitestreamClient

@@ -2,6 +2,7 @@ import Foundation
 import LTX
 import Testing
 
+@testable import LitestreamClient
 @testable import LitestreamCore
 @testable import LitestreamNATS
 
@@ -118,7 +119,7 @@ struct NATSReplicaClientTests {
             case .userPassword: wrong.password = "WRONG-\(secret)"
             case .token: wrong.token = "WRONG-\(secret)"
             case .nkey: wrong.nkey = NKeyTests.goldens[1].seed  // a key the server does not list
-            case .none: break
+            case .none, .operatorJWT: break
             }
             let bad = try NATSReplicaClient(configuration: wrong)
             await #expect {

@@ -305,4 +305,29 @@ struct NATSReplicationTests {
         }
         #expect(theirs.status != 0 && theirs.stderr.contains("bucket must be created beforehand"), "\(theirs.stderr)")
     }
+
+    /// One configuration file with a `creds` key (a JWT login in operator mode), read by both tools: ours
+    /// replicates, Litestream 0.5.17 restores.
+    @Test func sameCredsConfigurationBothTools() async throws {
+        let official = try TestEnvironment.requireLitestreamBinary()
+        let ours = try #require(TestEnvironment.ourBinary(), "build the litestream executable first").path
+        let server = try NATSTestServer.start("nats-creds", auth: .operatorJWT(try NATSOperatorSetup()))
+        defer { server.stop() }
+        try await server.createBucket("creds")
+        let dir = try TestEnvironment.temporaryDirectory("nats-creds")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = try Self.makeSource(dir)
+        let config = dir.appendingPathComponent("litestream.yml").path
+        try "dbs:\n  - path: \(db)\n\(server.replicaYAML(bucket: "creds"))\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let rep = try await Integration.offload {
+            try TestEnvironment.run(ours, ["replicate", "-once", "-config", config], timeout: .seconds(120))
+        }
+        #expect(rep.status == 0, "our replicate: \(rep.stderr)")
+        let out = dir.appendingPathComponent("out.db").path
+        let res = try await Integration.offload {
+            try TestEnvironment.run(official, ["restore", "-config", config, "-o", out, db], timeout: .seconds(120))
+        }
+        #expect(res.status == 0, "litestream restore: \(res.stderr)")
+        #expect(try TestDatabase.contentDigest(path: out) == TestDatabase.contentDigest(path: db))
+    }
 }
