@@ -130,6 +130,8 @@ def table(ctx, res):
         row("tenants: peak RSS, VmHWM (MB)", tn["ours"]["rss_mb"], tn["theirs"]["rss_mb"], 0)
         row("tenants: commit to a random tenant → replica, median of %d (ms)" % args.tenants_probes,
             tn["ours"]["write_median_ms"], tn["theirs"]["write_median_ms"], 1)
+        row("tenants: `list` over the control socket, median of 3 (ms)", tn["ours"]["list_ms"],
+            tn["theirs"]["list_ms"], 0)
 
     head = "%s — ours: %s (version %s); theirs: %s; %d run%s, medians. %s" % (
         ctx.started.strftime("%Y-%m-%d %H:%M UTC"), ctx.ours_label, ctx.version["ours"], ctx.version["theirs"],

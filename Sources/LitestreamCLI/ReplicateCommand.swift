@@ -166,7 +166,6 @@ struct ReplicateCommand: AsyncParsableCommand {
             services.append(optional(MetricsServer(address: addr, server: server, logger: logger),
                 "metrics endpoint failed; replication goes on without it", ["addr": "\(addr)"]))
         }
-        services.append(ReplicationMetrics(server: server))
         if let url = config.heartbeatURL?.value {
             services.append(Heartbeat(url: url, interval: config.heartbeatInterval, server: server, logger: logger))
         }

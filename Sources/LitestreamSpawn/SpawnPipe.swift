@@ -40,6 +40,22 @@ package struct SpawnPipe: Sendable {
         return high
     }
 
+    /// A pipe for one of a child's standard descriptors: ours to keep, and the child's, raised (see ``raised(_:)``)
+    /// and mapped to `target`, to close once the child is spawned. `childReads`: the child reads its end (its
+    /// standard input); otherwise it writes (its output).
+    package static func forChild(
+        _ target: Int32, childReads: Bool = false
+    ) throws(PipeError) -> (ours: Int32, theirs: Int32, mapping: SpawnedProcess.Options.Mapping) {
+        let pipe = try SpawnPipe()
+        let (ours, child) = childReads ? (pipe.writeEnd, pipe.readEnd) : (pipe.readEnd, pipe.writeEnd)
+        let theirs: Int32
+        do { theirs = try raised(child) } catch {
+            close(ours)
+            throw error
+        }
+        return (ours, theirs, .init(theirs, to: target))
+    }
+
     #if canImport(Glibc)
     /// `pipe2(2)`, declared by Glibc only under `_GNU_SOURCE`, which Swift's Glibc module does not define.
     private static let pipe2: (@convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32)? = {

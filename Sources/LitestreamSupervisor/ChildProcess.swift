@@ -156,23 +156,21 @@ final class ChildProcess: Sendable {
         do {
             if case .captured = request.standardIO {
                 options.standardInputFromNull = true
-                let out = try SpawnPipe()
-                parentEnds.append(out.readEnd)
-                childEnds.append(try SpawnPipe.raised(out.writeEnd))
-                let err = try SpawnPipe()
-                parentEnds.append(err.readEnd)
-                childEnds.append(try SpawnPipe.raised(err.writeEnd))
-                standardOutput = out.readEnd
-                standardError = err.readEnd
-                options.descriptors += [.init(childEnds[0], to: 1), .init(childEnds[1], to: 2)]
+                for target: Int32 in [1, 2] {
+                    let pipe = try SpawnPipe.forChild(target)
+                    parentEnds.append(pipe.ours)
+                    childEnds.append(pipe.theirs)
+                    options.descriptors.append(pipe.mapping)
+                }
+                standardOutput = parentEnds[0]
+                standardError = parentEnds[1]
             }
             if request.lifeline {
-                let pipe = try SpawnPipe()
-                parentEnds.append(pipe.writeEnd)
-                let readEnd = try SpawnPipe.raised(pipe.readEnd)
-                childEnds.append(readEnd)
-                lifeline = pipe.writeEnd
-                options.descriptors.append(.init(readEnd, to: lifelineDescriptor))
+                let pipe = try SpawnPipe.forChild(lifelineDescriptor, childReads: true)
+                parentEnds.append(pipe.ours)
+                childEnds.append(pipe.theirs)
+                lifeline = pipe.ours
+                options.descriptors.append(pipe.mapping)
                 options.environment["LITESTREAM_LIFELINE_FD"] = "\(lifelineDescriptor)"
             }
         } catch {

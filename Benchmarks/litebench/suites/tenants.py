@@ -2,7 +2,8 @@
 (`dir:`, `watch: true`) and sent to a file replica. Measured per tool: seconds from start until every database
 has a file in its replica; CPU (user+sys) per minute over --tenants-idle-seconds of idleness after that; peak and
 current RSS; and the median time from a commit to a random tenant until its replica has it (--tenants-probes
-probes, one at a time). Litestream runs only up to --tenants-theirs-max databases (above, ours alone)."""
+probes, one at a time); and the median wall time of `litestream list` over the control socket (3 runs). Litestream
+runs only up to --tenants-theirs-max databases (above, ours alone)."""
 import os
 import random
 import shutil
@@ -71,7 +72,8 @@ def run(ctx):
     args = ctx.args
     n = args.tenants
     tools = [t for t in ctx.tools if t == "ours" or n <= args.tenants_theirs_max]
-    results = {t: {"start_s": [], "idle_cpu_per_min_s": [], "rss_mb": [], "rss_now_mb": [], "write_median_ms": []}
+    results = {t: {"start_s": [], "idle_cpu_per_min_s": [], "rss_mb": [], "rss_now_mb": [], "write_median_ms": [],
+                   "list_ms": []}
                for t in ctx.tools}
     names = _names(n)
     rng = random.Random(20)
@@ -87,7 +89,9 @@ def run(ctx):
             for name in names:
                 shutil.copyfile(template, os.path.join(dbs, name))
             config = os.path.join(work, "litestream.yml")
+            socket = os.path.join(work, "litestream.sock")
             with open(config, "w") as f:
+                f.write("socket:\n  enabled: true\n  path: %s\n" % socket)
                 f.write("dbs:\n  - dir: %s\n    pattern: \"*.db\"\n    watch: true\n    replica:\n"
                         "      type: file\n      path: %s\n" % (dbs, replica))
             tag = "tenants-%s-%d" % (tool, run)
@@ -103,6 +107,9 @@ def run(ctx):
             rss_now = procs.proc_status_kb(proc.pid, "VmRSS") / 1024
             latencies = [_probe(proc, dbs, replica, rng.choice(names)) for _ in range(args.tenants_probes)]
             rss = procs.proc_status_kb(proc.pid, "VmHWM") / 1024
+            list_ms = statistics.median(
+                procs.run_timed([ctx.bin[tool], "list", "-socket", socket], ctx.log("list-" + tag), timeout=120)[0] * 1000
+                for _ in range(3))
             procs.stop(proc, timeout=300)
             r = results[tool]
             r["start_s"].append(start_s)
@@ -110,9 +117,11 @@ def run(ctx):
             r["rss_mb"].append(rss)
             r["rss_now_mb"].append(rss_now)
             r["write_median_ms"].append(statistics.median(latencies))
+            r["list_ms"].append(list_ms)
             print("  tenants run %d %-6s %d dbs: all replicated in %.1f s, idle CPU %.2f s/min, RSS %.0f MB "
-                  "(peak %.0f), commit → replica median %.1f ms (max %.1f)" % (
-                      run + 1, tool, n, start_s, idle, rss_now, rss, statistics.median(latencies), max(latencies)),
+                  "(peak %.0f), commit → replica median %.1f ms (max %.1f), list %.0f ms" % (
+                      run + 1, tool, n, start_s, idle, rss_now, rss, statistics.median(latencies), max(latencies),
+                      list_ms),
                   flush=True)
             db.rm(work)
     return results

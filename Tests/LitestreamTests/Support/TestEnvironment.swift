@@ -231,24 +231,15 @@ enum TestEnvironment {
                 executable: try TestEnvironment.resolveExecutable(executable).path, arguments: args,
                 environment: ProcessInfo.processInfo.environment.merging(environment ?? [:]) { $1 })
             // Our ends stay here; the child's ends are closed once it has them.
-            let stdoutPipe = try SpawnPipe()
-            let stderrPipe = try SpawnPipe()
-            let stdinPipe = input == nil ? nil : try SpawnPipe()
-            var childEnds = [try SpawnPipe.raised(stdoutPipe.writeEnd), try SpawnPipe.raised(stderrPipe.writeEnd)]
-            options.descriptors = [.init(childEnds[0], to: 1), .init(childEnds[1], to: 2)]
-            if let stdinPipe {
-                childEnds.append(try SpawnPipe.raised(stdinPipe.readEnd))
-                options.descriptors.append(.init(childEnds[2], to: 0))
-            } else {
-                options.standardInputFromNull = true
-            }
-            defer { for fd in childEnds { close(fd) } }
+            let pipes = try [SpawnPipe.forChild(1), SpawnPipe.forChild(2)]
+                + (input == nil ? [] : [SpawnPipe.forChild(0, childReads: true)])
+            options.descriptors = pipes.map(\.mapping)
+            options.standardInputFromNull = input == nil
+            defer { for p in pipes { close(p.theirs) } }
             do {
                 process = try SpawnedProcess.spawn(options)
             } catch {
-                close(stdoutPipe.readEnd)
-                close(stderrPipe.readEnd)
-                if let stdinPipe { close(stdinPipe.writeEnd) }
+                for p in pipes { close(p.ours) }
                 throw error
             }
             let process = self.process
@@ -260,10 +251,10 @@ enum TestEnvironment {
                 exited.signal()
             }.start()
 
-            collect(stdoutPipe.readEnd) { $0.stdoutData.append($1) }
-            collect(stderrPipe.readEnd) { $0.stderrData.append($1) }
-            if let stdinPipe, let input {
-                let handle = FileHandle(fileDescriptor: stdinPipe.writeEnd, closeOnDealloc: true)
+            collect(pipes[0].ours) { $0.stdoutData.append($1) }
+            collect(pipes[1].ours) { $0.stderrData.append($1) }
+            if pipes.count > 2, let input {
+                let handle = FileHandle(fileDescriptor: pipes[2].ours, closeOnDealloc: true)
                 Thread {
                     // A child may exit without reading all of it. Block SIGPIPE on this thread so
                     // that the write fails with EPIPE instead of the signal killing the test run.
