@@ -1,5 +1,5 @@
 import Foundation
-public import LitestreamClient
+import LitestreamClient
 
 /// Where a NATS replica is and how to log in, with Litestream 0.5.17's keys: the server (`url`,
 /// `nats://[user:password@]host[:port]/bucket`), the object store `bucket`, the credentials (`jwt` and `seed`,
