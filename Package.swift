@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "LitestreamSFTP", targets: ["LitestreamSFTP"]),
         .library(name: "LitestreamWebDAV", targets: ["LitestreamWebDAV"]),
         .library(name: "LitestreamNATS", targets: ["LitestreamNATS"]),
+        .library(name: "LitestreamABS", targets: ["LitestreamABS"]),
+        .library(name: "LitestreamOSS", targets: ["LitestreamOSS"]),
         .library(name: "LitestreamConfig", targets: ["LitestreamConfig"]),
         .library(name: "LitestreamServer", targets: ["LitestreamServer"]),
         // For supervisors and health checks: the control-socket client and the status types, nothing of the engine.
@@ -113,6 +115,7 @@ let package = Package(
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
@@ -184,6 +187,38 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Azure Blob Storage replica client (abs://): Shared Key signing or a SAS token, Put Blob / Put Block.
+        .target(
+            name: "LitestreamABS",
+            dependencies: [
+                "LTX",
+                "LitestreamClient",
+                "LitestreamCore",
+                "LitestreamHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Alibaba Cloud OSS replica client (oss://): signature V4, PutObject / multipart, ListObjectsV2.
+        .target(
+            name: "LitestreamOSS",
+            dependencies: [
+                "LTX",
+                "LitestreamClient",
+                "LitestreamCore",
+                "LitestreamHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // litestream.yml: the typed, strictly checked model, and the replica clients it describes.
         .target(
             name: "LitestreamConfig",
@@ -193,6 +228,8 @@ let package = Package(
                 "LitestreamSFTP",
                 "LitestreamWebDAV",
                 "LitestreamNATS",
+                "LitestreamABS",
+                "LitestreamOSS",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
@@ -221,7 +258,7 @@ let package = Package(
             name: "Litestream",
             dependencies: [
                 "LTX", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamSFTP", "LitestreamWebDAV",
-                "LitestreamNATS", "LitestreamConfig",
+                "LitestreamNATS", "LitestreamABS", "LitestreamOSS", "LitestreamConfig",
                 "LitestreamServer",
             ],
             swiftSettings: swiftSettings
@@ -325,8 +362,8 @@ let package = Package(
             name: "LitestreamTests",
             dependencies: [
                 "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamHTTP", "LitestreamS3", "LitestreamSFTP",
-                "LitestreamWebDAV", "LitestreamNATS", "LitestreamConfig", "LitestreamServer", "LitestreamSupervisor",
-                "LitestreamSpawn", "LTX",
+                "LitestreamWebDAV", "LitestreamNATS", "LitestreamABS", "LitestreamOSS", "LitestreamConfig", "LitestreamServer",
+                "LitestreamSupervisor", "LitestreamSpawn", "LTX",
                 "CLitestreamSQLite",
                 // The supervisor's metrics, read back (Supervisor/SupervisorLifecycleTests.swift).
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
@@ -342,7 +379,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            exclude: ["S3/Fixtures"],
+            exclude: ["S3/Fixtures", "ABS/Fixtures", "OSS/Fixtures"],
             swiftSettings: swiftSettings
         ),
     ]

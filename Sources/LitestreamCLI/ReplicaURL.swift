@@ -9,7 +9,7 @@ enum ReplicaURL {
 
     static func isURL(_ s: String) -> Bool { s.contains("://") }
 
-    /// - Parameter exactTimestamps: for S3, read each file's creation time from its metadata (one request per
+    /// - Parameter exactTimestamps: for S3 and OSS, read each file's creation time from its metadata (one request per
     ///   file) rather than the listing's LastModified: for point-in-time restores by timestamp. (WebDAV has only
     ///   the server's modification time, which its listing gives.)
     static func client(_ url: String, exactTimestamps: Bool = false) throws -> any ReplicaClient {
@@ -53,8 +53,22 @@ enum ReplicaURL {
             } catch let e as NATSConfiguration.Invalid {
                 throw Invalid(description: e.description)
             }
-        case "gs", "abs", "oss":
-            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file://, s3://, sftp://, webdav:// or nats:// replica")
+        case "abs":
+            do {
+                return try ABSReplicaClient(url: url)
+            } catch let e as ABSConfiguration.Invalid {
+                throw Invalid(description: e.description)
+            }
+        case "oss":
+            do {
+                var client = try OSSReplicaClient(url: url)
+                client.timestampsFromMetadata = exactTimestamps
+                return client
+            } catch let e as OSSConfiguration.Invalid {
+                throw Invalid(description: e.description)
+            }
+        case "gs":
+            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file://, s3://, sftp://, webdav://, nats://, abs:// or oss:// replica")
         default:
             throw Invalid(description: "unknown replica URL scheme \"\(scheme)\" in \(redacted(url))")
         }

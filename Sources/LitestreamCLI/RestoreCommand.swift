@@ -119,6 +119,9 @@ struct RestoreCommand: AsyncParsableCommand {
             if var s3 = client as? S3ReplicaClient {
                 s3.timestampsFromMetadata = exact
                 client = s3
+            } else if var oss = client as? OSSReplicaClient {
+                oss.timestampsFromMetadata = exact
+                client = oss
             }
             return (client, output ?? source)
         }

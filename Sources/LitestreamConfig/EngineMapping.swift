@@ -1,3 +1,5 @@
+import LitestreamABS
+import LitestreamOSS
 import LitestreamS3
 import LitestreamSFTP
 import LitestreamWebDAV
@@ -67,6 +69,12 @@ extension DatabaseConfiguration {
                 // Litestream 0.5.17 has no prefix for NATS, so its databases would share one set of names; ours get
                 // `<relative>/ltx/…` in the bucket.
                 r.path = (r.path.map { $0.isEmpty ? "" : $0 + "/" } ?? "") + relative
+            case .abs:
+                let base = try r.path ?? r.url.map { try ABSConfiguration.parse(url: $0).path } ?? ""
+                r.path = base.isEmpty || base == "." ? relative : base + "/" + relative
+            case .oss:
+                let base = try r.path ?? r.url.map { try OSSConfiguration.parse(url: $0).path } ?? ""
+                r.path = base.isEmpty || base == "." ? relative : base + "/" + relative
             }
             return r
         }

@@ -107,6 +107,8 @@ extension ReplicaConfiguration: CustomStringConvertible, CustomDebugStringConver
         case .sftp: url.map(Redaction.url) ?? "sftp://\(settings.user ?? "?")@\(settings.host ?? "?")/\(path ?? "")"
         case .webdav: url.map(Redaction.url) ?? "\(settings.webdavURL.map(Redaction.url) ?? "?")/\(path ?? "")"
         case .nats: url.map(Redaction.url) ?? "nats://127.0.0.1:4222/\(settings.bucket ?? "?")"
+        case .abs: url.map(Redaction.url) ?? "abs://\(settings.accountName.map { $0 + "@" } ?? "")\(settings.bucket ?? "?")/\(path ?? "")"
+        case .oss: url.map(Redaction.url) ?? "oss://\(settings.bucket ?? "?")/\(path ?? "")"
         }
         return "\(name) (\(location))"
     }
@@ -183,6 +185,9 @@ extension ReplicaSettings: CustomStringConvertible, CustomDebugStringConvertible
         put("max-reconnects", maxReconnects.map(String.init))
         put("reconnect-wait", reconnectWait.map(GoDuration.format))
         put("timeout", timeout.map(GoDuration.format))
+        put("account-name", accountName.map(YAMLLines.quote))
+        put("account-key", accountKey.map { _ in YAMLLines.quote(Redaction.mask) })
+        put("sas-token", sasToken.map { _ in YAMLLines.quote(Redaction.mask) })
     }
 }
 

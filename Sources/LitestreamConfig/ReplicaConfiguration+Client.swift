@@ -1,4 +1,6 @@
+public import LitestreamABS
 public import LitestreamCore
+public import LitestreamOSS
 public import LitestreamS3
 public import LitestreamSFTP
 public import LitestreamWebDAV
@@ -110,47 +112,79 @@ extension ReplicaConfiguration {
             return try WebDAVReplicaClient(configuration: webdavConfiguration())
         case .nats:
             return try NATSReplicaClient(configuration: natsConfiguration())
+        case .abs:
+            do {
+                return try ABSReplicaClient(configuration: absConfiguration(), environment: environment)
+            } catch let e as ABSConfiguration.Invalid {
+                throw ConfigurationError(.invalidValue, "replica '\(name)': \(e)", line: line, source: source, cause: e)
+            }
+        case .oss:
+            do {
+                return try OSSReplicaClient(configuration: ossConfiguration(), environment: environment)
+            } catch let e as OSSConfiguration.Invalid {
+                throw ConfigurationError(.invalidValue, "replica '\(name)': \(e)", line: line, source: source, cause: e)
+            }
         }
     }
 
-    /// The NATS settings of a `nats` replica, as Litestream builds them: the `url` gives the server and the bucket
-    /// (and, on the command line, user and password), `bucket` is used when the url has none; every credential,
-    /// TLS and connection key written in the file (or inherited) on top. `path` (ours) prefixes the object names.
-    public func natsConfiguration() throws -> NATSConfiguration {
-        guard type == .nats else {
-            throw ConfigurationError(.invalidValue, "replica '\(name)' is a \(type.rawValue) replica, not nats", line: line, source: source)
+    /// The Azure Blob settings of an `abs` replica, as Litestream builds them: the keys written in the file (or
+    /// inherited) — `account-name`, `account-key`, `sas-token`, `bucket` (the container), `path`, `endpoint` — and
+    /// the `url`'s account and container for those not written (`abs://account@container/path`).
+    public func absConfiguration() throws -> ABSConfiguration {
+        guard type == .abs else {
+            throw ConfigurationError(.invalidValue, "replica '\(name)' is a \(type.rawValue) replica, not abs", line: line, source: source)
         }
         do {
-            let c = try natsConfigurationUnchecked()
-            try c.validate()
-            return c
+            return try absConfigurationUnchecked()
         } catch {
             throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line, source: source, cause: error)
         }
     }
 
-    func natsConfigurationUnchecked() throws -> NATSConfiguration {
+    func absConfigurationUnchecked() throws -> ABSConfiguration {
         let s = settings
-        var c = NATSConfiguration(bucket: s.bucket ?? "")
+        var c = ABSConfiguration(accountName: s.accountName ?? "", container: s.bucket ?? "", path: path ?? "")
         if let url {
-            let bucketless = url.replacingOccurrences(of: "://", with: "").contains("/") == false
-            c = try NATSConfiguration.parse(url: bucketless && s.bucket != nil ? url + "/" + s.bucket! : url)
+            let u = try ABSConfiguration.parse(url: url)
+            if c.accountName.isEmpty { c.accountName = u.accountName }
+            if c.container.isEmpty { c.container = u.container }
+            if path == nil { c.path = u.path }  // a path here is directory mode's: the url's with the file's appended
         }
-        if let p = path { c.path = p }
-        if let v = s.jwt { c.jwt = v.value }
-        if let v = s.seed { c.seed = v.value }
-        if let v = s.creds { c.creds = v }
-        if let v = s.nkey { c.nkey = v.value }
-        if let v = s.username { c.username = v }
-        if let v = s.password { c.password = v.value }
-        if let v = s.token { c.token = v.value }
-        if let v = s.tls { c.tls = v }
-        if let v = s.rootCAs { c.rootCAs = v }
-        if let v = s.clientCert { c.clientCert = v }
-        if let v = s.clientKey { c.clientKey = v }
-        if let v = s.maxReconnects { c.maxReconnects = v }
-        if let v = s.reconnectWait { c.reconnectWait = v }
-        if let v = s.timeout { c.timeout = v }
+        c.accountKey = s.accountKey?.value
+        c.sasToken = s.sasToken?.value
+        c.endpoint = s.endpoint.flatMap { $0.isEmpty ? nil : $0 }
+        guard !c.container.isEmpty else { throw ABSConfiguration.Invalid(description: "bucket required for abs replica") }
+        return c
+    }
+
+    /// The OSS settings of an `oss` replica, as Litestream builds them: `access-key-id`, `secret-access-key`,
+    /// `region`, `bucket`, `endpoint`, `path`, and the `url`'s bucket, region (from an OSS host name) and path for
+    /// those not written.
+    public func ossConfiguration() throws -> OSSConfiguration {
+        guard type == .oss else {
+            throw ConfigurationError(.invalidValue, "replica '\(name)' is a \(type.rawValue) replica, not oss", line: line, source: source)
+        }
+        do {
+            return try ossConfigurationUnchecked()
+        } catch {
+            throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line, source: source, cause: error)
+        }
+    }
+
+    func ossConfigurationUnchecked() throws -> OSSConfiguration {
+        let s = settings
+        var c = OSSConfiguration(bucket: s.bucket ?? "", path: path ?? "", region: s.region)
+        if let url {
+            let u = try OSSConfiguration.parse(url: url)
+            if c.bucket.isEmpty { c.bucket = u.bucket }
+            if path == nil { c.path = u.path }
+            if c.region == nil { c.region = u.region }
+        }
+        c.endpoint = s.endpoint.flatMap { $0.isEmpty ? nil : $0 }
+        c.accessKeyID = s.accessKeyID
+        c.accessKeySecret = s.secretAccessKey?.value
+        if let v = s.partSize { c.partSize = Int(v) }
+        guard !c.bucket.isEmpty else { throw OSSConfiguration.Invalid(description: "bucket required for oss replica") }
         return c
     }
 
@@ -211,6 +245,55 @@ extension ReplicaConfiguration {
         case .nats:
             guard let c = try? natsConfigurationUnchecked() else { return nil }
             return "nats:\(c.host):\(c.port)/\(c.bucket)/\(c.path.split(separator: "/").joined(separator: "/"))"
+        case .abs:
+            guard let c = try? absConfigurationUnchecked() else { return nil }
+            return "abs:\(c.endpoint ?? c.accountName)/\(c.container)/\(ABSConfiguration.clean(c.path))"
+        case .oss:
+            guard let c = try? ossConfigurationUnchecked() else { return nil }
+            return "oss:\(c.endpoint ?? c.region ?? OSSConfiguration.defaultRegion)/\(c.bucket)/\(c.path.split(separator: "/").joined(separator: "/"))"
         }
+    }
+}
+
+extension ReplicaConfiguration {
+    /// The NATS settings of a `nats` replica, as Litestream builds them: the `url` gives the server and the bucket
+    /// (and, on the command line, user and password), `bucket` is used when the url has none; every credential,
+    /// TLS and connection key written in the file (or inherited) on top. `path` (ours) prefixes the object names.
+    public func natsConfiguration() throws -> NATSConfiguration {
+        guard type == .nats else {
+            throw ConfigurationError(.invalidValue, "replica '\(name)' is a \(type.rawValue) replica, not nats", line: line, source: source)
+        }
+        do {
+            let c = try natsConfigurationUnchecked()
+            try c.validate()
+            return c
+        } catch {
+            throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line, source: source, cause: error)
+        }
+    }
+
+    func natsConfigurationUnchecked() throws -> NATSConfiguration {
+        let s = settings
+        var c = NATSConfiguration(bucket: s.bucket ?? "")
+        if let url {
+            let bucketless = url.replacingOccurrences(of: "://", with: "").contains("/") == false
+            c = try NATSConfiguration.parse(url: bucketless && s.bucket != nil ? url + "/" + s.bucket! : url)
+        }
+        if let p = path { c.path = p }
+        if let v = s.jwt { c.jwt = v.value }
+        if let v = s.seed { c.seed = v.value }
+        if let v = s.creds { c.creds = v }
+        if let v = s.nkey { c.nkey = v.value }
+        if let v = s.username { c.username = v }
+        if let v = s.password { c.password = v.value }
+        if let v = s.token { c.token = v.value }
+        if let v = s.tls { c.tls = v }
+        if let v = s.rootCAs { c.rootCAs = v }
+        if let v = s.clientCert { c.clientCert = v }
+        if let v = s.clientKey { c.clientKey = v }
+        if let v = s.maxReconnects { c.maxReconnects = v }
+        if let v = s.reconnectWait { c.reconnectWait = v }
+        if let v = s.timeout { c.timeout = v }
+        return c
     }
 }

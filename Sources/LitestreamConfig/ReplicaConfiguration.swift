@@ -1,4 +1,6 @@
+import LitestreamABS
 import LitestreamClient
+import LitestreamOSS
 import LitestreamS3
 import LitestreamSFTP
 import LitestreamWebDAV
@@ -11,10 +13,10 @@ import Yams
 /// Written as `replica:` (one) or `replicas:` (a list) under a database. Unlike Litestream 0.5, which allows one
 /// replica per database, a database may have several; each then has a ``name`` for status output.
 public struct ReplicaConfiguration: Sendable, Equatable {
-    /// The replica backends implemented here. Litestream also has gs, abs and oss; those are
-    /// rejected with ``ConfigurationError/Code-swift.struct/unsupported``.
+    /// The replica backends implemented here. Litestream also has gs; that is rejected with
+    /// ``ConfigurationError/Code-swift.struct/unsupported``.
     public enum Kind: String, Sendable, Equatable, CaseIterable {
-        case file, s3, sftp, webdav, nats
+        case file, s3, sftp, webdav, nats, abs, oss
 
         /// The kind a url scheme names: `webdavs` (WebDAV over HTTPS) is a `webdav` replica, as in Litestream.
         init?(scheme: String) {
@@ -82,7 +84,7 @@ public struct ReplicaConfiguration: Sendable, Equatable {
     ]
 
     /// Litestream's other backends, recognised so the error is "not supported yet" rather than "unknown".
-    static let unsupportedTypes: Set<String> = ["gs", "gcs", "abs", "oss"]
+    static let unsupportedTypes: Set<String> = ["gs", "gcs"]
 }
 
 extension ReplicaConfiguration {
@@ -225,6 +227,23 @@ extension ReplicaConfiguration {
             } catch {
                 let key = url != nil ? "url" : m.has("bucket") ? "bucket" : "type"
                 throw m.error(.invalidValue, "\(error) \(m.place)\(ConfigMapping.atLine(m.location(key)))", at: m.location(key))
+            }
+        case .abs, .oss:
+            // Litestream's rules (newABSReplicaClientFromConfig, newOSSReplicaClientFromConfig): the url, or bucket
+            // and path, not both; a bucket either way.
+            if url != nil {
+                for key in ["path", "bucket"] where m.has(key) {
+                    throw m.error(.invalidValue,
+                        "cannot specify url & \(key) for \(type.rawValue) replica \(m.place)\(ConfigMapping.atLine(m.location(key)))",
+                        at: m.location(key))
+                }
+            }
+            let probe = ReplicaConfiguration(type: type, url: url, path: path, settings: settings)
+            do {
+                if type == .abs { _ = try probe.absConfigurationUnchecked() } else { _ = try probe.ossConfigurationUnchecked() }
+            } catch {
+                throw m.error(.invalidValue, "\(error) \(m.place)\(ConfigMapping.atLine(m.location(url != nil ? "url" : "bucket")))",
+                    at: m.location(url != nil ? "url" : "bucket"))
             }
         }
         self.init(type: type, name: name ?? type.rawValue, url: url, path: path, settings: settings)

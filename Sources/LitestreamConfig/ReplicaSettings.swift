@@ -79,6 +79,13 @@ public struct ReplicaSettings: Sendable, Equatable {
     public var maxReconnects: Int?
     public var reconnectWait: Duration?
     public var timeout: Duration?
+    // Azure Blob Storage (abs)
+    /// `account-name`: the storage account.
+    public var accountName: String?
+    /// `account-key`: the storage account's key (base64).
+    public var accountKey: Secret?
+    /// `sas-token`: a shared access signature, used instead of the key when set.
+    public var sasToken: Secret?
 
     public init() {}
 
@@ -132,6 +139,9 @@ public struct ReplicaSettings: Sendable, Equatable {
         r.maxReconnects = maxReconnects ?? defaults.maxReconnects
         r.reconnectWait = reconnectWait ?? defaults.reconnectWait
         r.timeout = timeout ?? defaults.timeout
+        r.accountName = accountName ?? defaults.accountName
+        r.accountKey = accountKey ?? defaults.accountKey
+        r.sasToken = sasToken ?? defaults.sasToken
         return r
     }
 
@@ -146,11 +156,11 @@ public struct ReplicaSettings: Sendable, Equatable {
         "webdav-url", "webdav-username", "webdav-password",
         "jwt", "seed", "creds", "nkey", "username", "token", "tls", "root-cas", "client-cert", "client-key",
         "max-reconnects", "reconnect-wait", "timeout",  // nats
+        "account-name", "account-key", "sas-token",  // abs
     ]
 
     /// Keys of replica types we do not implement: recognised, so the error can say so instead of "unknown key".
     static let unsupportedKeys: Set<String> = [
-        "account-name", "account-key", "sas-token",  // abs
     ]
 
     /// Reads the settings present in `m` (keys must have been checked).
@@ -218,6 +228,9 @@ public struct ReplicaSettings: Sendable, Equatable {
         maxReconnects = try m.int("max-reconnects")
         reconnectWait = try m.duration("reconnect-wait")
         timeout = try m.duration("timeout")
+        accountName = try m.string("account-name")
+        accountKey = try m.string("account-key").map(Secret.init)
+        sasToken = try m.string("sas-token").map(Secret.init)
         if sseCustomerKey != nil && sseCustomerKeyPath != nil {
             throw m.error(.invalidValue,
                 "set only one of 'sse-customer-key' and 'sse-customer-key-path' \(m.place)\(ConfigMapping.atLine(m.location("sse-customer-key-path")))",

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import LitestreamCore
+import LitestreamHTTP
 import NIOCore
 import SystemPackage
 

@@ -3,6 +3,7 @@ public import LitestreamClient
 public import LitestreamCore
 public import Logging
 public import LTX
+import LitestreamHTTP
 import SystemPackage
 
 /// A replica in a NATS JetStream object store bucket, laid out exactly as Litestream 0.5.17's `nats` replica:

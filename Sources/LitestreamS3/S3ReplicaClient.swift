@@ -1,5 +1,6 @@
 public import LitestreamClient
 public import LitestreamCore
+import LitestreamHTTP
 import SystemPackage
 public import Foundation
 public import LTX

@@ -1,5 +1,6 @@
 import Crypto
 public import Foundation
+import LitestreamHTTP
 
 /// AWS Signature Version 4 for S3 (service `s3`), with signed payload hashes.
 ///
@@ -133,24 +134,7 @@ public struct S3Signer: Sendable {
     /// RFC 3986 percent-encoding of every byte except the unreserved `A–Z a–z 0–9 - . _ ~` (and `/` when
     /// `keepSlash`). Space is `%20`, `+` is `%2B`, non-ASCII is encoded as UTF-8 bytes.
     public static func uriEncode(_ s: String, keepSlash: Bool) -> String {
-        let hexDigits = Array("0123456789ABCDEF".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(s.utf8.count)
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
-                out.append(b)
-            case UInt8(ascii: "/") where keepSlash:
-                out.append(b)
-            default:
-                out.append(UInt8(ascii: "%"))
-                out.append(hexDigits[Int(b >> 4)])
-                out.append(hexDigits[Int(b & 0xF)])
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        URIEncoding.encode(s, keepSlash: keepSlash)
     }
 
     /// The encoded request path for a raw (unencoded) path such as `/bucket/key`: encoded once, `/` kept.

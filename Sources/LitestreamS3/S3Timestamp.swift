@@ -1,4 +1,4 @@
-import LitestreamCore
+import LitestreamHTTP
 
-/// Litestream's `litestream-timestamp` metadata (see ``RFC3339Timestamp``).
+/// The `litestream-timestamp` metadata's format, shared with the other object stores (``RFC3339Timestamp``).
 typealias S3Timestamp = RFC3339Timestamp

@@ -231,12 +231,7 @@ public struct WebDAVReplicaClient: ReplicaClient {
     }
 
     /// A new file in the temporary directory, already unlinked: its data lives while it is open.
-    static func unlinkedTemporaryFile() throws -> OpenFile {
-        let path = FileManager.default.temporaryDirectory.path + "/litestream-webdav-\(UUID().uuidString).ltx"
-        let file = try OpenFile(path, .readWrite, options: [.create, .exclusiveCreate], permissions: .ownerReadWrite)
-        try POSIX.remove(path)
-        return file
-    }
+    static func unlinkedTemporaryFile() throws -> OpenFile { try OpenFile.unlinkedTemporary(prefix: "litestream-webdav") }
 }
 
 extension UInt32 {

@@ -31,6 +31,10 @@ public struct Maintenance: Sendable {
     private var levelMax: [Int: TXID] = [:]
     private var nextCompaction: [Int: Int64] = [:]
     private var lastSnapshotAt: Int64?
+    /// A due snapshot put off because the process was busy (see `run`'s `snapshot`): not before this (Unix ms).
+    private var snapshotRetryAt: Int64 = 0
+    /// How long the next put-off snapshot waits (ms): doubles each time, up to 16 s.
+    private var snapshotRetryDelay: Int64 = 500
     private var lastL0RetentionAt: Int64 = 0
     /// L0 retention has dealt with every L0 file up to this TXID.
     private var l0RetainedThrough: TXID = .zero
@@ -60,10 +64,12 @@ public struct Maintenance: Sendable {
 
     /// Runs whatever is due at `now` (Unix ms).
     ///
+    /// `snapshot` returns false when it put the snapshot off (the process busy starting databases or writing
+    /// others' snapshots); it is tried again after a delay that grows while that lasts, and compaction goes on.
     /// `checkL0` sees each listing of level 0 that compaction makes, before anything is merged, and throws to stop
     /// it (another writer's files, or the replicator's own gone).
     mutating func run(
-        now: Int64, snapshot: @Sendable () async throws -> Void,
+        now: Int64, snapshot: @Sendable () async throws -> Bool,
         checkL0: (@Sendable ([LTXFileInfo]) throws -> Void)? = nil,
         deleteLocalL0: @escaping @Sendable (LTXFileInfo) -> Void,
         localL0Path: @escaping @Sendable (LTXFileInfo) -> String?
@@ -73,16 +79,23 @@ public struct Maintenance: Sendable {
         if lastSnapshotAt == nil {
             lastSnapshotAt = try await replica.ltxFiles(level: LTXLevel.snapshot).map(\.createdAt).max() ?? 0
         }
-        if interval > 0, let last = lastSnapshotAt, last == 0 || last < now - now % interval {
-            try await snapshot()
-            lastSnapshotAt = now
-            if configuration.retentionEnabled {
-                let plan = try await Retention.enforceSnapshotRetention(
-                    client: replica, now: now, retention: configuration.snapshotRetention,
-                    levels: configuration.levels.map(\.level))
-                if !plan.all.isEmpty {
-                    logger.info("snapshot retention", metadata: ["deleted": "\(plan.all.count)", "floor": "\(plan.floor)"])
+        let snapshotDue = interval > 0 && lastSnapshotAt.map { $0 == 0 || $0 < now - now % interval } == true
+        if snapshotDue, now >= snapshotRetryAt {
+            if try await snapshot() {
+                snapshotRetryDelay = 500
+                lastSnapshotAt = now
+                if configuration.retentionEnabled {
+                    let plan = try await Retention.enforceSnapshotRetention(
+                        client: replica, now: now, retention: configuration.snapshotRetention,
+                        levels: configuration.levels.map(\.level))
+                    if !plan.all.isEmpty {
+                        logger.info("snapshot retention", metadata: ["deleted": "\(plan.all.count)", "floor": "\(plan.floor)"])
+                    }
                 }
+            } else {
+                // Jittered, so that thousands put off together do not all come back in the same instant.
+                snapshotRetryAt = now + snapshotRetryDelay + Int64.random(in: 0...snapshotRetryDelay)
+                snapshotRetryDelay = min(snapshotRetryDelay * 2, 16_000)
             }
         }
 
@@ -141,7 +154,7 @@ public struct Maintenance: Sendable {
         if interval > 0 {
             if let last = lastSnapshotAt {
                 let boundary = now - now % interval
-                atMost(last == 0 || last < boundary ? now : boundary + interval)
+                atMost(last == 0 || last < boundary ? max(now, snapshotRetryAt) : boundary + interval)
             } else {
                 atMost(now)
             }

@@ -12,6 +12,8 @@ actor ReplicaWorker {
     /// Wakes the worker when new local files exist (or at shutdown).
     nonisolated let wake = WakeSignal()
     private let engine: SharedEngine
+    /// Scheduled snapshots take turns through it with databases starting.
+    private let startGate: StartGate
     private let logger: Logger
     /// The newest TXID the replica holds; nil until it could be listed.
     private var uploaded: TXID?
@@ -45,8 +47,9 @@ actor ReplicaWorker {
     private var losses = 0
 
     init(index: Int, name: String, client: any ReplicaClient, syncInterval: Duration? = nil,
-         maintenance: Maintenance.Configuration, engine: SharedEngine, logger: Logger) {
+         maintenance: Maintenance.Configuration, startGate: StartGate = .shared, engine: SharedEngine, logger: Logger) {
         self.index = index
+        self.startGate = startGate
         // Unset: the client's default (one second for an object store); zero: each file at once.
         self.syncInterval = (syncInterval ?? client.defaultSyncInterval).flatMap { $0 > .zero ? $0 : nil }
         self.name = name
@@ -416,21 +419,33 @@ actor ReplicaWorker {
     }
 
     /// Writes a level-9 snapshot of the current state to the replica.
-    func snapshot() async throws {
+    ///
+    /// - Parameter unlessBusy: when the start gate has no free place, write nothing and return false (maintenance
+    ///   tries again shortly) instead of waiting in line.
+    /// - Returns: whether the snapshot was written (or there was nothing to write).
+    @discardableResult
+    func snapshot(unlessBusy: Bool = false) async throws -> Bool {
         if let halted { throw halted }
+        // Snapshots of thousands of tenants fall due together (at start, and daily at 00:00 UTC), and each opens
+        // its closed database to read every page: they take turns through the start gate. A scheduled one does not
+        // wait in line: this worker's uploads wait for it, and a commit to a tenant whose worker queued behind
+        // thousands of snapshots took over 30 s to reach the replica.
         try await upload(force: true)
+        if unlessBusy {
+            guard startGate.tryEnter() else { return false }
+        } else {
+            try await startGate.enter()
+        }
         let tmp = temporaryPath("snapshot")
         defer { try? POSIX.remove(tmp) }
-        // Snapshots of thousands of tenants fall due together (daily, at 00:00 UTC), and each opens its closed
-        // database to read every page: they take turns through the start gate, as at start.
-        try await StartGate.shared.enter()
         let built = Result { try engine.fullDatabaseFile(minTXID: TXID(1), temporary: tmp) }
-        StartGate.shared.leave()
-        guard let file = try built.get() else { return }
+        startGate.leave()
+        guard let file = try built.get() else { return true }
         try await client.upload(localPath: file.path, level: LTXLevel.snapshot, header: file.header)
         snapshotThrough = file.header.maxTXID
         logger.info("snapshot written", metadata: ["txid": "\(file.header.maxTXID)"])
         try await upload(force: true)
+        return true
     }
 
     private func temporaryPath(_ kind: String) -> String {
@@ -455,7 +470,7 @@ actor ReplicaWorker {
         // files and for ours gone, at no extra request.
         let location = client.location
         try await m.run(
-            now: POSIX.nowMilliseconds(), snapshot: { try await self.snapshot() },
+            now: POSIX.nowMilliseconds(), snapshot: { try await self.snapshot(unlessBusy: true) },
             checkL0: { [self] files in
                 try self.ledger.withLock { l in
                     if let e = l.error(for: l.check(files.map { $0.minTXID...$0.maxTXID }), location: location) { throw e }

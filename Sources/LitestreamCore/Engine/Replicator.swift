@@ -63,6 +63,8 @@ public final class Replicator: Service, Sendable {
         /// a full-database file instead of its pages. Nil, the default: never (directory mode sets it, see
         /// `DatabaseConfiguration`).
         public var closeIdleAfter: Duration?
+        /// The gate that databases starting, and scheduled snapshots, take turns through (tests give their own).
+        package var startGate: StartGate = .shared
         /// How long the final sync at shutdown may keep retrying a failing replica. Default 30 s.
         public var shutdownSyncTimeout: Duration = .seconds(30)
         /// Compaction, snapshots and retention, for every replica.
@@ -104,7 +106,7 @@ public final class Replicator: Service, Sendable {
     private let workers: [ReplicaWorker]
     private let logger: Logger
     private let opened = Atomic(false)
-    /// Whether this replicator holds a place in `StartGate.shared`.
+    /// Whether this replicator holds a place in its start gate (`Configuration.startGate`).
     private let startSlot = Atomic(false)
     /// Wakes the running sync loop when someone else's sync (an uploader's snapshot) opened closed connections.
     private let onResumed: Hook
@@ -140,7 +142,7 @@ public final class Replicator: Service, Sendable {
         self.shared = shared
         self.workers = configuration.replicas.enumerated().map { i, r in
             ReplicaWorker(index: i, name: r.name, client: r.client, syncInterval: r.syncInterval,
-                maintenance: configuration.maintenance, engine: shared, logger: logger)
+                maintenance: configuration.maintenance, startGate: configuration.startGate, engine: shared, logger: logger)
         }
         wakes.withLock { $0 = workers.map(\.wake) }
     }
@@ -153,7 +155,7 @@ public final class Replicator: Service, Sendable {
     /// A replica that cannot be listed now does not stop replication to the others: its uploader keeps trying.
     /// It fails only when no replica can be reached.
     ///
-    /// - Parameter gated: wait for a place in `StartGate.shared` once the database exists, and keep it until the
+    /// - Parameter gated: wait for a place in the start gate once the database exists, and keep it until the
     ///   first sync (`run()`'s own opening); given back at once if opening fails.
     package func open(gated: Bool = false) async throws {
         try await onEngineThreads {
@@ -165,7 +167,7 @@ public final class Replicator: Service, Sendable {
             // Thousands of databases start a few at a time (see StartGate); the place is given back after the
             // first sync, or now if opening fails.
             if gated, !startSlot.exchange(true, ordering: .acquiringAndReleasing) {
-                do { try await StartGate.shared.enter() } catch {
+                do { try await configuration.startGate.enter() } catch {
                     startSlot.store(false, ordering: .releasing)
                     throw error
                 }
@@ -179,7 +181,7 @@ public final class Replicator: Service, Sendable {
 
     /// Gives back the place in the start gate, if this replicator holds one.
     private func leaveStartGate() {
-        if startSlot.exchange(false, ordering: .acquiringAndReleasing) { StartGate.shared.leave() }
+        if startSlot.exchange(false, ordering: .acquiringAndReleasing) { configuration.startGate.leave() }
     }
 
     /// Lists every replica's position and opens the engine to continue the furthest.

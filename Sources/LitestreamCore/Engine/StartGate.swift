@@ -76,6 +76,16 @@ package final class StartGate: Sendable {
         }
     }
 
+    /// Takes a place if one is free and nobody waits for one; never waits. For work that can come back later (a
+    /// scheduled snapshot): databases starting go first, and the caller stays free meanwhile.
+    package func tryEnter() -> Bool {
+        state.withLock { s in
+            guard s.inside < limit, s.head == s.waiters.count else { return false }
+            s.inside += 1
+            return true
+        }
+    }
+
     /// Gives a place back: to the longest waiter, if any.
     package func leave() {
         let next = state.withLock { s -> CheckedContinuation<Void, any Error>? in

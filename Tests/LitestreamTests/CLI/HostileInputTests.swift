@@ -79,7 +79,7 @@ extension HostileInputTests {
         r = try TestEnvironment.run(litestream, ["databases", "-config", "/dev/zero"], timeout: .seconds(20))
         #expect(r.status == 1 && r.stderr.contains("cannot read configuration file /dev/zero: it is not a regular file"), "\(r.stderr)")
         r = try TestEnvironment.run(litestream, ["restore", "-o", path("out.db"), "gs://bucket/db"])
-        #expect(r.status == 1 && r.stderr.contains("use a file://, s3://, sftp://, webdav:// or nats:// replica"), "\(r.stderr)")
+        #expect(r.status == 1 && r.stderr.contains("use a file://, s3://, sftp://, webdav://, nats://, abs:// or oss:// replica"), "\(r.stderr)")
     }
 
     /// #19.14: an empty replica URL is an error that says so, never the working directory (where `replicate` wrote

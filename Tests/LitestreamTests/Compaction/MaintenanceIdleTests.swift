@@ -36,7 +36,7 @@ private typealias S = CompactionTestSupport
         m.uploaded(through: TXID(5))
         func run(at t: Int64) async throws -> Int {
             let before = replica.listings.withLock { $0 }
-            try await m.run(now: t, snapshot: {}, deleteLocalL0: { _ in }, localL0Path: { _ in nil })
+            try await m.run(now: t, snapshot: { true }, deleteLocalL0: { _ in }, localL0Path: { _ in nil })
             return replica.listings.withLock { $0 } - before
         }
         // The first round learns the levels and looks at L0 retention: every L0 file is still young.
@@ -92,7 +92,7 @@ private typealias S = CompactionTestSupport
         m.uploaded(through: TXID(5))
         func run(at t: Int64) async throws -> Int {
             let before = replica.listings.withLock { $0 }
-            try await m.run(now: t, snapshot: {}, deleteLocalL0: { _ in }, localL0Path: { _ in nil })
+            try await m.run(now: t, snapshot: { true }, deleteLocalL0: { _ in }, localL0Path: { _ in nil })
             return replica.listings.withLock { $0 } - before
         }
         #expect(try await run(at: now) > 0)  // learns the levels, compacts 1-5, looks at retention

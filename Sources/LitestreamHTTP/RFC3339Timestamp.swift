@@ -1,8 +1,8 @@
 import Foundation
 
 
-/// Litestream's timestamps as text (S3's `litestream-timestamp` metadata, NATS's `Litestream-Timestamp` header):
-/// Go's RFC3339Nano in UTC (`2026-11-27T04:12:53.217Z`, trailing zeros of the fraction dropped).
+/// Litestream's timestamp metadata (`litestream-timestamp` on S3 and OSS, `litestreamtimestamp` on Azure): Go's
+/// RFC3339Nano in UTC (`2026-11-27T04:12:53.217Z`, trailing zeros of the fraction dropped).
 package enum RFC3339Timestamp {
     package static func format(milliseconds ms: Int64) -> String {
         var seconds = time_t(ms / 1000)
