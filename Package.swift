@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "LitestreamS3", targets: ["LitestreamS3"]),
         .library(name: "LitestreamSFTP", targets: ["LitestreamSFTP"]),
         .library(name: "LitestreamWebDAV", targets: ["LitestreamWebDAV"]),
+        .library(name: "LitestreamNATS", targets: ["LitestreamNATS"]),
         .library(name: "LitestreamABS", targets: ["LitestreamABS"]),
         .library(name: "LitestreamOSS", targets: ["LitestreamOSS"]),
         .library(name: "LitestreamGCS", targets: ["LitestreamGCS"]),
@@ -169,6 +170,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The NATS replica client (nats://): the NATS client protocol over NIO (TLS with NIOSSL, nkey signatures
+        // with swift-crypto) and JetStream's object store, as nats.go writes it.
+        .target(
+            name: "LitestreamNATS",
+            dependencies: [
+                "LTX",
+                "LitestreamClient",
+                "LitestreamCore",
+                "LitestreamHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Azure Blob Storage replica client (abs://): Shared Key signing or a SAS token, Put Blob / Put Block.
         .target(
             name: "LitestreamABS",
@@ -226,6 +245,7 @@ let package = Package(
                 "LitestreamS3",
                 "LitestreamSFTP",
                 "LitestreamWebDAV",
+                "LitestreamNATS",
                 "LitestreamABS",
                 "LitestreamOSS",
                 "LitestreamGCS",
@@ -257,7 +277,7 @@ let package = Package(
             name: "Litestream",
             dependencies: [
                 "LTX", "LitestreamClient", "LitestreamCore", "LitestreamS3", "LitestreamSFTP", "LitestreamWebDAV",
-                "LitestreamABS", "LitestreamOSS", "LitestreamGCS", "LitestreamConfig",
+                "LitestreamNATS", "LitestreamABS", "LitestreamOSS", "LitestreamGCS", "LitestreamConfig",
                 "LitestreamServer",
             ],
             swiftSettings: swiftSettings
@@ -361,7 +381,8 @@ let package = Package(
             name: "LitestreamTests",
             dependencies: [
                 "Litestream", "LitestreamClient", "LitestreamCore", "LitestreamHTTP", "LitestreamS3", "LitestreamSFTP",
-                "LitestreamWebDAV", "LitestreamABS", "LitestreamOSS", "LitestreamGCS", "LitestreamConfig", "LitestreamServer",
+                "LitestreamWebDAV", "LitestreamNATS", "LitestreamABS", "LitestreamOSS", "LitestreamGCS", "LitestreamConfig",
+                "LitestreamServer",
                 "LitestreamSupervisor", "LitestreamSpawn", "LTX",
                 "CLitestreamSQLite",
                 // The supervisor's metrics, read back (Supervisor/SupervisorLifecycleTests.swift).
@@ -374,6 +395,8 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 // Public keys in the SFTP tests (SFTP/SSHKeyTests.swift).
                 .product(name: "NIOSSH", package: "swift-nio-ssh"),
+                // The operator, account and user JWTs the NATS tests sign (NATS/NATSOperatorSetup.swift).
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),

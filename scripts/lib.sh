@@ -70,12 +70,14 @@ ensure_apt_packages() {
 #                               package; Ubuntu's is a snap stub, so there set CHROMIUM to a real binary)
 #   openssh-server:             the SFTP replica tests start their own sshd on loopback (Tests/…/SFTP/SSHTestServer);
 #                               it brings ssh-keygen (openssh-client) for their keys. No system sshd is started.
+#   nats-server:                the NATS replica tests start their own nats-server with JetStream on loopback
+#                               (Tests/…/NATS/NATSTestServer; Debian's 2.9). No system service is started.
 ensure_system_deps() {
     if [ "$(uname -s)" = "Darwin" ]; then
         info "macOS: make sure 'brew install sqlite lz4' has been run"
         return 0
     fi
-    ensure_apt_packages libsqlite3-dev liblz4-dev pkg-config sqlite3 curl chromium openssh-server
+    ensure_apt_packages libsqlite3-dev liblz4-dev pkg-config sqlite3 curl chromium openssh-server nats-server
 }
 
 # ensure_swift: put swift on PATH (the toolchain lives in /opt/swift/usr/bin on our machines).

@@ -11,3 +11,4 @@
 @_exported import LitestreamSFTP
 @_exported import LitestreamServer
 @_exported import LitestreamWebDAV
+@_exported import LitestreamNATS

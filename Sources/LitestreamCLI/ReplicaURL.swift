@@ -47,6 +47,12 @@ enum ReplicaURL {
             } catch let e as WebDAVConfiguration.Invalid {
                 throw Invalid(description: e.description)
             }
+        case "nats":
+            do {
+                return try NATSReplicaClient(url: url)
+            } catch let e as NATSConfiguration.Invalid {
+                throw Invalid(description: e.description)
+            }
         case "abs":
             do {
                 return try ABSReplicaClient(url: url)
@@ -67,8 +73,6 @@ enum ReplicaURL {
             } catch let e as GCSConfiguration.Invalid {
                 throw Invalid(description: e.description)
             }
-        case "nats":
-            throw Invalid(description: "replica type \(scheme) (\(redacted(url))) is not supported yet; use a file://, s3://, gs://, sftp://, webdav://, abs:// or oss:// replica")
         default:
             throw Invalid(description: "unknown replica URL scheme \"\(scheme)\" in \(redacted(url))")
         }

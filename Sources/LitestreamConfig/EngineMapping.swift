@@ -4,6 +4,7 @@ import LitestreamOSS
 import LitestreamS3
 import LitestreamSFTP
 import LitestreamWebDAV
+import LitestreamNATS
 public import LitestreamCore
 extension DatabaseConfiguration {
     /// The engine settings of a single-database entry: path, `meta-path`, `busy-timeout`, `max-sync-wal-bytes` and
@@ -68,6 +69,10 @@ extension DatabaseConfiguration {
             case .webdav:
                 let base = try r.path ?? r.url.map { try WebDAVConfiguration.parse(url: $0).path } ?? ""
                 r.path = base.isEmpty ? relative : base + "/" + relative
+            case .nats:
+                // Litestream 0.5.17 has no prefix for NATS, so its databases would share one set of names; ours get
+                // `<relative>/ltx/…` in the bucket.
+                r.path = (r.path.map { $0.isEmpty ? "" : $0 + "/" } ?? "") + relative
             case .abs:
                 let base = try r.path ?? r.url.map { try ABSConfiguration.parse(url: $0).path } ?? ""
                 r.path = base.isEmpty || base == "." ? relative : base + "/" + relative

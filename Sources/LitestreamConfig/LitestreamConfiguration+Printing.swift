@@ -107,6 +107,7 @@ extension ReplicaConfiguration: CustomStringConvertible, CustomDebugStringConver
         case .gs: url.map(Redaction.url) ?? "gs://\(settings.bucket ?? "?")/\(path ?? "")"
         case .sftp: url.map(Redaction.url) ?? "sftp://\(settings.user ?? "?")@\(settings.host ?? "?")/\(path ?? "")"
         case .webdav: url.map(Redaction.url) ?? "\(settings.webdavURL.map(Redaction.url) ?? "?")/\(path ?? "")"
+        case .nats: url.map(Redaction.url) ?? "nats://127.0.0.1:4222/\(settings.bucket ?? "?")"
         case .abs: url.map(Redaction.url) ?? "abs://\(settings.accountName.map { $0 + "@" } ?? "")\(settings.bucket ?? "?")/\(path ?? "")"
         case .oss: url.map(Redaction.url) ?? "oss://\(settings.bucket ?? "?")/\(path ?? "")"
         }
@@ -172,6 +173,19 @@ extension ReplicaSettings: CustomStringConvertible, CustomDebugStringConvertible
         put("webdav-url", webdavURL.map { YAMLLines.quote(Redaction.url($0)) })
         put("webdav-username", webdavUsername.map(YAMLLines.quote))
         put("webdav-password", webdavPassword.map { _ in YAMLLines.quote(Redaction.mask) })
+        put("jwt", jwt.map { _ in YAMLLines.quote(Redaction.mask) })
+        put("seed", seed.map { _ in YAMLLines.quote(Redaction.mask) })
+        put("creds", creds.map(YAMLLines.quote))
+        put("nkey", nkey.map { _ in YAMLLines.quote(Redaction.mask) })
+        put("username", username.map(YAMLLines.quote))
+        put("token", token.map { _ in YAMLLines.quote(Redaction.mask) })
+        put("tls", tls.map(String.init))
+        put("root-cas", rootCAs.map { "[" + $0.map(YAMLLines.quote).joined(separator: ", ") + "]" })
+        put("client-cert", clientCert.map(YAMLLines.quote))
+        put("client-key", clientKey.map(YAMLLines.quote))
+        put("max-reconnects", maxReconnects.map(String.init))
+        put("reconnect-wait", reconnectWait.map(GoDuration.format))
+        put("timeout", timeout.map(GoDuration.format))
         put("account-name", accountName.map(YAMLLines.quote))
         put("account-key", accountKey.map { _ in YAMLLines.quote(Redaction.mask) })
         put("sas-token", sasToken.map { _ in YAMLLines.quote(Redaction.mask) })

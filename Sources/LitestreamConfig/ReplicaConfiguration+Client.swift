@@ -5,6 +5,7 @@ public import LitestreamOSS
 public import LitestreamS3
 public import LitestreamSFTP
 public import LitestreamWebDAV
+public import LitestreamNATS
 public import Foundation
 
 extension ReplicaConfiguration {
@@ -139,6 +140,8 @@ extension ReplicaConfiguration {
             return try SFTPReplicaClient(configuration: sftpConfiguration(), environment: environment)
         case .webdav:
             return try WebDAVReplicaClient(configuration: webdavConfiguration())
+        case .nats:
+            return try NATSReplicaClient(configuration: natsConfiguration())
         case .abs:
             do {
                 return try ABSReplicaClient(configuration: absConfiguration(), environment: environment)
@@ -272,6 +275,9 @@ extension ReplicaConfiguration {
                 return nil
             }
             return client.location
+        case .nats:
+            guard let c = try? natsConfigurationUnchecked() else { return nil }
+            return "nats:\(c.host):\(c.port)/\(c.bucket)/\(c.path.split(separator: "/").joined(separator: "/"))"
         case .abs:
             guard let c = try? absConfigurationUnchecked() else { return nil }
             return "abs:\(c.endpoint ?? c.accountName)/\(c.container)/\(ABSConfiguration.clean(c.path))"
@@ -279,5 +285,48 @@ extension ReplicaConfiguration {
             guard let c = try? ossConfigurationUnchecked() else { return nil }
             return "oss:\(c.endpoint ?? c.region ?? OSSConfiguration.defaultRegion)/\(c.bucket)/\(c.path.split(separator: "/").joined(separator: "/"))"
         }
+    }
+}
+
+extension ReplicaConfiguration {
+    /// The NATS settings of a `nats` replica, as Litestream builds them: the `url` gives the server and the bucket
+    /// (and, on the command line, user and password), `bucket` is used when the url has none; every credential,
+    /// TLS and connection key written in the file (or inherited) on top. `path` (ours) prefixes the object names.
+    public func natsConfiguration() throws -> NATSConfiguration {
+        guard type == .nats else {
+            throw ConfigurationError(.invalidValue, "replica '\(name)' is a \(type.rawValue) replica, not nats", line: line, source: source)
+        }
+        do {
+            let c = try natsConfigurationUnchecked()
+            try c.validate()
+            return c
+        } catch {
+            throw ConfigurationError(.invalidValue, "replica '\(name)': \(error)", line: line, source: source, cause: error)
+        }
+    }
+
+    func natsConfigurationUnchecked() throws -> NATSConfiguration {
+        let s = settings
+        var c = NATSConfiguration(bucket: s.bucket ?? "")
+        if let url {
+            let bucketless = url.replacingOccurrences(of: "://", with: "").contains("/") == false
+            c = try NATSConfiguration.parse(url: bucketless && s.bucket != nil ? url + "/" + s.bucket! : url)
+        }
+        if let p = path { c.path = p }
+        if let v = s.jwt { c.jwt = v.value }
+        if let v = s.seed { c.seed = v.value }
+        if let v = s.creds { c.creds = v }
+        if let v = s.nkey { c.nkey = v.value }
+        if let v = s.username { c.username = v }
+        if let v = s.password { c.password = v.value }
+        if let v = s.token { c.token = v.value }
+        if let v = s.tls { c.tls = v }
+        if let v = s.rootCAs { c.rootCAs = v }
+        if let v = s.clientCert { c.clientCert = v }
+        if let v = s.clientKey { c.clientKey = v }
+        if let v = s.maxReconnects { c.maxReconnects = v }
+        if let v = s.reconnectWait { c.reconnectWait = v }
+        if let v = s.timeout { c.timeout = v }
+        return c
     }
 }

@@ -5,6 +5,7 @@ import LitestreamOSS
 import LitestreamS3
 import LitestreamSFTP
 import LitestreamWebDAV
+import LitestreamNATS
 import Foundation
 import Yams
 
@@ -13,10 +14,9 @@ import Yams
 /// Written as `replica:` (one) or `replicas:` (a list) under a database. Unlike Litestream 0.5, which allows one
 /// replica per database, a database may have several; each then has a ``name`` for status output.
 public struct ReplicaConfiguration: Sendable, Equatable {
-    /// The replica backends implemented here. Litestream also has nats; that is rejected with
-    /// ``ConfigurationError/Code-swift.struct/unsupported``.
+    /// The replica backends: every one Litestream 0.5.17 has.
     public enum Kind: String, Sendable, Equatable, CaseIterable {
-        case file, s3, gs, sftp, webdav, abs, oss
+        case file, s3, gs, sftp, webdav, nats, abs, oss
 
         /// The kind a url scheme names: `webdavs` (WebDAV over HTTPS) is a `webdav` replica, as in Litestream.
         init?(scheme: String) {
@@ -83,8 +83,6 @@ public struct ReplicaConfiguration: Sendable, Equatable {
         "encryption": "removed in 0.5: age encryption is not supported by Litestream 0.5 (use v0.3.x if you need it)",
     ]
 
-    /// Litestream's other backends, recognised so the error is "not supported yet" rather than "unknown".
-    static let unsupportedTypes: Set<String> = ["nats"]
 }
 
 extension ReplicaConfiguration {
@@ -113,11 +111,6 @@ extension ReplicaConfiguration {
             scheme = url[..<r.lowerBound].lowercased()
         }
         let typeName = try m.string("type")?.lowercased()
-        for t in [typeName, scheme].compactMap({ $0 }) where Self.unsupportedTypes.contains(t) {
-            throw m.error(.unsupported,
-                "replica type '\(t)' \(m.place)\(ConfigMapping.atLine(m.location(typeName == t ? "type" : "url"))) is not supported yet (supported: \(Kind.supported))",
-                at: m.location(typeName == t ? "type" : "url"))
-        }
         let schemeKind = try scheme.map { s -> Kind in
             guard let k = Kind(scheme: s) else {
                 throw m.error(.invalidValue,
@@ -234,6 +227,15 @@ extension ReplicaConfiguration {
             } else {
                 throw m.error(.missingValue,
                     "webdav-url required for webdav replica (or a webdav://host/path url) \(m.place)\(ConfigMapping.atLine(m.node))")
+            }
+        case .nats:
+            // Litestream's rules (newNATSReplicaClientFromConfig): the url's path is the bucket, else `bucket`.
+            let probe = ReplicaConfiguration(type: .nats, url: url, path: path, settings: settings)
+            do {
+                try probe.natsConfigurationUnchecked().validate()
+            } catch {
+                let key = url != nil ? "url" : m.has("bucket") ? "bucket" : "type"
+                throw m.error(.invalidValue, "\(error) \(m.place)\(ConfigMapping.atLine(m.location(key)))", at: m.location(key))
             }
         case .abs, .oss:
             // Litestream's rules (newABSReplicaClientFromConfig, newOSSReplicaClientFromConfig): the url, or bucket

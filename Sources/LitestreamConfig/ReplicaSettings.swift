@@ -1,4 +1,5 @@
 import LitestreamS3
+import Yams
 /// The replica settings that can be given once at the top level of the file and are then inherited by every
 /// replica that does not set them itself (Litestream's `ReplicaSettings.SetDefaults`). Every field is optional:
 /// nil means "not written here"; ``ReplicaConfiguration`` supplies the defaults.
@@ -60,6 +61,24 @@ public struct ReplicaSettings: Sendable, Equatable {
     public var webdavUsername: String?
     /// `webdav-password`: the basic-auth password.
     public var webdavPassword: Secret?
+    // NATS (Litestream's keys; `bucket` and `password` are shared with s3 and sftp; see `NATSConfiguration`)
+    /// `jwt` and `seed`: a user JWT and its nkey seed.
+    public var jwt: Secret?
+    public var seed: Secret?
+    /// `creds`: a credentials file (`~` expanded).
+    public var creds: String?
+    /// `nkey`: a user nkey seed.
+    public var nkey: Secret?
+    public var username: String?
+    public var token: Secret?
+    public var tls: Bool?
+    /// `root-cas`: PEM files (`~` expanded).
+    public var rootCAs: [String]?
+    public var clientCert: String?
+    public var clientKey: String?
+    public var maxReconnects: Int?
+    public var reconnectWait: Duration?
+    public var timeout: Duration?
     // Azure Blob Storage (abs)
     /// `account-name`: the storage account.
     public var accountName: String?
@@ -107,6 +126,19 @@ public struct ReplicaSettings: Sendable, Equatable {
         r.webdavURL = webdavURL ?? defaults.webdavURL
         r.webdavUsername = webdavUsername ?? defaults.webdavUsername
         r.webdavPassword = webdavPassword ?? defaults.webdavPassword
+        r.jwt = jwt ?? defaults.jwt
+        r.seed = seed ?? defaults.seed
+        r.creds = creds ?? defaults.creds
+        r.nkey = nkey ?? defaults.nkey
+        r.username = username ?? defaults.username
+        r.token = token ?? defaults.token
+        r.tls = tls ?? defaults.tls
+        r.rootCAs = rootCAs ?? defaults.rootCAs
+        r.clientCert = clientCert ?? defaults.clientCert
+        r.clientKey = clientKey ?? defaults.clientKey
+        r.maxReconnects = maxReconnects ?? defaults.maxReconnects
+        r.reconnectWait = reconnectWait ?? defaults.reconnectWait
+        r.timeout = timeout ?? defaults.timeout
         r.accountName = accountName ?? defaults.accountName
         r.accountKey = accountKey ?? defaults.accountKey
         r.sasToken = sasToken ?? defaults.sasToken
@@ -122,13 +154,13 @@ public struct ReplicaSettings: Sendable, Equatable {
         "host", "user", "password", "key-path", "host-key", "concurrent-writes", "known-hosts-path",
         "insecure-ignore-host-key",  // sftp
         "webdav-url", "webdav-username", "webdav-password",
+        "jwt", "seed", "creds", "nkey", "username", "token", "tls", "root-cas", "client-cert", "client-key",
+        "max-reconnects", "reconnect-wait", "timeout",  // nats
         "account-name", "account-key", "sas-token",  // abs
     ]
 
     /// Keys of replica types we do not implement: recognised, so the error can say so instead of "unknown key".
     static let unsupportedKeys: Set<String> = [
-        "jwt", "seed", "creds", "nkey", "username", "token", "tls", "root-cas", "client-cert", "client-key",
-        "max-reconnects", "reconnect-wait", "timeout",  // nats
     ]
 
     /// Reads the settings present in `m` (keys must have been checked).
@@ -176,6 +208,26 @@ public struct ReplicaSettings: Sendable, Equatable {
         webdavURL = try m.string("webdav-url")
         webdavUsername = try m.string("webdav-username")
         webdavPassword = try m.string("webdav-password").map(Secret.init)
+        jwt = try m.string("jwt").map(Secret.init)
+        seed = try m.string("seed").map(Secret.init)
+        creds = try m.string("creds").map { PathExpansion.expand($0, home: home) }
+        nkey = try m.string("nkey").map(Secret.init)
+        username = try m.string("username")
+        token = try m.string("token").map(Secret.init)
+        tls = try m.bool("tls")
+        if let nodes = try m.sequence("root-cas") {
+            rootCAs = try nodes.map { node in
+                guard case .scalar(let s) = node else {
+                    throw m.error(.invalidValue, "expected a list of file names for 'root-cas' \(m.place)\(ConfigMapping.atLine(node))", at: node)
+                }
+                return PathExpansion.expand(s.string, home: home)
+            }
+        }
+        clientCert = try m.string("client-cert").map { PathExpansion.expand($0, home: home) }
+        clientKey = try m.string("client-key").map { PathExpansion.expand($0, home: home) }
+        maxReconnects = try m.int("max-reconnects")
+        reconnectWait = try m.duration("reconnect-wait")
+        timeout = try m.duration("timeout")
         accountName = try m.string("account-name")
         accountKey = try m.string("account-key").map(Secret.init)
         sasToken = try m.string("sas-token").map(Secret.init)

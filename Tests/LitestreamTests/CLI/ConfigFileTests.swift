@@ -131,7 +131,7 @@ import Testing
              "unknown key 'monitor-intervall'"),
             ("dbs:\n  - path: /tmp/x.db\n    replica:\n      path: /tmp/r\n      retention: 24h\n", "retention"),
             ("dbs:\n  - path: /tmp/x.db\n    busy-timeout: soon\n    replica:\n      path: /tmp/r\n", "busy-timeout"),
-            ("dbs:\n  - path: /tmp/x.db\n    replica:\n      url: nats://host/bucket\n", "not supported"),
+            ("dbs:\n  - path: /tmp/x.db\n    replica:\n      url: ftp://host/bucket\n", "unknown replica url scheme 'ftp'"),
             // #19.14: found when the replica's client is made, and still named after the file (was `<config>:4:`).
             ("dbs:\n  - path: /tmp/x.db\n    replica:\n      type: s3\n      bucket: b\n      path: x\n"
                 + "      endpoint: http://127.0.0.1:1\n      sse-customer-key: tooshort\n", "32-byte key"),
