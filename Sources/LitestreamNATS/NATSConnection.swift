@@ -77,6 +77,10 @@ final class NATSConnection: Sendable {
             infoPromise.fail(error)
             throw NATSError(.unreachable, "cannot connect to \(endpoint): \(ConnectionFailure.describe(error)) (check that the NATS server is reachable)", cause: error)
         }
+        // Every promise made here is completed on every path (a second completion is ignored): one left pending
+        // when the handshake failed early (the connection closed before the server's PONG was expected) is a
+        // "leaking promise" crash in debug builds.
+        var pending: [EventLoopPromise<Void>] = []
         do {
             let info = try await withDeadline(infoPromise.futureResult, on: channel, after: timeout, "the server's INFO")
             let useTLS = c.wantsTLS || info.tlsRequired == true
@@ -90,6 +94,7 @@ final class NATSConnection: Sendable {
             try credential.apply(to: &connect, nonce: info.nonce)
             let json = String(decoding: try JSONEncoder().encode(connect), as: UTF8.self)
             let pong = channel.eventLoop.makePromise(of: Void.self)
+            pending.append(pong)
             state.expectPong(pong)
             var buffer = channel.allocator.buffer(capacity: json.utf8.count + 32)
             buffer.writeString(NATSClientOp.connect(json) + NATSClientOp.ping)
@@ -106,6 +111,8 @@ final class NATSConnection: Sendable {
             try await channel.writeAndFlush(sub).get()
             return connection
         } catch {
+            infoPromise.fail(error)
+            for p in pending { p.fail(error) }
             channel.close(promise: nil)
             if let e = error as? NATSError {
                 if e.code == .connectionLost || e.code == .timedOut {
