@@ -177,7 +177,7 @@ import Testing
             if let shows { #expect(direct.stdout.contains(shows), "\(arguments): \(direct.stdout)") }
             #expect(through.status == direct.status,
                     "\(arguments): exit \(through.status) through the app, \(direct.status) directly\n\(through.stderr)")
-            #expect(through.stdout == direct.stdout,
+            #expect(withoutRequestCounts(through.stdout) == withoutRequestCounts(direct.stdout),
                     "\(arguments): stdout differs\n--- app\n\(through.stdout)\n--- litestream\n\(direct.stdout)")
             if arguments.contains("-o") {
                 #expect(FileManager.default.fileExists(atPath: copy), "restore through the app made no copy")
@@ -259,4 +259,14 @@ struct Chromium {
             throw Failure("chromium --screenshot: \(result.status) \(result.stderr)")
         }
     }
+}
+
+/// `status -json` without its request counters: they move on their own between two runs (a scheduled compaction
+/// lists and writes while nothing is committed), so only the rest must be the same through the app and directly.
+func withoutRequestCounts(_ output: String) -> String {
+    let counters = ["\"delete\"", "\"get\"", "\"head\"", "\"list\"", "\"put\""]
+    return output.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        return !counters.contains { trimmed.hasPrefix($0) }
+    }.joined(separator: "\n")
 }
