@@ -81,7 +81,7 @@ extension LitestreamConfiguration {
     ///   (`defaults: &defaults {…}`, merged as `<<: *defaults`, as Rails users write shared settings) is no typo.
     private mutating func read(_ m: ConfigMapping, home: String, mergeSources: Set<String>) throws {
         let anchors = m.entries.filter { e in e.value.mark.map { mergeSources.contains("\($0.line):\($0.column)") } ?? false }
-        try m.checkKeys(allowed: Self.keys.union(ReplicaSettings.keys).union(ReplicaSettings.unsupportedKeys)
+        try m.checkKeys(allowed: Self.keys.union(ReplicaSettings.keys)
             .union(anchors.map(\.key)))
         // Top-level replica defaults are read first: every replica inherits them.
         replicaDefaults = try ReplicaSettings(reading: m, home: home)

@@ -89,7 +89,7 @@ extension ReplicaConfiguration {
     /// Reads one replica mapping and applies the top-level `defaults`. `name` is filled in later (uniqueness is
     /// per database).
     init(reading m: ConfigMapping, defaults: ReplicaSettings, home: String) throws {
-        try m.checkKeys(allowed: Self.ownKeys.union(ReplicaSettings.keys).union(ReplicaSettings.unsupportedKeys),
+        try m.checkKeys(allowed: Self.ownKeys.union(ReplicaSettings.keys),
             removed: Self.removedKeys)
         let settings = try ReplicaSettings(reading: m, home: home).inheriting(defaults)
         let url = try m.string("url").flatMap { $0.isEmpty ? nil : $0 }

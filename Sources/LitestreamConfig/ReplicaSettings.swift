@@ -159,17 +159,8 @@ public struct ReplicaSettings: Sendable, Equatable {
         "account-name", "account-key", "sas-token",  // abs
     ]
 
-    /// Keys of replica types we do not implement: recognised, so the error can say so instead of "unknown key".
-    static let unsupportedKeys: Set<String> = [
-    ]
-
     /// Reads the settings present in `m` (keys must have been checked).
     init(reading m: ConfigMapping, home: String) throws {
-        for key in Self.unsupportedKeys where m.has(key) {
-            throw m.error(.unsupported,
-                "key '\(key)' \(m.place)\(ConfigMapping.atLine(m.location(key))) belongs to a replica type that is not supported yet (supported: \(ReplicaConfiguration.Kind.supported))",
-                at: m.location(key))
-        }
         syncInterval = try m.duration("sync-interval")
         maxSyncLTXFiles = try m.int("max-sync-ltx-files", range: 0...Int.max)
         autoRecover = try m.bool("auto-recover")
