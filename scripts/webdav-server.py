@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """A WebDAV server for the tests: wsgidav on cheroot, one directory, HTTP basic auth, loopback only.
 
-    webdav-server.py --root DIR [--port N] [--user U --password-file F] [--mount /PREFIX]
+    webdav-server.py --root DIR [--port N] [--user U --password-file F] [--mount /PREFIX] [--tls-dir DIR]
+
+With --tls-dir it serves HTTPS with a certificate for 127.0.0.1 signed by a test CA, both made on first use and
+kept in that directory (ca.pem is what a client must trust; a restart on the same directory keeps them).
 
 Prints "listening <port>" on stdout once it accepts connections (port 0: the kernel picks one), then serves until
 SIGTERM/SIGINT (it exits at once), or until its parent process is gone: a test process that crashes or is killed leaves no server
@@ -51,6 +54,51 @@ class ChunkedBodies:
         return self.app(environ, start_response)
 
 
+def make_certificates(tls_dir):
+    """A CA and a server certificate for 127.0.0.1 it signed, in tls_dir (ca.pem, server.pem, server-key.pem)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    paths = [os.path.join(tls_dir, n) for n in ("ca.pem", "server.pem", "server-key.pem")]
+    if all(os.path.exists(p) for p in paths):
+        return paths[1], paths[2]
+    os.makedirs(tls_dir, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "litestream test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                                       key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                       encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    with open(paths[0], "wb") as f:
+        f.write(ca.public_bytes(pem))
+    with open(paths[1], "wb") as f:
+        f.write(cert.public_bytes(pem))
+    with open(paths[2], "wb") as f:
+        f.write(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return paths[1], paths[2]
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--root", required=True)
@@ -60,6 +108,7 @@ def main():
     p.add_argument("--mount", default="/", help="URL path the root directory is served at")
     p.add_argument("--log", default=None, help="log every request (on stdout)")
     p.add_argument("--behind-proxy", action="store_true", help="rewrite a MOVE's Destination to this server")
+    p.add_argument("--tls-dir", default=None, help="serve HTTPS; the test CA and certificate live here")
     a = p.parse_args()
 
     parent = os.getppid()
@@ -96,6 +145,11 @@ def main():
     }
     app = ChunkedBodies(WsgiDAVApp(config), behind_proxy=a.behind_proxy)
     server = wsgi.Server(("127.0.0.1", a.port), app, numthreads=10)
+    if a.tls_dir:
+        from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+        certificate, private_key = make_certificates(a.tls_dir)
+        server.ssl_adapter = BuiltinSSLAdapter(certificate, private_key)
     server.prepare()
     port = server.bind_addr[1]
     print(f"listening {port}", flush=True)

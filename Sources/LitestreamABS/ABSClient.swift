@@ -49,7 +49,7 @@ struct ABSClient: Sendable {
         account = c.accountName
         container = c.container
         exchange = HTTPExchange(
-            http: c.httpClient ?? SharedHTTPClients.standard, maxAttempts: c.maxAttempts, requestTimeout: c.requestTimeout)
+            http: try c.httpClient ?? SharedHTTPClients.standard(), maxAttempts: c.maxAttempts, requestTimeout: c.requestTimeout)
     }
 
     /// `scheme://host[:port]`, for messages.

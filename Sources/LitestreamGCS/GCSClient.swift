@@ -30,7 +30,7 @@ struct GCSClient: Sendable {
     init(configuration c: GCSConfiguration) throws {
         guard !c.bucket.isEmpty else { throw GCSConfiguration.Invalid(description: "bucket required for gs replica") }
         bucket = c.bucket
-        http = c.httpClient ?? SharedHTTPClients.standard
+        http = try c.httpClient ?? SharedHTTPClients.standard()
         maxAttempts = max(1, c.maxAttempts)
         requestTimeout = .nanoseconds(c.requestTimeout.wholeNanoseconds)
         chunkSize = max(256 << 10, c.chunkSize / (256 << 10) * (256 << 10))
@@ -169,11 +169,12 @@ struct GCSClient: Sendable {
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 let target = "gs://\(bucket)" + (object.map { "/\($0)" } ?? "")
+                let permanent = ConnectionFailure.isPermanent(error)
                 let wrapped = GCSError(.connectionFailed,
-                    "gs \(operation) \(target) at \(base) failed: \(ConnectionFailure.describe(error)) (check that the "
-                        + "endpoint \(base) is reachable)",
+                    "gs \(operation) \(target) at \(base) failed: \(ConnectionFailure.describe(error))"
+                        + (permanent ? "" : " (check that the endpoint \(base) is reachable)"),
                     cause: error)
-                if n + 1 >= attempts { throw wrapped }
+                if n + 1 >= attempts || permanent { throw wrapped }
             }
             try await Task.sleep(for: backoff.delay(attempt: n))
             n += 1

@@ -29,6 +29,10 @@ package enum ConnectionFailure {
             }
         }
         if let e = error as? IOError { return Self.errnoDescription(e.errnoCode) }
+        if isUntrustedCertificate(error) {
+            return "the server's TLS certificate is not trusted (\(error is NIOSSLExtraError ? "it does not name this host" : "certificate verify failed")); "
+                + "for a private CA, set SSL_CERT_FILE to its certificate (docs/replicas.md)"
+        }
         if error is NIOSSLError || error is BoringSSLError { return "TLS failure: \(error)" }
         // NIOPosix's NIOConnectionError: host, port, DNS errors and one error per address tried.
         let mirror = Mirror(reflecting: error)
@@ -58,6 +62,16 @@ package enum ConnectionFailure {
         let text = String(describing: error)
         if text.contains("connectTimeout") || text.contains("timeout") { return "connection timed out: \(text)" }
         return text
+    }
+
+    /// Whether trying again cannot help: the server's certificate is not trusted, or does not name the host. The
+    /// retry loops report these at once instead of after their attempts.
+    package static func isPermanent(_ error: any Error) -> Bool { isUntrustedCertificate(error) }
+
+    static func isUntrustedCertificate(_ error: any Error) -> Bool {
+        if let e = error as? NIOSSLExtraError, e == .failedToValidateHostname { return true }
+        guard error is NIOSSLError || error is BoringSSLError else { return false }
+        return String(describing: error).contains("CERTIFICATE_VERIFY_FAILED")
     }
 
     package static func errnoDescription(_ code: Int32) -> String {

@@ -73,7 +73,9 @@ package struct HTTPExchange: Sendable {
                 throw e
             } catch {
                 if Task.isCancelled || error is CancellationError { throw CancellationError() }
-                if attempt + 1 >= maxAttempts { throw NoAnswer(cause: error, attempts: attempt + 1) }
+                if attempt + 1 >= maxAttempts || ConnectionFailure.isPermanent(error) {
+                    throw NoAnswer(cause: error, attempts: attempt + 1)
+                }
             }
             try await Task.sleep(for: backoff.delay(attempt: attempt))
             attempt += 1
@@ -128,7 +130,9 @@ package struct HTTPExchange: Sendable {
                 throw e
             } catch {
                 if Task.isCancelled || error is CancellationError { throw CancellationError() }
-                if attempt + 1 >= maxAttempts { throw NoAnswer(cause: error, attempts: attempt + 1) }
+                if attempt + 1 >= maxAttempts || ConnectionFailure.isPermanent(error) {
+                    throw NoAnswer(cause: error, attempts: attempt + 1)
+                }
             }
             try await Task.sleep(for: backoff.delay(attempt: attempt))
             attempt += 1

@@ -19,9 +19,19 @@ package enum SharedHTTPClients {
         return configuration
     }
 
-    /// Verifies certificates against the system's trust roots.
-    package static let standard = HTTPClient(
-        eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration())
+    /// Verifies certificates against the system's trust roots and those of `SSL_CERT_FILE` / `SSL_CERT_DIR`
+    /// (``EnvironmentTrustRoots``). Throws ``EnvironmentTrustRoots/Invalid`` when those name nothing readable.
+    package static func standard() throws -> HTTPClient { try standardClient.get() }
+
+    private static let standardClient = Result<HTTPClient, any Error> {
+        let roots = try EnvironmentTrustRoots.roots()
+        guard !roots.isEmpty else {
+            return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration())
+        }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.additionalTrustRoots = roots
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration(tls: tls))
+    }
 
     /// Skips certificate verification (a self-signed store, by explicit configuration only).
     package static let insecure: HTTPClient = {
@@ -32,13 +42,13 @@ package enum SharedHTTPClients {
 
     private static let caClients = Mutex<[String: HTTPClient]>([:])
 
-    /// A client that also trusts the certificates of the PEM file at `path`; one per path. Throws what
-    /// `NIOSSLCertificate.fromPEMFile` throws when the file cannot be read.
+    /// A client that also trusts the certificates of the PEM file at `path` (beside those of ``standard()``); one per
+    /// path. Throws what `NIOSSLCertificate.fromPEMFile` throws when the file cannot be read.
     package static func client(caBundle path: String) throws -> HTTPClient {
         try caClients.withLock { clients in
             if let c = clients[path] { return c }
             var tls = TLSConfiguration.makeClientConfiguration()
-            tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(path))]
+            tls.additionalTrustRoots = try EnvironmentTrustRoots.roots() + [.certificates(NIOSSLCertificate.fromPEMFile(path))]
             let c = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration(tls: tls))
             clients[path] = c
             return c

@@ -132,6 +132,8 @@ final class NATSConnection: Sendable {
             var tls = TLSConfiguration.makeClientConfiguration()
             if !c.rootCAs.isEmpty {
                 tls.trustRoots = .certificates(try c.rootCAs.flatMap { try NIOSSLCertificate.fromPEMFile($0) })
+            } else {
+                tls.additionalTrustRoots = try EnvironmentTrustRoots.roots()
             }
             if let cert = c.clientCert, let key = c.clientKey {
                 tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }

@@ -52,7 +52,7 @@ struct OSSClient: Sendable {
         pathStyle = hostName.hasPrefix("[") || (hostName.split(separator: ".").count == 4 && hostName.split(separator: ".").allSatisfy { UInt8($0) != nil })
         bucket = c.bucket
         exchange = HTTPExchange(
-            http: c.httpClient ?? SharedHTTPClients.standard, maxAttempts: c.maxAttempts, requestTimeout: c.requestTimeout)
+            http: try c.httpClient ?? SharedHTTPClients.standard(), maxAttempts: c.maxAttempts, requestTimeout: c.requestTimeout)
     }
 
     /// `scheme://host[:port]` the requests go to, for messages.

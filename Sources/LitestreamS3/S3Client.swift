@@ -148,13 +148,13 @@ struct S3Client: Sendable {
         } else if let bundle = nonEmpty(env["AWS_CA_BUNDLE"]), scheme == "https" {
             self.http = try Self.client(caBundle: bundle)
         } else {
-            self.http = Self.defaultClient
+            self.http = try Self.defaultClient()
         }
     }
 
     // MARK: - HTTP clients (process-wide, never shut down: see SharedHTTPClients)
 
-    static var defaultClient: HTTPClient { SharedHTTPClients.standard }
+    static func defaultClient() throws -> HTTPClient { try SharedHTTPClients.standard() }
 
     static var insecureClient: HTTPClient { SharedHTTPClients.insecure }
 
@@ -306,7 +306,7 @@ struct S3Client: Sendable {
                 throw e
             } catch {
                 let wrapped = self.error(operation, key: key, status: nil, headers: nil, body: nil, underlying: error)
-                if n + 1 >= maxAttempts { throw wrapped }
+                if n + 1 >= maxAttempts || ConnectionFailure.isPermanent(error) { throw wrapped }
             }
             try await Task.sleep(for: backoff(attempt: n))
             n += 1

@@ -23,7 +23,7 @@ struct WebDAVClient: Sendable {
     init(configuration c: WebDAVConfiguration) throws {
         endpoint = try c.endpoint()
         user = c.username ?? (try? URLParts(c.url))?.user
-        http = c.httpClient ?? SharedHTTPClients.standard
+        http = try c.httpClient ?? SharedHTTPClients.standard()
         maxAttempts = max(1, c.maxAttempts)
         requestTimeout = .nanoseconds(c.requestTimeout.wholeNanoseconds)
     }
@@ -112,11 +112,12 @@ struct WebDAVClient: Sendable {
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 let server = "\(endpoint.scheme)://\(endpoint.authority)"
+                let permanent = ConnectionFailure.isPermanent(error)
                 let wrapped = WebDAVError(.connectionFailed,
-                    "webdav \(method) \(url) failed: \(ConnectionFailure.describe(error)) (check that the server "
-                        + "\(server) is reachable)",
+                    "webdav \(method) \(url) failed: \(ConnectionFailure.describe(error))"
+                        + (permanent ? "" : " (check that the server \(server) is reachable)"),
                     cause: error)
-                if n + 1 >= attempts { throw wrapped }
+                if n + 1 >= attempts || permanent { throw wrapped }
             }
             try await Task.sleep(for: backoff.delay(attempt: n))
             n += 1

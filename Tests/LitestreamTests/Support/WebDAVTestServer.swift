@@ -45,9 +45,13 @@ final class WebDAVTestServer: @unchecked Sendable {
     /// taken as naming this server (for a proxy in between).
     /// More arguments for the script (`--behind-proxy`).
     private let extraArguments: [String]
+    /// With `tls`: the test CA's certificate (PEM) that a client must trust to reach the server over HTTPS.
+    let caFile: String?
 
-    init(root: URL? = nil, mount: String = "/", port: Int? = nil, extraArguments: [String] = []) throws {
-        self.extraArguments = extraArguments
+    init(root: URL? = nil, mount: String = "/", port: Int? = nil, tls: Bool = false, extraArguments: [String] = []) throws {
+        let tlsDir = tls ? try TestEnvironment.temporaryDirectory("webdav-tls").path : nil
+        caFile = tlsDir.map { $0 + "/ca.pem" }
+        self.extraArguments = extraArguments + (tlsDir.map { ["--tls-dir", $0] } ?? [])
         self.root = try root ?? TestEnvironment.temporaryDirectory("webdav-root")
         self.mount = mount
         self.password = "pw-" + UUID().uuidString.prefix(12).lowercased()
@@ -59,12 +63,13 @@ final class WebDAVTestServer: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// `http://127.0.0.1:<port><mount>` without credentials.
-    var url: String { "http://127.0.0.1:\(port)" + (mount == "/" ? "" : mount) }
+    /// `http://127.0.0.1:<port><mount>` (`https://` with TLS) without credentials.
+    var url: String { (caFile == nil ? "http" : "https") + "://127.0.0.1:\(port)" + (mount == "/" ? "" : mount) }
 
-    /// A `webdav://user:password@127.0.0.1:<port>/<path>` replica URL (the server must be mounted at `/`).
+    /// A `webdav://user:password@127.0.0.1:<port>/<path>` replica URL (`webdavs://` with TLS; the server must be
+    /// mounted at `/`).
     func replicaURL(path: String, password: String? = nil) -> String {
-        "webdav://\(user):\(password ?? self.password)@127.0.0.1:\(port)/\(path)"
+        (caFile == nil ? "webdav" : "webdavs") + "://\(user):\(password ?? self.password)@127.0.0.1:\(port)/\(path)"
     }
 
     /// Starts the server (again), on the same port and directory; waits until it answers.
