@@ -256,6 +256,77 @@ struct SFTPReplicationTests {
         await replica.close()
     }
 
+    /// Password login (no key): the engine replicates and restores, our CLI replicates from an `sftp://user:pw@`
+    /// URL and Litestream 0.5.17 restores from its config file's `password` key; a wrong password is an
+    /// authentication error that does not print the password.
+    @Test(.enabled(if: SSHTestServer.passwordLoginEnabled, "needs root to make a password account for sshd"))
+    func passwordLogin() async throws {
+        let official = try TestEnvironment.requireLitestreamBinary()
+        let ours = try #require(TestEnvironment.ourBinary(), "build the litestream executable first").path
+        let server = try SSHTestServer.start("sftp-password")
+        defer { server.stop() }
+        let (password, root) = try server.preparePasswordLogin()
+        let user = SSHTestServer.passwordUser
+        let dir = try TestEnvironment.temporaryDirectory("sftp-password")
+        defer { try? FileManager.default.removeItem(at: dir) }
+
+        // The engine, with the password alone.
+        var c = SFTPConfiguration(host: "127.0.0.1", port: server.port, user: user, password: password, path: "\(root)/engine")
+        c.hostKey = server.hostKey
+        let replica = try SFTPReplicaClient(configuration: c)
+        let dbPath = dir.appendingPathComponent("app.db").path
+        let app = try TestDatabase(path: dbPath)
+        try app.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        let r = Replicator(configuration: .init(database: .init(path: dbPath), replica: replica))
+        try await r.open()
+        for i in 1...3 {
+            try app.exec("INSERT INTO t (v) VALUES ('row \(i)')")
+            try await r.runOnce()
+        }
+        try await r.shutdown()
+        let restored = dir.appendingPathComponent("engine-restored.db").path
+        let restorer = Restorer(replica: replica)
+        try await restorer.restore(to: restored, plan: try await restorer.plan())
+        #expect(try TestDatabase.contentDigest(path: restored) == TestDatabase.contentDigest(path: dbPath))
+        await replica.close()
+        #expect(server.log.contains("Accepted password for \(user)"), "\(server.log)")
+
+        // Our CLI by URL, then Litestream 0.5.17 by its config file's keys.
+        let db = try Self.makeSource(dir)
+        let url = "sftp://\(user):\(password)@127.0.0.1:\(server.port)\(root)/cli?known-hosts-path=\(server.knownHostsPath)"
+        let rep = try await Integration.offload { try TestEnvironment.run(ours, ["replicate", "-once", db, url], timeout: .seconds(120)) }
+        #expect(rep.status == 0, "our replicate: \(rep.stderr)")
+        #expect(!rep.stderr.contains(password))
+        let config = dir.appendingPathComponent("litestream.yml").path
+        try """
+            dbs:
+              - path: \(db)
+                replica:
+                  type: sftp
+                  host: 127.0.0.1:\(server.port)
+                  user: \(user)
+                  password: \(password)
+                  host-key: "\(server.hostKey)"
+                  path: \(root)/cli
+
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("official-restored.db").path
+        let res = try await Integration.offload {
+            try TestEnvironment.run(official, ["restore", "-config", config, "-o", out, db], timeout: .seconds(120))
+        }
+        #expect(res.status == 0, "litestream restore: \(res.stderr)")
+        #expect(try TestDatabase.contentDigest(path: out) == TestDatabase.contentDigest(path: db))
+
+        // A wrong password.
+        let wrong = "sftp://\(user):not-\(password)@127.0.0.1:\(server.port)\(root)/cli?known-hosts-path=\(server.knownHostsPath)"
+        let refused = try await Integration.offload {
+            try TestEnvironment.run(ours, ["restore", "-o", dir.appendingPathComponent("x.db").path, wrong], timeout: .seconds(120))
+        }
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("authentication failed") && refused.stderr.contains("127.0.0.1:\(server.port)"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains(password))
+    }
+
     /// Our CLI's start-up errors name the endpoint: a key the server refuses, a host key that differs.
     @Test func cliStartUpErrors() async throws {
         let ours = try #require(TestEnvironment.ourBinary(), "build the litestream executable first").path

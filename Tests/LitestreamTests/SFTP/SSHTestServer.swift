@@ -74,6 +74,8 @@ final class SSHTestServer: @unchecked Sendable {
             PermitRootLogin prohibit-password
             Subsystem sftp internal-sftp
             LogLevel VERBOSE
+            Match User \(Self.passwordUser)
+                PasswordAuthentication yes
             """
         try config.write(to: dir.appendingPathComponent("sshd_config"), atomically: true, encoding: .utf8)
         // sshd refuses to start without its privilege separation directory (normally made by systemd).
@@ -188,6 +190,34 @@ final class SSHTestServer: @unchecked Sendable {
         return withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
+    }
+
+    // MARK: Password login
+
+    /// The account that logs in with a password (only it: key login stays the only way for the others). A system
+    /// account made on first use, since sshd checks a password against /etc/shadow: only root can make it, which
+    /// the tests are on CI.
+    static let passwordUser = "litestream-sftp-pw"
+
+    /// Whether this machine lets a test make ``passwordUser`` (root), or must (CI).
+    static var passwordLoginEnabled: Bool { enabled && (getuid() == 0 || TestEnvironment.isCI) }
+
+    /// Makes ``passwordUser`` if missing, gives it a new random password, and a replica directory it owns under
+    /// this server's directory. Returns the password and that directory.
+    func preparePasswordLogin() throws -> (password: String, root: String) {
+        let user = Self.passwordUser
+        if try TestEnvironment.run("id", ["-u", user]).status != 0 {
+            let made = try TestEnvironment.run("useradd", ["--system", "--no-create-home", "--shell", "/bin/sh", user])
+            guard made.status == 0 else { throw TestEnvironment.Failure.commandFailed(command: "useradd", status: made.status, stderr: made.stderr) }
+        }
+        let password = "pw-" + UUID().uuidString.prefix(13).lowercased()
+        let set = try TestEnvironment.run("chpasswd", [], input: Data("\(user):\(password)\n".utf8))
+        guard set.status == 0 else { throw TestEnvironment.Failure.commandFailed(command: "chpasswd", status: set.status, stderr: set.stderr) }
+        let root = dir.appendingPathComponent("password-replica").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let id = try TestEnvironment.run("id", ["-u", user]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try FileManager.default.setAttributes([.ownerAccountID: try #require(Int(id))], ofItemAtPath: root)
+        return (password, root)
     }
 
     // MARK: Replica settings
