@@ -108,18 +108,23 @@ final class SharedEngine: Sendable {
                 let r = try e.sync(checkpoint: false)
                 report(r, position: e.position, served: served)
             }
-            let txid = e.position
-            guard txid > .zero, txid >= minTXID else { return nil }
             // Encoding the database again would compress every page a second time: half the time of
             // `replicate -once -force-snapshot` on a fresh replica, and of any first backup. The newest local file
             // was verified when the engine opened, or written since.
-            if minTXID == TXID(1), let last = try e.store.files().last, last.min == TXID(1), last.max == txid {
+            if minTXID == TXID(1), e.position > .zero, let last = try e.store.files().last, last.min == TXID(1),
+                last.max == e.position
+            {
                 return (try e.store.header(min: last.min, max: last.max), e.store.path(min: last.min, max: last.max))
             }
             if e.isSuspended {
+                // Opening the connections may itself write a file (a full-database one when the WAL was emptied
+                // meanwhile): the snapshot is of the position after it. Taken before, it never matched, and every
+                // scheduled snapshot of such a database failed, reopened it, and moved its position again.
                 let r = try e.sync(checkpoint: false)
                 report(r, position: e.position, served: 0)
             }
+            let txid = e.position
+            guard txid > .zero, txid >= minTXID else { return nil }
             let header = try OpenFile.creatingNew(tmp).withSink { sink in
                 try e.encodeSnapshot(at: txid, minTXID: minTXID, sink)
             }
