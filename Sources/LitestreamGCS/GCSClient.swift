@@ -152,33 +152,16 @@ struct GCSClient: Sendable {
     func withRetries<T>(
         _ operation: String, object: String?, attempts: Int, _ attempt: (Int) async throws -> T
     ) async throws -> T {
-        var n = 0
-        while true {
-            do {
-                return try await attempt(n)
-            } catch let e as GCSError where e.isTransient && n + 1 < attempts {
-                // fall through to the backoff
-            } catch let e as GCSError {
-                throw e
-            } catch let e as CancellationError {
-                throw e
-            } catch let e as SystemError {
-                throw e
-            } catch let e as FileRequestBody.ReadFailed {
-                throw e
-            } catch {
-                if Task.isCancelled { throw CancellationError() }
-                let target = "gs://\(bucket)" + (object.map { "/\($0)" } ?? "")
-                let permanent = ConnectionFailure.isPermanent(error)
-                let wrapped = GCSError(.connectionFailed,
+        let target = "gs://\(bucket)" + (object.map { "/\($0)" } ?? "")
+        return try await RetryLoop.run(
+            attempts: attempts, backoff: backoff, isTransient: { (e: GCSError) in e.isTransient },
+            isLocal: { $0 is SystemError },
+            connectionFailure: { error, permanent in
+                GCSError(.connectionFailed,
                     "gs \(operation) \(target) at \(base) failed: \(ConnectionFailure.describe(error))"
                         + (permanent ? "" : " (check that the endpoint \(base) is reachable)"),
                     cause: error)
-                if n + 1 >= attempts || permanent { throw wrapped }
-            }
-            try await Task.sleep(for: backoff.delay(attempt: n))
-            n += 1
-        }
+            }, attempt)
     }
 
     // MARK: Downloads

@@ -107,7 +107,7 @@ public struct GCSReplicaClient: ReplicaClient {
     }
 
     public func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader {
-        let copy = try Self.unlinkedTemporaryFile()
+        let copy = try OpenFile.unlinkedTemporary(prefix: "litestream-gcs")
         _ = try await client.download(objectName(file.level, file.minTXID, file.maxTXID), to: copy.descriptor, path: copy.path)
         _ = try SystemError.wrap("lseek", copy.path) { try copy.descriptor.seek(offset: 0, from: .start) }
         return ReplicaFileReader(copy, file: file)
@@ -119,7 +119,7 @@ public struct GCSReplicaClient: ReplicaClient {
         level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
         write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) async throws -> LTXFileInfo {
-        let staged = try Self.unlinkedTemporaryFile()
+        let staged = try OpenFile.unlinkedTemporary(prefix: "litestream-gcs")
         var size: Int64 = 0
         try write { bytes in
             try staged.write(bytes)
@@ -179,13 +179,5 @@ public struct GCSReplicaClient: ReplicaClient {
             throw ReplicaError(.fileExists,
                 "gs://\(client.bucket)/\(name) already exists: another process writes to this replica", cause: e)
         }
-    }
-
-    /// A new file in the temporary directory, already unlinked: its data lives while it is open.
-    static func unlinkedTemporaryFile() throws -> OpenFile {
-        let path = FileManager.default.temporaryDirectory.path + "/litestream-gcs-\(UUID().uuidString).ltx"
-        let file = try OpenFile(path, .readWrite, options: [.create, .exclusiveCreate], permissions: .ownerReadWrite)
-        try POSIX.remove(path)
-        return file
     }
 }

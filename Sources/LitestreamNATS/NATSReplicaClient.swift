@@ -123,7 +123,7 @@ public struct NATSReplicaClient: ReplicaClient {
     /// it. A download cut by a lost connection goes on from the chunk where it stopped.
     public func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader {
         let name = objectName(level: file.level, minTXID: file.minTXID, maxTXID: file.maxTXID)
-        let copy = try Self.temporaryFile()
+        let copy = try OpenFile.unlinkedTemporary(prefix: "litestream-nats")
         let fd = copy.descriptor
         requests.count(.get)
         var progress = NATSObjectStore.ReadProgress()
@@ -140,7 +140,7 @@ public struct NATSReplicaClient: ReplicaClient {
     ) async throws -> LTXFileInfo {
         // The writer is synchronous and runs once; spooled to a local file, the upload can be retried on a new
         // connection without holding the file in memory.
-        let spool = try Self.temporaryFile()
+        let spool = try OpenFile.unlinkedTemporary(prefix: "litestream-nats")
         var size: Int64 = 0
         try write { bytes in
             try spool.write(bytes)
@@ -192,13 +192,5 @@ public struct NATSReplicaClient: ReplicaClient {
             requests.count(.delete)
             try await withStore { try await $0.delete(name: info.name) }
         }
-    }
-
-    /// An unlinked temporary file (the descriptor keeps its data until it is closed).
-    static func temporaryFile() throws -> OpenFile {
-        let tmp = FileManager.default.temporaryDirectory.path + "/litestream-nats-\(UUID().uuidString).ltx"
-        let f = try OpenFile(tmp, .readWrite, options: [.create, .exclusiveCreate], permissions: .ownerReadWrite)
-        try POSIX.remove(tmp)
-        return f
     }
 }

@@ -95,33 +95,16 @@ struct WebDAVClient: Sendable {
     func withRetries<T>(
         _ method: String, _ url: String, attempts: Int, _ attempt: (Int) async throws -> T
     ) async throws -> T {
-        var n = 0
-        while true {
-            do {
-                return try await attempt(n)
-            } catch let e as WebDAVError where e.isTransient && n + 1 < attempts {
-                // fall through to the backoff
-            } catch let e as WebDAVError {
-                throw e
-            } catch let e as CancellationError {
-                throw e
-            } catch let e as SystemError {
-                throw e
-            } catch let e as FileRequestBody.ReadFailed {
-                throw e
-            } catch {
-                if Task.isCancelled { throw CancellationError() }
-                let server = "\(endpoint.scheme)://\(endpoint.authority)"
-                let permanent = ConnectionFailure.isPermanent(error)
-                let wrapped = WebDAVError(.connectionFailed,
+        let server = "\(endpoint.scheme)://\(endpoint.authority)"
+        return try await RetryLoop.run(
+            attempts: attempts, backoff: backoff, isTransient: { (e: WebDAVError) in e.isTransient },
+            isLocal: { $0 is SystemError },
+            connectionFailure: { error, permanent in
+                WebDAVError(.connectionFailed,
                     "webdav \(method) \(url) failed: \(ConnectionFailure.describe(error))"
                         + (permanent ? "" : " (check that the server \(server) is reachable)"),
                     cause: error)
-                if n + 1 >= attempts || permanent { throw wrapped }
-            }
-            try await Task.sleep(for: backoff.delay(attempt: n))
-            n += 1
-        }
+            }, attempt)
     }
 
     /// Counts a request about to be sent: PROPFIND is a listing; PUT, MOVE and MKCOL write.

@@ -97,7 +97,7 @@ public struct WebDAVReplicaClient: ReplicaClient {
     }
 
     public func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader {
-        let copy = try Self.unlinkedTemporaryFile()
+        let copy = try OpenFile.unlinkedTemporary(prefix: "litestream-webdav")
         _ = try await client.download(fileSegments(file.level, file.minTXID, file.maxTXID), to: copy.descriptor, path: copy.path)
         _ = try SystemError.wrap("lseek", copy.path) { try copy.descriptor.seek(offset: 0, from: .start) }
         return ReplicaFileReader(copy, file: file)
@@ -109,7 +109,7 @@ public struct WebDAVReplicaClient: ReplicaClient {
         level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
         write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) async throws -> LTXFileInfo {
-        let staged = try Self.unlinkedTemporaryFile()
+        let staged = try OpenFile.unlinkedTemporary(prefix: "litestream-webdav")
         var size: Int64 = 0
         try write { bytes in
             try staged.write(bytes)
@@ -229,9 +229,6 @@ public struct WebDAVReplicaClient: ReplicaClient {
             }
         }
     }
-
-    /// A new file in the temporary directory, already unlinked: its data lives while it is open.
-    static func unlinkedTemporaryFile() throws -> OpenFile { try OpenFile.unlinkedTemporary(prefix: "litestream-webdav") }
 }
 
 extension UInt32 {
