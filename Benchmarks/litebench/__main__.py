@@ -14,7 +14,8 @@ Measurements (see Benchmarks/README.md for what each one means):
   syncwait  a commit, then `sync -wait` (and ours: the same request in-process over the socket): time until the
             answer, with a file replica (what the integration's durable-write await costs)
   tenants   --tenants idle one-row databases in a watched directory (`dir:`, `watch: true`): time until all are
-            in the replica, idle CPU per minute, RSS, commit → replica median for a random tenant
+            in the replica, the start's remaining work until the process settles, idle CPU per minute after that,
+            RSS, commit → replica median for a random tenant
   s3        on a local moto_server: restore of the 250 MB db from S3, and S3 requests (through a counting proxy)
             during 60 s of an idle database and per second under a 100 tx/s writer
 Each is repeated --runs times; the table shows medians of the per-run values. Python 3 standard library only.
@@ -69,6 +70,8 @@ def parse_args(argv):
                     help="tenants: commits to random tenants whose time to the replica is measured (20)")
     ap.add_argument("--tenants-theirs-max", type=int, default=2000,
                     help="tenants: Litestream runs only up to this many databases; above, ours alone (2000)")
+    ap.add_argument("--tenants-settle-timeout", type=float, default=60,
+                    help="tenants: longest wait after the start for the process to settle before the idle window (60 s)")
     ap.add_argument("--tenants-start-timeout", type=float, default=900,
                     help="tenants: longest wait for every database to reach its replica (900 s)")
     ap.add_argument("--ours-flags", default="",

@@ -124,6 +124,9 @@ def table(ctx, res):
         n = args.tenants
         row("tenants: %d idle databases, start → every one in its replica (s)" % n,
             tn["ours"]["start_s"], tn["theirs"]["start_s"], 1)
+        row("tenants: after that, until settled (< 1%% of a core over 5 s, at most %d s) (s)" % args.tenants_settle_timeout,
+            tn["ours"]["settle_s"], tn["theirs"]["settle_s"], 1, "—")
+        row("tenants: CPU used while settling, user+sys (s)", tn["ours"]["settle_cpu_s"], tn["theirs"]["settle_cpu_s"], 2)
         row("tenants: idle CPU per minute, user+sys (s)", tn["ours"]["idle_cpu_per_min_s"],
             tn["theirs"]["idle_cpu_per_min_s"], 2)
         row("tenants: RSS when idle, VmRSS (MB)", tn["ours"]["rss_now_mb"], tn["theirs"]["rss_now_mb"], 0)
