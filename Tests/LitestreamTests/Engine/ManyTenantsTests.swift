@@ -62,7 +62,15 @@ import Testing
             // One inotify instance for the process, not one per database (read from /proc, not from our code).
             #expect(Self.inotifyInstances() <= 2, "an inotify instance per database")
 
-            // Idle: wait for the start's snapshots to settle, then nothing moves for three seconds.
+            // Idle: wait for the start's snapshots (every tenant's first level-9 file: a busy start gate puts one
+            // off by up to 16 s, so a quiet half second does not prove they are done), then for the wake-ups to
+            // settle, then nothing moves for three seconds.
+            let snapshotted = try await Integration.poll(timeout: .seconds(90), interval: .milliseconds(100)) {
+                (0..<Self.tenants).allSatisfy { i in
+                    !((try? FileManager.default.contentsOfDirectory(atPath: "\(replicaDir)/tenant-\(i).db/ltx/9")) ?? []).isEmpty
+                }
+            }
+            #expect(snapshotted, "not every tenant has its first snapshot")
             let settled = try await Integration.poll(timeout: .seconds(60), interval: .milliseconds(10)) {
                 let before = wakeups()
                 try await Task.sleep(for: .milliseconds(500))
