@@ -13,7 +13,10 @@ import Testing
 /// the limit polled their WAL every 50 ms, and every database's sync loop and uploader woke every second.)
 ///
 /// The counters are each database's own (its monitor's), so tests running beside this one do not move them.
-@Suite(.timeLimit(.minutes(4))) struct ManyTenantsTests {
+///
+/// Serialized: the tests share the process-wide start gate, and the 130 starts of one held back the two of another
+/// for over 20 s in a loaded clean-clone CI.
+@Suite(.serialized, .timeLimit(.minutes(4))) struct ManyTenantsTests {
     /// Just past the 128 inotify instances: enough to show that none of them falls back to polling. (200 once
     /// crashed the suite: their descriptors in the test process made Foundation's `Process.run()` crash; the tests
     /// spawn through posix_spawn now, see TestEnvironment.BackgroundProcess.)
@@ -136,7 +139,7 @@ import Testing
                 try db.exec("CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('\(POSIX.basename(path))')")
                 db.close()
             }
-            #expect(try await Integration.poll(timeout: .seconds(20), interval: .milliseconds(50)) {
+            #expect(try await Integration.poll(timeout: .seconds(60), interval: .milliseconds(50)) {
                 [atStart, later].allSatisfy { p in server.monitor(for: p).map { $0.status().replicas.allSatisfy { $0.txid >= TXID(1) } } ?? false }
             }, "registered: \(server.databasePaths)")
         }
