@@ -107,9 +107,9 @@ public struct GCSReplicaClient: ReplicaClient {
     }
 
     public func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader {
-        let copy = try OpenFile.unlinkedTemporary(prefix: "litestream-gcs")
-        _ = try await client.download(objectName(file.level, file.minTXID, file.maxTXID), to: copy.descriptor, path: copy.path)
-        _ = try SystemError.wrap("lseek", copy.path) { try copy.descriptor.seek(offset: 0, from: .start) }
+        let copy = try await OpenFile.downloaded(prefix: "litestream-gcs") { copy in
+            _ = try await client.download(objectName(file.level, file.minTXID, file.maxTXID), to: copy.descriptor, path: copy.path)
+        }
         return ReplicaFileReader(copy, file: file)
     }
 
@@ -119,13 +119,9 @@ public struct GCSReplicaClient: ReplicaClient {
         level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
         write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) async throws -> LTXFileInfo {
-        let staged = try OpenFile.unlinkedTemporary(prefix: "litestream-gcs")
-        var size: Int64 = 0
-        try write { bytes in
-            try staged.write(bytes)
-            size += Int64(bytes.count)
+        let size = try await OpenFile.staged(prefix: "litestream-gcs", write) { staged, size in
+            try await put(level: level, minTXID: minTXID, maxTXID: maxTXID, timestamp: timestamp, from: staged, size: size)
         }
-        try await put(level: level, minTXID: minTXID, maxTXID: maxTXID, timestamp: timestamp, from: staged, size: size)
         return LTXFileInfo(level: level, minTXID: minTXID, maxTXID: maxTXID, size: size, createdAt: timestamp)
     }
 

@@ -140,14 +140,9 @@ public struct NATSReplicaClient: ReplicaClient {
     ) async throws -> LTXFileInfo {
         // The writer is synchronous and runs once; spooled to a local file, the upload can be retried on a new
         // connection without holding the file in memory.
-        let spool = try OpenFile.unlinkedTemporary(prefix: "litestream-nats")
-        var size: Int64 = 0
-        try write { bytes in
-            try spool.write(bytes)
-            size += Int64(bytes.count)
+        let size = try await OpenFile.staged(prefix: "litestream-nats", write) { spool, size in
+            try await put(from: spool.descriptor, size: size, level: level, minTXID: minTXID, maxTXID: maxTXID, timestamp: timestamp)
         }
-        try await put(from: spool.descriptor, size: size, level: level, minTXID: minTXID, maxTXID: maxTXID, timestamp: timestamp)
-        _ = consume spool
         return LTXFileInfo(level: level, minTXID: minTXID, maxTXID: maxTXID, size: size, createdAt: timestamp)
     }
 

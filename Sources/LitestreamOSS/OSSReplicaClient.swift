@@ -99,10 +99,11 @@ public struct OSSReplicaClient: ReplicaClient {
     }
 
     public func openLTXFile(_ file: LTXFileInfo) async throws -> ReplicaFileReader {
-        let copy = try OpenFile.unlinkedTemporary(prefix: "litestream-oss")
-        _ = try await client.getObject(
-            key(level: file.level, minTXID: file.minTXID, maxTXID: file.maxTXID), to: copy.descriptor.rawValue, path: copy.path)
-        _ = try SystemError.wrap("lseek", copy.path) { try copy.descriptor.seek(offset: 0, from: .start) }
+        let copy = try await OpenFile.downloaded(prefix: "litestream-oss") { copy in
+            _ = try await client.getObject(
+                key(level: file.level, minTXID: file.minTXID, maxTXID: file.maxTXID), to: copy.descriptor.rawValue,
+                path: copy.path)
+        }
         return ReplicaFileReader(copy, file: file)
     }
 
@@ -112,13 +113,9 @@ public struct OSSReplicaClient: ReplicaClient {
         level: Int, minTXID: TXID, maxTXID: TXID, timestamp: Int64,
         write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) async throws -> LTXFileInfo {
-        let staged = try OpenFile.unlinkedTemporary(prefix: "litestream-oss")
-        var size: Int64 = 0
-        try write { bytes in
-            try staged.write(bytes)
-            size += Int64(bytes.count)
+        let size = try await OpenFile.staged(prefix: "litestream-oss", write) { staged, size in
+            try await put(level: level, minTXID: minTXID, maxTXID: maxTXID, timestamp: timestamp, from: staged, size: size)
         }
-        try await put(level: level, minTXID: minTXID, maxTXID: maxTXID, timestamp: timestamp, from: staged, size: size)
         return LTXFileInfo(level: level, minTXID: minTXID, maxTXID: maxTXID, size: size, createdAt: timestamp)
     }
 
