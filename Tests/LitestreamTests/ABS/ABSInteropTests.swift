@@ -58,15 +58,9 @@ import Testing
         let dir = try TestEnvironment.temporaryDirectory("abs-official-to-ours")
         let db = try S3EndToEndTests.makeSource(dir)
         let config = try Self.config(dir, db: db, fake: fake, path: "official")
-        let child = try TestEnvironment.launch(official, ["replicate", "-config", config])
         func level0() -> Int { fake.blobNames.filter { $0.hasPrefix("official/ltx/0/") }.count }
-        let deadline = ContinuousClock.now + .seconds(90)
-        while level0() == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(300)) }
-        try TestDatabase(path: db).exec("INSERT INTO t (v) VALUES ('one more')")
-        let first = level0()
-        while level0() == first && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(300)) }
-        child.interrupt()
-        let stopped = try child.wait(timeout: .seconds(60))
+        let (first, stopped) = try await TestEnvironment.officialReplicateUntilOneMore(
+            official, ["replicate", "-config", config], db: db, level0Count: level0)
         #expect(level0() > first, "litestream uploaded too little: \(stopped.stderr)")
         // Litestream's metadata, under the name it chose.
         let name = try #require(fake.blobNames.first { $0.hasPrefix("official/ltx/0/") })

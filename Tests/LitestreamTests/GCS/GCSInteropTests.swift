@@ -39,19 +39,11 @@ struct GCSInteropTests {
         let db = try S3EndToEndTests.makeSource(dir)
         let url = "gs://\(server.bucket)/backups/official"
         // litestream 0.5.17 replicates until interrupted; wait for its first upload and one more, then stop it.
-        let child = try TestEnvironment.launch(official, ["replicate", db, url], environment: server.environment)
         let replica = try GCSReplicaClient(url: url, environment: server.environment)
-        let deadline = ContinuousClock.now + .seconds(90)
-        while try await replica.ltxFiles(level: 0).isEmpty && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(300))
+        let (first, stopped) = try await TestEnvironment.officialReplicateUntilOneMore(
+            official, ["replicate", db, url], environment: server.environment, db: db) {
+            try await replica.ltxFiles(level: 0).count
         }
-        try TestDatabase(path: db).exec("INSERT INTO t (v) VALUES ('one more')")
-        let first = try await replica.ltxFiles(level: 0).count
-        while try await replica.ltxFiles(level: 0).count == first && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(300))
-        }
-        child.interrupt()
-        let stopped = try child.wait(timeout: .seconds(60))
         let l0 = try await replica.ltxFiles(level: 0)
         #expect(l0.count > first, "litestream uploaded too little: \(stopped.stderr)")
         // Its metadata is read from the listing: createdAt is the LTX header's timestamp.

@@ -237,19 +237,9 @@ struct NATSReplicationTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try Self.makeSource(dir)
         let url = server.url(bucket: "theirs")
-        let child = try TestEnvironment.launch(official, ["replicate", db, url])
         let replica = try server.replica(bucket: "theirs")
-        let deadline = ContinuousClock.now + .seconds(90)
-        while try await replica.ltxFiles(level: 0).isEmpty && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(300))
-        }
-        try TestDatabase(path: db).exec("INSERT INTO t (v) VALUES ('one more')")
-        let first = try await replica.ltxFiles(level: 0).count
-        while try await replica.ltxFiles(level: 0).count == first && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(300))
-        }
-        child.interrupt()
-        let stopped = try await Integration.offload { try child.wait(timeout: .seconds(90)) }
+        let (first, stopped) = try await TestEnvironment.officialReplicateUntilOneMore(
+            official, ["replicate", db, url], db: db, stopTimeout: .seconds(90)) { try await replica.ltxFiles(level: 0).count }
         let files = try await replica.ltxFiles(level: 0)
         #expect(files.count > first, "litestream uploaded too little: \(stopped.stderr)")
         let out = dir.appendingPathComponent("out.db").path

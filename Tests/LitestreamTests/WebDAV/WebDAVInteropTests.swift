@@ -36,20 +36,9 @@ struct WebDAVInteropTests {
         let dir = try TestEnvironment.temporaryDirectory("webdav-official-to-ours")
         let db = try S3EndToEndTests.makeSource(dir)
         let url = server.replicaURL(path: "backups/official")
-        // litestream 0.5.17 replicates until interrupted; wait for its first upload, then stop it.
-        let child = try TestEnvironment.launch(official, ["replicate", db, url])
         let replica = try WebDAVReplicaClient(url: url)
-        let deadline = ContinuousClock.now + .seconds(90)
-        while try await replica.ltxFiles(level: 0).isEmpty && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(300))
-        }
-        try TestDatabase(path: db).exec("INSERT INTO t (v) VALUES ('one more')")
-        let first = try await replica.ltxFiles(level: 0).count
-        while try await replica.ltxFiles(level: 0).count == first && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(300))
-        }
-        child.interrupt()
-        let stopped = try child.wait(timeout: .seconds(60))
+        let (first, stopped) = try await TestEnvironment.officialReplicateUntilOneMore(
+            official, ["replicate", db, url], db: db) { try await replica.ltxFiles(level: 0).count }
         #expect(try await replica.ltxFiles(level: 0).count > first, "litestream uploaded too little: \(stopped.stderr)")
         let out = dir.appendingPathComponent("out.db").path
         let res = try Self.run(ours, ["restore", "-o", out, url])
