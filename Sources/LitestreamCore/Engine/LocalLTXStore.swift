@@ -151,15 +151,23 @@ struct LocalLTXStore {
 
     /// Takes an exclusive lock on `<meta>/lock` for as long as the returned descriptor lives, so that two of our
     /// replicators never write the same TXIDs. (A lock file, never the database: see docs/design.md.)
+    ///
+    /// A lock just given back (a database whose connections were closed while idle, opened again) can still be
+    /// held for a moment by a child that another thread of this process is starting: the child shares the
+    /// descriptor between its fork and its exec (close-on-exec closes it only then). So a held lock is tried
+    /// again for up to half a second before it counts as another replicator's.
     func lock() throws -> OpenFile {
         try POSIX.mkdirs(metaPath, mode: 0o700)
         let file = try OpenFile("\(metaPath)/lock", .readWrite, options: .create, permissions: .ownerReadWrite)
-        if flock(file.descriptor.rawValue, LOCK_EX | LOCK_NB) != 0 {
-            throw EngineError(.localState,
-                "another replicator is already running for this database (\(metaPath)/lock is locked)")
+        for attempt in 0..<Self.lockAttempts {
+            if flock(file.descriptor.rawValue, LOCK_EX | LOCK_NB) == 0 { return file }
+            if attempt + 1 < Self.lockAttempts { usleep(10_000) }
         }
-        return file
+        throw EngineError(.localState,
+            "another replicator is already running for this database (\(metaPath)/lock is locked)")
     }
+
+    private static let lockAttempts = 50
 
     func removeAll() throws {
         for f in try files() { try remove(min: f.min, max: f.max) }
